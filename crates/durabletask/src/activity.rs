@@ -1,0 +1,87 @@
+//! Activities: the functions orchestrators call to do I/O, and their executor.
+
+use std::panic::AssertUnwindSafe;
+
+use futures::FutureExt;
+
+use crate::failure::FailureDetails;
+use crate::proto;
+use crate::registry::Registry;
+
+/// What an activity knows about the call that started it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityContext {
+    instance_id: String,
+    task_id: i32,
+    name: String,
+}
+
+impl ActivityContext {
+    /// A context for an activity called by `instance_id` as task `task_id`.
+    pub fn new(instance_id: impl Into<String>, task_id: i32, name: impl Into<String>) -> Self {
+        Self {
+            instance_id: instance_id.into(),
+            task_id,
+            name: name.into(),
+        }
+    }
+
+    /// The orchestration instance that called the activity.
+    pub fn instance_id(&self) -> &str {
+        &self.instance_id
+    }
+
+    /// The task's sequence number in the calling orchestration (-1 when unknown, as on the Functions host).
+    pub fn task_id(&self) -> i32 {
+        self.task_id
+    }
+
+    /// The activity's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Runs a registered activity with JSON-encoded input; a panic or an unknown name becomes failure details.
+pub async fn run_activity(
+    registry: &Registry,
+    ctx: ActivityContext,
+    input: Option<String>,
+) -> Result<Option<String>, FailureDetails> {
+    let Some(activity) = registry.activity(ctx.name()) else {
+        return Err(FailureDetails::new(
+            "ActivityNotRegisteredError",
+            format!("no activity named '{}' is registered", ctx.name()),
+        ));
+    };
+    match AssertUnwindSafe(activity(ctx, input)).catch_unwind().await {
+        Ok(result) => result,
+        Err(payload) => Err(FailureDetails::from_panic(payload.as_ref())),
+    }
+}
+
+/// Executes an engine's `ActivityRequest` and builds the `ActivityResponse` to complete it with.
+pub async fn execute_activity(
+    registry: &Registry,
+    request: &proto::ActivityRequest,
+    completion_token: &str,
+) -> proto::ActivityResponse {
+    let instance_id = request
+        .orchestration_instance
+        .as_ref()
+        .map(|instance| instance.instance_id.clone())
+        .unwrap_or_default();
+    let ctx = ActivityContext::new(instance_id.clone(), request.task_id, request.name.clone());
+    let outcome = run_activity(registry, ctx, request.input.clone()).await;
+    let (result, failure_details) = match outcome {
+        Ok(result) => (result, None),
+        Err(details) => (None, Some(details.into())),
+    };
+    proto::ActivityResponse {
+        instance_id,
+        task_id: request.task_id,
+        result,
+        failure_details,
+        completion_token: completion_token.to_string(),
+    }
+}

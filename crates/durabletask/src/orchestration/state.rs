@@ -1,0 +1,195 @@
+//! The mutable state of one replay: pending actions, outstanding tasks and buffered events.
+//!
+//! The orchestrator's futures and the executor share this state through `Rc<RefCell<_>>`; both run on the one
+//! thread that executes the episode, and no borrow is ever held across a call into user code.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+
+use crate::failure::TaskError;
+use crate::proto;
+
+/// What a finished task produced: its JSON-encoded result, or why it failed.
+pub(crate) type TaskOutcome = Result<Option<String>, TaskError>;
+
+/// Identifies a task the orchestrator may await.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum SlotKey {
+    /// A task with a sequence number: activity, timer, sub-orchestration or entity call.
+    Sequence(i32),
+    /// A wait for an external event (these take no sequence number).
+    Event(u64),
+}
+
+/// How the episode ended, when it did.
+#[derive(Debug, Clone)]
+pub(crate) enum Completion {
+    /// The orchestrator returned (or was terminated) with this status and encoded result.
+    Finished {
+        status: proto::OrchestrationStatus,
+        result: Option<String>,
+    },
+    /// The orchestrator failed.
+    Failed(proto::TaskFailureDetails),
+}
+
+/// A request to restart the orchestration with new input.
+#[derive(Debug, Clone)]
+pub(crate) struct ContinueAsNew {
+    pub input: Option<String>,
+    pub preserve_unprocessed_events: bool,
+}
+
+/// Everything one replay knows.
+pub(crate) struct ReplayState {
+    pub instance_id: String,
+    pub name: String,
+    pub input: Option<String>,
+    pub version: Option<String>,
+    pub parent_instance_id: Option<String>,
+    pub current_utc: DateTime<Utc>,
+    pub is_replaying: bool,
+    sequence: i32,
+    guid_counter: u32,
+    event_waits: u64,
+    /// Actions decided but not yet confirmed by history, by sequence number (so output order is deterministic).
+    pub pending_actions: BTreeMap<i32, proto::OrchestratorAction>,
+    /// Outstanding tasks; the outcome is filled in when history says the task finished.
+    slots: HashMap<SlotKey, Option<TaskOutcome>>,
+    /// Entity calls by request id → the sequence number of the call.
+    pub entity_calls: HashMap<String, i32>,
+    /// Waiters for external events, by case-folded event name, in the order they started waiting.
+    event_waiters: HashMap<String, VecDeque<u64>>,
+    /// External events nobody waited for yet, by case-folded name: (arrival order, raw payload).
+    buffered_events: HashMap<String, VecDeque<(u64, Option<String>)>>,
+    arrivals: u64,
+    pub custom_status: Option<String>,
+    pub continue_as_new: Option<ContinueAsNew>,
+    /// Set when a task finished since the orchestrator was last polled.
+    pub progressed: bool,
+    /// The first value the orchestrator asked to send that could not be encoded as JSON.
+    pub encoding_error: Option<String>,
+}
+
+impl ReplayState {
+    pub fn new(instance_id: String) -> Self {
+        Self {
+            instance_id,
+            name: String::new(),
+            input: None,
+            version: None,
+            parent_instance_id: None,
+            current_utc: DateTime::UNIX_EPOCH,
+            is_replaying: true,
+            sequence: 0,
+            guid_counter: 0,
+            event_waits: 0,
+            pending_actions: BTreeMap::new(),
+            slots: HashMap::new(),
+            entity_calls: HashMap::new(),
+            event_waiters: HashMap::new(),
+            buffered_events: HashMap::new(),
+            arrivals: 0,
+            custom_status: None,
+            continue_as_new: None,
+            progressed: false,
+            encoding_error: None,
+        }
+    }
+
+    /// The next sequence number (the first is 1, as in the Python SDK).
+    pub fn next_sequence_number(&mut self) -> i32 {
+        self.sequence += 1;
+        self.sequence
+    }
+
+    /// The next deterministic GUID.
+    pub fn new_guid(&mut self) -> uuid::Uuid {
+        let guid = super::guid::deterministic_guid(&self.instance_id, self.current_utc, self.guid_counter);
+        self.guid_counter += 1;
+        guid
+    }
+
+    /// Records a new action and, when `awaitable`, an outstanding task for it.
+    pub fn add_action(&mut self, action: proto::OrchestratorAction, awaitable: bool) {
+        if awaitable {
+            self.slots.insert(SlotKey::Sequence(action.id), None);
+        }
+        self.pending_actions.insert(action.id, action);
+    }
+
+    /// Records the outcome of a task, if the orchestrator is (or was) waiting for it and it has no outcome yet.
+    /// Returns whether the outcome was recorded.
+    pub fn complete(&mut self, key: SlotKey, outcome: TaskOutcome) -> bool {
+        match self.slots.get_mut(&key) {
+            Some(slot @ None) => {
+                *slot = Some(outcome);
+                self.progressed = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Takes a finished task's outcome; `None` while it is still running.
+    pub fn take_outcome(&mut self, key: SlotKey) -> Option<TaskOutcome> {
+        match self.slots.get(&key) {
+            Some(Some(_)) => self.slots.remove(&key).flatten(),
+            _ => None,
+        }
+    }
+
+    /// Starts waiting for an external event, consuming a buffered one if it already arrived.
+    pub fn wait_for_event(&mut self, name: &str) -> SlotKey {
+        self.event_waits += 1;
+        let key = SlotKey::Event(self.event_waits);
+        let folded = name.to_lowercase();
+        let buffered = self.buffered_events.get_mut(&folded).and_then(VecDeque::pop_front);
+        if self.buffered_events.get(&folded).is_some_and(VecDeque::is_empty) {
+            self.buffered_events.remove(&folded);
+        }
+        match buffered {
+            Some((_, payload)) => {
+                self.slots.insert(key, Some(Ok(payload)));
+            }
+            None => {
+                self.slots.insert(key, None);
+                self.event_waiters.entry(folded).or_default().push_back(self.event_waits);
+            }
+        }
+        key
+    }
+
+    /// Delivers an external event to the oldest waiter still waiting, or buffers it.
+    pub fn raise_event(&mut self, name: &str, payload: Option<String>, accept_waiters: bool) {
+        let folded = name.to_lowercase();
+        if accept_waiters {
+            while let Some(waiter) = self.event_waiters.get_mut(&folded).and_then(VecDeque::pop_front) {
+                if self.complete(SlotKey::Event(waiter), Ok(payload.clone())) {
+                    return;
+                }
+            }
+        }
+        self.arrivals += 1;
+        self.buffered_events
+            .entry(folded)
+            .or_default()
+            .push_back((self.arrivals, payload));
+    }
+
+    /// The buffered (unprocessed) external events in arrival order, as `eventRaised` history events named with
+    /// their case-folded names (event names are case-insensitive).
+    pub fn unprocessed_events(&self) -> Vec<proto::HistoryEvent> {
+        let mut events: Vec<(u64, &str, Option<&str>)> = self
+            .buffered_events
+            .iter()
+            .flat_map(|(name, queue)| queue.iter().map(move |(arrival, payload)| (*arrival, name.as_str(), payload.as_deref())))
+            .collect();
+        events.sort_by_key(|(arrival, _, _)| *arrival);
+        events
+            .into_iter()
+            .map(|(_, name, payload)| crate::history::event_raised(name, payload))
+            .collect()
+    }
+}

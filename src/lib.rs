@@ -1,0 +1,3 @@
+//! Returns aggregator (being written).
+
+pub mod domain;
