@@ -1,19 +1,26 @@
 //! Activities: the functions orchestrators call to do I/O, and their executor.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
+use serde::Serialize;
+use serde_json::{Map, Value};
 
-use crate::failure::FailureDetails;
+use crate::failure::{Error, FailureDetails};
 use crate::proto;
 use crate::registry::Registry;
 
-/// What an activity knows about the call that started it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an activity knows about the call that started it, and where it can leave values for output bindings.
+///
+/// Clones share the same output bindings, so the caller of [`run_activity`] can keep a clone and read what the
+/// activity set with [`ActivityContext::take_outputs`].
+#[derive(Debug, Clone)]
 pub struct ActivityContext {
     instance_id: String,
     task_id: i32,
     name: String,
+    outputs: Arc<Mutex<Map<String, Value>>>,
 }
 
 impl ActivityContext {
@@ -23,6 +30,7 @@ impl ActivityContext {
             instance_id: instance_id.into(),
             task_id,
             name: name.into(),
+            outputs: Arc::default(),
         }
     }
 
@@ -39,6 +47,19 @@ impl ActivityContext {
     /// The activity's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Sets the value of an output binding (on Azure Functions, e.g. a `serviceBus` output named in
+    /// `function.json`; the host sends it when the activity succeeds). Setting a binding twice keeps the last value.
+    pub fn set_output(&self, binding: &str, value: &impl Serialize) -> Result<(), Error> {
+        let value = serde_json::to_value(value)?;
+        self.outputs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(binding.to_string(), value);
+        Ok(())
+    }
+
+    /// Takes the output binding values set so far.
+    pub fn take_outputs(&self) -> Map<String, Value> {
+        std::mem::take(&mut *self.outputs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 }
 

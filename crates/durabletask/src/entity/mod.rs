@@ -1,0 +1,21 @@
+//! Durable entities: small pieces of state addressed by an [`EntityId`](crate::EntityId) (`@name@key`) and
+//! changed one operation at a time.
+//!
+//! An entity is a function registered with [`Registry::add_entity`](crate::Registry::add_entity) that runs
+//! once per operation against an [`EntityContext`]. The engine delivers operations in batches; the executors
+//! here run a batch and describe its outcome:
+//!
+//! * [`execute_entity_batch`] takes the V1 `EntityBatchRequest` the Durable Functions extension sends to an
+//!   `entityTrigger`;
+//! * [`execute_entity_request`] takes the V2 `EntityRequest` gRPC engines stream, and also answers where each
+//!   call's result must go (`operationInfos`).
+//!
+//! Both are pure functions. Each operation is a transaction: a failing operation (an `Err` or a panic) leaves
+//! no trace but its failure result, and the batch goes on with the next operation.
+
+mod context;
+mod executor;
+mod transaction;
+
+pub use context::EntityContext;
+pub use executor::{execute_entity_batch, execute_entity_request};
