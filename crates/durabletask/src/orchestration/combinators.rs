@@ -72,7 +72,11 @@ where
         if let Some(error) = this.first_error.take() {
             return Poll::Ready(Err(error));
         }
-        Poll::Ready(Ok(this.results.iter_mut().map(|r| r.take().expect("every child finished")).collect()))
+        Poll::Ready(Ok(this
+            .results
+            .iter_mut()
+            .map(|r| r.take().expect("every child finished"))
+            .collect()))
     }
 }
 

@@ -153,7 +153,11 @@ impl OrchestrationContext {
     pub fn create_timer(&self, fire_at: DateTime<Utc>) -> CompositeTask<()> {
         let maximum = chrono::Duration::from_std(MAXIMUM_TIMER_INTERVAL).expect("three days fit");
         let now = self.current_utc_datetime();
-        let first_step = if now + maximum < fire_at { now + maximum } else { fire_at };
+        let first_step = if now + maximum < fire_at {
+            now + maximum
+        } else {
+            fire_at
+        };
         let first = self.schedule_timer(first_step);
         let ctx = self.clone();
         CompositeTask::new(async move {
@@ -164,7 +168,11 @@ impl OrchestrationContext {
                 if step_fire_at >= fire_at {
                     return Ok(());
                 }
-                step_fire_at = if step_fire_at + maximum < fire_at { step_fire_at + maximum } else { fire_at };
+                step_fire_at = if step_fire_at + maximum < fire_at {
+                    step_fire_at + maximum
+                } else {
+                    fire_at
+                };
                 step = ctx.schedule_timer(step_fire_at);
             }
         })
@@ -173,7 +181,10 @@ impl OrchestrationContext {
     /// A durable timer that fires `delay` after the current orchestration time.
     pub fn create_timer_after(&self, delay: Duration) -> CompositeTask<()> {
         let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
-        let fire_at = self.current_utc_datetime().checked_add_signed(delay).unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let fire_at = self
+            .current_utc_datetime()
+            .checked_add_signed(delay)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         self.create_timer(fire_at)
     }
 
@@ -222,15 +233,17 @@ impl OrchestrationContext {
         let id = state.next_sequence_number();
         let request_id = state.new_guid().to_string();
         let action = Action::SendEntityMessage(proto::SendEntityMessageAction {
-            entity_message_type: Some(EntityMessageType::EntityOperationCalled(proto::EntityOperationCalledEvent {
-                request_id: request_id.clone(),
-                operation: operation.to_string(),
-                scheduled_time: None,
-                input,
-                parent_instance_id: Some(state.instance_id.clone()),
-                parent_execution_id: None,
-                target_instance_id: Some(entity.to_string()),
-            })),
+            entity_message_type: Some(EntityMessageType::EntityOperationCalled(
+                proto::EntityOperationCalledEvent {
+                    request_id: request_id.clone(),
+                    operation: operation.to_string(),
+                    scheduled_time: None,
+                    input,
+                    parent_instance_id: Some(state.instance_id.clone()),
+                    parent_execution_id: None,
+                    target_instance_id: Some(entity.to_string()),
+                },
+            )),
         });
         state.entity_calls.insert(request_id, id);
         state.add_action(new_action(id, action), true);
@@ -273,13 +286,15 @@ impl OrchestrationContext {
         let id = state.next_sequence_number();
         let request_id = state.new_guid().to_string();
         let action = Action::SendEntityMessage(proto::SendEntityMessageAction {
-            entity_message_type: Some(EntityMessageType::EntityOperationSignaled(proto::EntityOperationSignaledEvent {
-                request_id,
-                operation: operation.to_string(),
-                scheduled_time: at.map(crate::time::to_timestamp),
-                input,
-                target_instance_id: Some(entity.to_string()),
-            })),
+            entity_message_type: Some(EntityMessageType::EntityOperationSignaled(
+                proto::EntityOperationSignaledEvent {
+                    request_id,
+                    operation: operation.to_string(),
+                    scheduled_time: at.map(crate::time::to_timestamp),
+                    input,
+                    target_instance_id: Some(entity.to_string()),
+                },
+            )),
         });
         state.add_action(new_action(id, action), false);
     }
@@ -377,7 +392,10 @@ impl OrchestrationContext {
         match json::encode(value) {
             Ok(encoded) => encoded,
             Err(error) => {
-                self.state.borrow_mut().encoding_error.get_or_insert_with(|| error.to_string());
+                self.state
+                    .borrow_mut()
+                    .encoding_error
+                    .get_or_insert_with(|| error.to_string());
                 None
             }
         }

@@ -134,7 +134,10 @@ impl<'r> Replay<'r> {
     fn process(&mut self, event: &proto::HistoryEvent) {
         let Some(event_type) = &event.event_type else { return };
         if let Some(buffer) = &mut self.suspended {
-            if !matches!(event_type, EventType::ExecutionResumed(_) | EventType::ExecutionTerminated(_)) {
+            if !matches!(
+                event_type,
+                EventType::ExecutionResumed(_) | EventType::ExecutionTerminated(_)
+            ) {
                 buffer.push(event.clone());
                 return;
             }
@@ -157,32 +160,78 @@ impl<'r> Replay<'r> {
             }
             EventType::ExecutionStarted(started) => self.start(started),
             EventType::TaskScheduled(scheduled) => {
-                self.confirm(id, Recorded { kind: "activity", name: scheduled.name.clone() })?;
+                self.confirm(
+                    id,
+                    Recorded {
+                        kind: "activity",
+                        name: scheduled.name.clone(),
+                    },
+                )?;
                 self.tasks.insert(id, TaskInfo::Activity(scheduled.name.clone()));
             }
             EventType::TimerCreated(_) if id == SPLIT_DECISION_TIMER_ID => {}
-            EventType::TimerCreated(_) => self.confirm(id, Recorded { kind: "timer", name: String::new() })?,
+            EventType::TimerCreated(_) => self.confirm(
+                id,
+                Recorded {
+                    kind: "timer",
+                    name: String::new(),
+                },
+            )?,
             EventType::SubOrchestrationInstanceCreated(created) => {
-                self.confirm(id, Recorded { kind: "sub-orchestration", name: created.name.clone() })?;
+                self.confirm(
+                    id,
+                    Recorded {
+                        kind: "sub-orchestration",
+                        name: created.name.clone(),
+                    },
+                )?;
                 self.tasks.insert(
                     id,
-                    TaskInfo::SubOrchestration { name: created.name.clone(), instance_id: created.instance_id.clone() },
+                    TaskInfo::SubOrchestration {
+                        name: created.name.clone(),
+                        instance_id: created.instance_id.clone(),
+                    },
                 );
             }
             EventType::EventSent(sent) => self.confirm_event_sent(id, sent)?,
             EventType::EntityOperationSignaled(signaled) => {
                 let name = signaled.target_instance_id.clone().unwrap_or_default();
-                self.confirm(id, Recorded { kind: "entity signal", name })?;
+                self.confirm(
+                    id,
+                    Recorded {
+                        kind: "entity signal",
+                        name,
+                    },
+                )?;
             }
             EventType::EntityOperationCalled(called) => {
                 let entity = called.target_instance_id.clone().unwrap_or_default();
-                self.confirm(id, Recorded { kind: "entity call", name: entity.clone() })?;
-                self.state.borrow_mut().entity_calls.insert(called.request_id.clone(), id);
-                self.tasks.insert(id, TaskInfo::EntityCall { entity, operation: called.operation.clone() });
+                self.confirm(
+                    id,
+                    Recorded {
+                        kind: "entity call",
+                        name: entity.clone(),
+                    },
+                )?;
+                self.state
+                    .borrow_mut()
+                    .entity_calls
+                    .insert(called.request_id.clone(), id);
+                self.tasks.insert(
+                    id,
+                    TaskInfo::EntityCall {
+                        entity,
+                        operation: called.operation.clone(),
+                    },
+                );
             }
-            EventType::EntityLockRequested(_) => {
-                self.confirm(id, Recorded { kind: "entity lock request", name: String::new() })?
-            }
+            EventType::EntityLockRequested(_) => self.confirm(
+                id,
+                Recorded {
+                    kind: "entity lock request",
+                    name: String::new(),
+                },
+            )?,
             EventType::TaskCompleted(done) => self.finish(done.task_scheduled_id, Ok(done.result.clone())),
             EventType::TaskFailed(failed) => {
                 let error = self.task_error(failed.task_scheduled_id, failed.failure_details.as_ref());
@@ -275,7 +324,11 @@ impl<'r> Replay<'r> {
     /// Checks that the orchestrator decided, at sequence number `id`, what history recorded there.
     fn confirm(&mut self, id: i32, recorded: Recorded) -> Result<(), NondeterminismError> {
         let action = self.state.borrow_mut().pending_actions.remove(&id);
-        let mismatch = |actual: String| NondeterminismError { task_id: id, expected: recorded.describe(), actual };
+        let mismatch = |actual: String| NondeterminismError {
+            task_id: id,
+            expected: recorded.describe(),
+            actual,
+        };
         let Some(action) = action else {
             return Err(mismatch("schedules nothing".to_string()));
         };
@@ -290,7 +343,11 @@ impl<'r> Replay<'r> {
     fn confirm_event_sent(&mut self, id: i32, sent: &proto::EventSentEvent) -> Result<(), NondeterminismError> {
         let action = self.state.borrow_mut().pending_actions.remove(&id);
         let recorded = format!("an event '{}' sent to '{}'", sent.name, sent.instance_id);
-        let mismatch = |actual: String| NondeterminismError { task_id: id, expected: recorded.clone(), actual };
+        let mismatch = |actual: String| NondeterminismError {
+            task_id: id,
+            expected: recorded.clone(),
+            actual,
+        };
         let Some(action) = action else {
             return Err(mismatch("schedules nothing".to_string()));
         };
@@ -339,8 +396,16 @@ impl<'r> Replay<'r> {
                 operation: operation.clone(),
                 details,
             },
-            Some(TaskInfo::Activity(name)) => TaskError::ActivityFailed { name: name.clone(), task_id, details },
-            None => TaskError::ActivityFailed { name: String::new(), task_id, details },
+            Some(TaskInfo::Activity(name)) => TaskError::ActivityFailed {
+                name: name.clone(),
+                task_id,
+                details,
+            },
+            None => TaskError::ActivityFailed {
+                name: String::new(),
+                task_id,
+                details,
+            },
         }
     }
 
@@ -355,7 +420,9 @@ impl<'r> Replay<'r> {
             }
             None => {
                 let accept = self.completion.is_none();
-                self.state.borrow_mut().raise_event(&raised.name, raised.input.clone(), accept);
+                self.state
+                    .borrow_mut()
+                    .raise_event(&raised.name, raised.input.clone(), accept);
             }
         }
     }
@@ -365,10 +432,15 @@ impl<'r> Replay<'r> {
     // The outcome type of every task; it is built once per answer, so its size does not matter here.
     #[allow(clippy::result_large_err)]
     fn entity_response(&self, task_id: i32, input: Option<&str>) -> Result<Option<String>, TaskError> {
-        let response: Value = input.and_then(|text| serde_json::from_str(text).ok()).unwrap_or(Value::Null);
+        let response: Value = input
+            .and_then(|text| serde_json::from_str(text).ok())
+            .unwrap_or(Value::Null);
         let field = |name: &str| {
             response.as_object().and_then(|object| {
-                object.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value)
+                object
+                    .iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                    .map(|(_, value)| value)
             })
         };
         let failed = field("exceptionType").is_some_and(|v| !v.is_null())
@@ -387,7 +459,11 @@ impl<'r> Replay<'r> {
             let message = text("errorMessage")
                 .or_else(|| field("result").and_then(Value::as_str).map(str::to_string))
                 .unwrap_or_default();
-            let details = proto::TaskFailureDetails { error_type, error_message: message, ..Default::default() };
+            let details = proto::TaskFailureDetails {
+                error_type,
+                error_message: message,
+                ..Default::default()
+            };
             return Err(self.task_error(task_id, Some(&details)));
         }
         Ok(match field("result") {
@@ -402,7 +478,9 @@ impl<'r> Replay<'r> {
         if self.completion.is_some() {
             return;
         }
-        let Some(future) = self.orchestrator.as_mut() else { return };
+        let Some(future) = self.orchestrator.as_mut() else {
+            return;
+        };
         let mut cx = Context::from_waker(noop_waker_ref());
         let polled = std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
         let encoding_error = self.state.borrow_mut().encoding_error.take();
@@ -420,7 +498,10 @@ impl<'r> Replay<'r> {
                     return;
                 }
                 self.completion = Some(match outcome {
-                    Ok(result) => Completion::Finished { status: proto::OrchestrationStatus::Completed, result },
+                    Ok(result) => Completion::Finished {
+                        status: proto::OrchestrationStatus::Completed,
+                        result,
+                    },
                     Err(error) => Completion::Failed(error.into_details().into()),
                 });
             }
@@ -435,21 +516,33 @@ impl<'r> Replay<'r> {
     }
 
     fn into_response(self) -> proto::OrchestratorResponse {
-        let Replay { state, completion, orchestrator, .. } = self;
+        let Replay {
+            state,
+            completion,
+            orchestrator,
+            ..
+        } = self;
         drop(orchestrator);
         let mut state = Rc::try_unwrap(state).map(RefCell::into_inner).unwrap_or_else(|shared| {
             // A context clone escaped the orchestrator (e.g. stored in a thread-local); copy what we need.
             let mut borrowed = shared.borrow_mut();
             std::mem::replace(&mut *borrowed, ReplayState::new(String::new()))
         });
-        let mut actions: Vec<proto::OrchestratorAction> = std::mem::take(&mut state.pending_actions).into_values().collect();
+        let mut actions: Vec<proto::OrchestratorAction> =
+            std::mem::take(&mut state.pending_actions).into_values().collect();
         if let Some(completion) = completion {
             let id = state.next_sequence_number();
             let complete = match completion {
-                Completion::Finished { status: proto::OrchestrationStatus::ContinuedAsNew, .. } => {
+                Completion::Finished {
+                    status: proto::OrchestrationStatus::ContinuedAsNew,
+                    ..
+                } => {
                     let request = state.continue_as_new.take().expect("continue-as-new was requested");
-                    let carryover_events =
-                        if request.preserve_unprocessed_events { state.unprocessed_events() } else { Vec::new() };
+                    let carryover_events = if request.preserve_unprocessed_events {
+                        state.unprocessed_events()
+                    } else {
+                        Vec::new()
+                    };
                     proto::CompleteOrchestrationAction {
                         orchestration_status: proto::OrchestrationStatus::ContinuedAsNew as i32,
                         result: request.input,

@@ -43,7 +43,11 @@ impl RetryPolicy {
 
     /// Multiplies the delay by this factor after each retry (values below 1 are treated as 1).
     pub fn with_backoff_coefficient(mut self, coefficient: f64) -> Self {
-        self.backoff_coefficient = if coefficient.is_finite() { coefficient.max(1.0) } else { 1.0 };
+        self.backoff_coefficient = if coefficient.is_finite() {
+            coefficient.max(1.0)
+        } else {
+            1.0
+        };
         self
     }
 

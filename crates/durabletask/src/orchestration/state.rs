@@ -155,7 +155,10 @@ impl ReplayState {
             }
             None => {
                 self.slots.insert(key, None);
-                self.event_waiters.entry(folded).or_default().push_back(self.event_waits);
+                self.event_waiters
+                    .entry(folded)
+                    .or_default()
+                    .push_back(self.event_waits);
             }
         }
         key
@@ -184,7 +187,11 @@ impl ReplayState {
         let mut events: Vec<(u64, &str, Option<&str>)> = self
             .buffered_events
             .iter()
-            .flat_map(|(name, queue)| queue.iter().map(move |(arrival, payload)| (*arrival, name.as_str(), payload.as_deref())))
+            .flat_map(|(name, queue)| {
+                queue
+                    .iter()
+                    .map(move |(arrival, payload)| (*arrival, name.as_str(), payload.as_deref()))
+            })
             .collect();
         events.sort_by_key(|(arrival, _, _)| *arrival);
         events

@@ -1,0 +1,282 @@
+//! Client calls on orchestration instances: start, inspect, wait, raise events, terminate, suspend,
+//! resume, query and purge.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::page::next_token;
+use super::{ClientError, DurableClient, InstanceQuery, OrchestrationMetadata, Page, PurgeFilter, PurgeResult};
+use crate::json;
+use crate::proto::{self, purge_instances_request};
+
+impl DurableClient {
+    /// Schedules a new instance of the orchestrator `name` and returns its instance id.
+    ///
+    /// Without an `instance_id` a random one (a UUID v4 without dashes) is generated: the client always sends
+    /// an id, because some engine versions mishandle an empty one. The input is serialized as JSON; `()` or
+    /// `None` mean no input.
+    pub async fn start_orchestration<T: Serialize + ?Sized>(
+        &self,
+        name: &str,
+        instance_id: Option<&str>,
+        input: &T,
+    ) -> Result<String, ClientError> {
+        const RPC: &str = "StartInstance";
+        let instance_id = match instance_id {
+            Some("") => {
+                return Err(ClientError::InvalidArgument {
+                    rpc: RPC,
+                    message: "the instance id is empty; pass None to have one generated".into(),
+                })
+            }
+            Some(id) => id.to_string(),
+            None => uuid::Uuid::new_v4().simple().to_string(),
+        };
+        let request = proto::CreateInstanceRequest {
+            instance_id,
+            name: name.to_string(),
+            input: json::encode(input)?,
+            request_time: Some(crate::time::to_timestamp(chrono::Utc::now())),
+            ..Default::default()
+        };
+        let response = self
+            .call(RPC, request, self.call_timeout, |mut sidecar, request| async move {
+                sidecar.start_instance(request).await
+            })
+            .await?;
+        Ok(response.instance_id)
+    }
+
+    /// The state of an instance, or `None` when it does not exist. With `fetch_payloads` the input, output
+    /// and custom status are included.
+    pub async fn get_instance(
+        &self,
+        instance_id: &str,
+        fetch_payloads: bool,
+    ) -> Result<Option<OrchestrationMetadata>, ClientError> {
+        const RPC: &str = "GetInstance";
+        let response = self
+            .call(
+                RPC,
+                instance_request(instance_id, fetch_payloads),
+                self.call_timeout,
+                |mut sidecar, request| async move { sidecar.get_instance(request).await },
+            )
+            .await?;
+        instance_from_response(RPC, response)
+    }
+
+    /// Waits until the instance has started (left `Pending`), at most `timeout`, and returns its state with
+    /// payloads; `None` when it does not exist. When the time is up: [`ClientError::DeadlineExceeded`].
+    pub async fn wait_for_instance_start(
+        &self,
+        instance_id: &str,
+        timeout: Duration,
+    ) -> Result<Option<OrchestrationMetadata>, ClientError> {
+        const RPC: &str = "WaitForInstanceStart";
+        // The deadline is mandatory: some engines wait forever (or fail) without one.
+        let response = self
+            .call(
+                RPC,
+                instance_request(instance_id, true),
+                timeout,
+                |mut sidecar, request| async move { sidecar.wait_for_instance_start(request).await },
+            )
+            .await?;
+        instance_from_response(RPC, response)
+    }
+
+    /// Waits until the instance has finished, at most `timeout`, and returns its state with payloads;
+    /// `None` when it does not exist. When the time is up: [`ClientError::DeadlineExceeded`].
+    pub async fn wait_for_instance_completion(
+        &self,
+        instance_id: &str,
+        timeout: Duration,
+    ) -> Result<Option<OrchestrationMetadata>, ClientError> {
+        const RPC: &str = "WaitForInstanceCompletion";
+        let response = self
+            .call(
+                RPC,
+                instance_request(instance_id, true),
+                timeout,
+                |mut sidecar, request| async move { sidecar.wait_for_instance_completion(request).await },
+            )
+            .await?;
+        instance_from_response(RPC, response)
+    }
+
+    /// Sends the event `event_name` with `data` (serialized as JSON) to an instance.
+    pub async fn raise_event<T: Serialize + ?Sized>(
+        &self,
+        instance_id: &str,
+        event_name: &str,
+        data: &T,
+    ) -> Result<(), ClientError> {
+        let request = proto::RaiseEventRequest {
+            instance_id: instance_id.to_string(),
+            name: event_name.to_string(),
+            input: json::encode(data)?,
+        };
+        self.call(
+            "RaiseEvent",
+            request,
+            self.call_timeout,
+            |mut sidecar, request| async move { sidecar.raise_event(request).await },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Terminates an instance; `output` (serialized as JSON) becomes its output. Sub-orchestrations are not
+    /// terminated.
+    pub async fn terminate<T: Serialize + ?Sized>(&self, instance_id: &str, output: &T) -> Result<(), ClientError> {
+        let request = proto::TerminateRequest {
+            instance_id: instance_id.to_string(),
+            output: json::encode(output)?,
+            recursive: false,
+        };
+        self.call(
+            "TerminateInstance",
+            request,
+            self.call_timeout,
+            |mut sidecar, request| async move { sidecar.terminate_instance(request).await },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Suspends an instance: it stops processing events until it is resumed.
+    pub async fn suspend(&self, instance_id: &str, reason: Option<&str>) -> Result<(), ClientError> {
+        let request = proto::SuspendRequest {
+            instance_id: instance_id.to_string(),
+            reason: reason.map(str::to_string),
+        };
+        self.call(
+            "SuspendInstance",
+            request,
+            self.call_timeout,
+            |mut sidecar, request| async move { sidecar.suspend_instance(request).await },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Resumes a suspended instance.
+    pub async fn resume(&self, instance_id: &str, reason: Option<&str>) -> Result<(), ClientError> {
+        let request = proto::ResumeRequest {
+            instance_id: instance_id.to_string(),
+            reason: reason.map(str::to_string),
+        };
+        self.call(
+            "ResumeInstance",
+            request,
+            self.call_timeout,
+            |mut sidecar, request| async move { sidecar.resume_instance(request).await },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// One page of the instances matching `query`; pass the previous page's continuation token to get the
+    /// next one.
+    pub async fn query_instances(
+        &self,
+        query: &InstanceQuery,
+        continuation_token: Option<&str>,
+    ) -> Result<Page<OrchestrationMetadata>, ClientError> {
+        const RPC: &str = "QueryInstances";
+        let request = proto::QueryInstancesRequest {
+            query: Some(query.to_proto(continuation_token)),
+        };
+        let response = self
+            .call(RPC, request, self.call_timeout, |mut sidecar, request| async move {
+                sidecar.query_instances(request).await
+            })
+            .await?;
+        let items = response
+            .orchestration_state
+            .into_iter()
+            .map(|state| OrchestrationMetadata::from_proto(RPC, state))
+            .collect::<Result<_, _>>()?;
+        Ok(Page {
+            items,
+            continuation_token: next_token(response.continuation_token),
+        })
+    }
+
+    /// Every instance matching `query`, fetching page after page.
+    pub async fn query_all_instances(&self, query: &InstanceQuery) -> Result<Vec<OrchestrationMetadata>, ClientError> {
+        let mut all = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self.query_instances(query, token.as_deref()).await?;
+            all.extend(page.items);
+            match page.continuation_token {
+                Some(next) if token.as_deref() != Some(next.as_str()) => token = Some(next),
+                Some(_) => return Err(repeated_token("QueryInstances")),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// Deletes one finished instance and its history (engines refuse to purge a running one).
+    pub async fn purge_instance(&self, instance_id: &str) -> Result<PurgeResult, ClientError> {
+        let request = proto::PurgeInstancesRequest {
+            request: Some(purge_instances_request::Request::InstanceId(instance_id.to_string())),
+            ..Default::default()
+        };
+        self.purge("PurgeInstances", request).await
+    }
+
+    /// Deletes the finished instances matching `filter`, with their history.
+    pub async fn purge_instances(&self, filter: &PurgeFilter) -> Result<PurgeResult, ClientError> {
+        let request = proto::PurgeInstancesRequest {
+            request: Some(purge_instances_request::Request::PurgeInstanceFilter(filter.to_proto())),
+            ..Default::default()
+        };
+        self.purge("PurgeInstances", request).await
+    }
+
+    async fn purge(
+        &self,
+        rpc: &'static str,
+        request: proto::PurgeInstancesRequest,
+    ) -> Result<PurgeResult, ClientError> {
+        let response = self
+            .call(rpc, request, self.call_timeout, |mut sidecar, request| async move {
+                sidecar.purge_instances(request).await
+            })
+            .await?;
+        Ok(response.into())
+    }
+}
+
+fn instance_request(instance_id: &str, fetch_payloads: bool) -> proto::GetInstanceRequest {
+    proto::GetInstanceRequest {
+        instance_id: instance_id.to_string(),
+        get_inputs_and_outputs: fetch_payloads,
+    }
+}
+
+fn instance_from_response(
+    rpc: &'static str,
+    response: proto::GetInstanceResponse,
+) -> Result<Option<OrchestrationMetadata>, ClientError> {
+    match (response.exists, response.orchestration_state) {
+        (true, Some(state)) => OrchestrationMetadata::from_proto(rpc, state).map(Some),
+        (true, None) => Err(ClientError::UnexpectedResponse {
+            rpc,
+            message: "the instance exists but its state is missing".into(),
+        }),
+        (false, _) => Ok(None),
+    }
+}
+
+/// A paging engine that hands back the token it was given would make the loop spin forever.
+pub(super) fn repeated_token(rpc: &'static str) -> ClientError {
+    ClientError::UnexpectedResponse {
+        rpc,
+        message: "the engine returned the same continuation token twice".into(),
+    }
+}

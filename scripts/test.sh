@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a fresh machine: sets up the Python virtualenv with the local durable engine
+# (durabletask 1.12.0), builds the workspace, then runs lint, unit, conformance, router and end-to-end tests.
+# Usage: bash scripts/test.sh            (from anywhere)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "python virtualenv (local engine + reference executors)"
+bash scripts/setup-venv.sh
+
+step "format check"
+cargo fmt --all -- --check
+
+step "build (the end-to-end tests run the real handler and local-host binaries)"
+cargo build --workspace --bins --locked
+
+step "clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+cargo test --workspace --locked

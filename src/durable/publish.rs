@@ -1,0 +1,34 @@
+//! The publishing activities: they hand the message to the host through a Service Bus output binding, which the
+//! host sends after the activity returns successfully. If sending fails the invocation fails, and the
+//! orchestrator's retry policy runs the activity again.
+
+use durabletask::{ActivityContext, Error};
+use serde_json::{json, Value};
+
+use crate::domain::{ReturnSettledNotification, ReturnStuckAlert};
+
+/// The output binding of the notifications topic (`PublishNotification/function.json`).
+pub const NOTIFICATION_BINDING: &str = "notification";
+/// The output binding of the alerts queue (`PublishAlert/function.json`).
+pub const ALERT_BINDING: &str = "alert";
+
+/// Publishes the settled notification.
+pub async fn publish_notification(
+    ctx: ActivityContext,
+    notification: ReturnSettledNotification,
+) -> Result<Value, Error> {
+    ctx.set_output(NOTIFICATION_BINDING, &notification)?;
+    tracing::info!(
+        return_id = notification.return_id.as_str(),
+        notification_id = %notification.notification_id,
+        "settled notification handed to the notifications topic"
+    );
+    Ok(json!({ "notificationId": notification.notification_id, "binding": NOTIFICATION_BINDING }))
+}
+
+/// Publishes the stuck alert.
+pub async fn publish_alert(ctx: ActivityContext, alert: ReturnStuckAlert) -> Result<Value, Error> {
+    ctx.set_output(ALERT_BINDING, &alert)?;
+    tracing::warn!(return_id = alert.return_id.as_str(), alert_id = %alert.alert_id, "stuck alert handed to the alerts queue");
+    Ok(json!({ "alertId": alert.alert_id, "binding": ALERT_BINDING }))
+}

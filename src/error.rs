@@ -1,0 +1,53 @@
+//! How invocation failures become HTTP answers to the Functions host.
+//!
+//! Any non-2xx answer fails the invocation: the host retries Service Bus messages (then dead-letters them) and
+//! logs the failure for other triggers. So only problems worth retrying or keeping are errors here; invalid events
+//! are answered 2xx and kept on the invalid-events queue instead (see `functions::service_bus`).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use durabletask::client::ClientError;
+use durabletask::functions::EnvelopeError;
+use serde_json::json;
+
+/// Why an invocation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The host sent something the handler cannot read (a protocol problem, not bad business data).
+    #[error("the invocation payload could not be read: {0}")]
+    Envelope(#[from] EnvelopeError),
+    /// The host called a function the handler does not have.
+    #[error("no function named '{0}' is served by this handler")]
+    UnknownFunction(String),
+    /// The durable engine could not be reached or answered with an error; the host should retry.
+    #[error("the durable engine call failed: {0}")]
+    Engine(#[from] ClientError),
+    /// An activity failed; the orchestration's retry policy decides what happens next.
+    #[error("activity '{name}' failed: {message}")]
+    Activity {
+        /// The activity.
+        name: String,
+        /// The failure message.
+        message: String,
+    },
+}
+
+impl AppError {
+    fn status(&self) -> StatusCode {
+        match self {
+            AppError::Envelope(_) => StatusCode::BAD_REQUEST,
+            AppError::UnknownFunction(_) => StatusCode::NOT_FOUND,
+            AppError::Engine(error) if error.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Engine(_) | AppError::Activity { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        tracing::warn!(status = status.as_u16(), error = %self, "invocation failed");
+        (status, Json(json!({ "error": self.to_string() }))).into_response()
+    }
+}

@@ -1,0 +1,7 @@
+//! One module per kind of function the host invokes. Each takes the decoded invocation and answers with the
+//! outputs, logs and return value the host expects.
+
+pub mod durable;
+pub mod purge;
+pub mod service_bus;
+pub mod status;

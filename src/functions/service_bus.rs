@@ -1,0 +1,123 @@
+//! `ServiceBusTrigger`: one return event from Service Bus → validated → signalled to the return's aggregate
+//! entity through the durable client.
+//!
+//! Failure policy (see the README, "Bad input"):
+//! - an invalid event (not JSON, unknown type, missing or malformed return id, wrong shapes) is never signalled;
+//!   the handler answers 2xx and puts the message, with a reason naming the field, on the invalid-events queue
+//!   (output binding `invalidEvents`), where a person can find, fix and resubmit it;
+//! - an unreachable or failing engine answers 503, so Service Bus redelivers the message and dead-letters it after
+//!   its maximum delivery count: nothing is lost either way.
+
+use base64::Engine as _;
+use chrono::Utc;
+use durabletask::functions::{BindingEncoding, InvokeRequest, InvokeResponse};
+use serde_json::{json, Value};
+
+use crate::app::AppState;
+use crate::domain::{parse_event, InvalidEvent, ReturnEvent};
+use crate::durable::{aggregate_entity_id, APPLY_EVENT_OPERATION};
+use crate::error::AppError;
+
+/// The trigger binding (`function.json`).
+pub const MESSAGE_BINDING: &str = "message";
+/// The durable client input binding.
+pub const CLIENT_BINDING: &str = "client";
+/// The output binding of the invalid-events queue.
+pub const INVALID_EVENTS_BINDING: &str = "invalidEvents";
+
+/// Handles one Service Bus message.
+pub async fn handle(state: &AppState, request: &InvokeRequest) -> Result<InvokeResponse, AppError> {
+    let message = ReceivedMessage::read(request)?;
+    let event = match parse_event(
+        message.type_hint.as_deref(),
+        message.message_id.as_deref(),
+        &message.body,
+    ) {
+        Ok(event) => event,
+        Err(invalid) => return Ok(reject(&message, &invalid)),
+    };
+    let binding = request.durable_client(CLIENT_BINDING)?;
+    let client = state.clients.client_for(&binding)?;
+    client
+        .signal_entity(
+            &aggregate_entity_id(event.return_id()),
+            APPLY_EVENT_OPERATION,
+            &event.to_wire_json(),
+        )
+        .await?;
+    tracing::info!(
+        message_id = message.message_id.as_deref().unwrap_or(""),
+        return_id = event.return_id().as_str(),
+        event_type = %event.event_type(),
+        "event signalled to its return"
+    );
+    Ok(InvokeResponse::new().with_log(accepted_log(&event)))
+}
+
+fn accepted_log(event: &ReturnEvent) -> String {
+    format!(
+        "{} {} for return {} signalled",
+        event.event_type(),
+        event.envelope.event_id,
+        event.return_id().as_str()
+    )
+}
+
+/// Answers 2xx (so the message completes) with the message and the reason on the invalid-events queue.
+fn reject(message: &ReceivedMessage, invalid: &InvalidEvent) -> InvokeResponse {
+    tracing::warn!(
+        message_id = message.message_id.as_deref().unwrap_or(""),
+        reason = invalid.reason_code(),
+        field = invalid.field(),
+        "invalid event kept on the invalid-events queue: {invalid}"
+    );
+    let body = match std::str::from_utf8(&message.body) {
+        Ok(text) => json!({ "text": text }),
+        Err(_) => json!({ "base64": base64::engine::general_purpose::STANDARD.encode(&message.body) }),
+    };
+    let record = json!({
+        "reason": invalid.reason_code(),
+        "field": invalid.field(),
+        "error": invalid.to_string(),
+        "messageId": message.message_id,
+        "subject": message.subject,
+        "deliveryCount": message.delivery_count,
+        "rejectedAt": Utc::now().to_rfc3339(),
+        "body": body,
+    });
+    InvokeResponse::new()
+        .with_output(INVALID_EVENTS_BINDING, record)
+        .with_log(format!(
+            "invalid event {}: {invalid}",
+            message.message_id.as_deref().unwrap_or("<no message id>")
+        ))
+}
+
+/// The parts of a Service Bus invocation the handler uses.
+struct ReceivedMessage {
+    body: Vec<u8>,
+    message_id: Option<String>,
+    subject: Option<String>,
+    type_hint: Option<String>,
+    delivery_count: Option<i64>,
+}
+
+impl ReceivedMessage {
+    fn read(request: &InvokeRequest) -> Result<Self, AppError> {
+        let body = request.binding_bytes(MESSAGE_BINDING, BindingEncoding::Binary)?;
+        let message_id = request.metadata_string("MessageId")?;
+        let subject = request
+            .metadata_string("Subject")?
+            .or(request.metadata_string("Label")?);
+        let type_from_properties = request
+            .metadata_object("ApplicationProperties")?
+            .and_then(|properties| properties.get("eventType").and_then(Value::as_str).map(str::to_string));
+        Ok(Self {
+            body,
+            message_id,
+            type_hint: type_from_properties.or_else(|| subject.clone()),
+            subject,
+            delivery_count: request.metadata_int("DeliveryCount")?,
+        })
+    }
+}

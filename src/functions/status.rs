@@ -1,0 +1,74 @@
+//! `ReturnStatus`: `GET /api/returns/{returnId}` (function-key auth) answers what has arrived for a return, what
+//! is missing, and whether the notification went out — read from the return's entity through the durable client.
+
+use durabletask::functions::{HttpResponseData, InvokeRequest, InvokeResponse};
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::domain::{ReturnId, ReturnStatusReport};
+use crate::durable::{aggregate_entity_id, AggregateEntityState, DurableSettings};
+use crate::error::AppError;
+
+/// The HTTP trigger binding.
+pub const REQUEST_BINDING: &str = "req";
+/// The HTTP output binding.
+pub const RESPONSE_BINDING: &str = "res";
+/// The durable client binding.
+pub const CLIENT_BINDING: &str = "client";
+
+/// Answers one status request.
+pub async fn handle(state: &AppState, request: &InvokeRequest) -> Result<InvokeResponse, AppError> {
+    let http = request.http_request(REQUEST_BINDING)?;
+    let raw_id = http
+        .params
+        .get("returnId")
+        .cloned()
+        .or_else(|| request.metadata_string("returnId").ok().flatten());
+    let Some(raw_id) = raw_id else {
+        return Ok(respond(&error(400, "the route has no returnId")));
+    };
+    let return_id = match ReturnId::parse(&raw_id) {
+        Ok(id) => id,
+        Err(problem) => {
+            return Ok(respond(&error(
+                400,
+                &format!("returnId '{raw_id}' is invalid: {problem}"),
+            )))
+        }
+    };
+    let client = state.clients.client_for(&request.durable_client(CLIENT_BINDING)?)?;
+    let entity = client.get_entity(&aggregate_entity_id(&return_id), true).await?;
+    let entity_state = match entity.map(|metadata| metadata.state::<AggregateEntityState>()) {
+        Some(Ok(Some(entity_state))) => entity_state,
+        Some(Err(problem)) => {
+            return Ok(respond(&error(
+                500,
+                &format!("the state of return {return_id} could not be read: {problem}"),
+            )))
+        }
+        Some(Ok(None)) | None => {
+            return Ok(respond(&error(
+                404,
+                &format!("no events are recorded for return {return_id} (never received, or purged after retention)"),
+            )))
+        }
+    };
+    let settings = DurableSettings::from_config(&state.config);
+    let report = ReturnStatusReport::of(&entity_state.aggregate, &settings.domain);
+    let body = json!({
+        "report": report,
+        "notificationPublishedAt": entity_state.notification_published_at,
+        "alertPublishedAt": entity_state.alert_published_at,
+    });
+    Ok(respond(
+        &HttpResponseData::json(200, &body).expect("JSON values serialise"),
+    ))
+}
+
+fn respond(response: &HttpResponseData) -> InvokeResponse {
+    InvokeResponse::new().with_http_output(RESPONSE_BINDING, response)
+}
+
+fn error(status: u16, message: &str) -> HttpResponseData {
+    HttpResponseData::json(status, &json!({ "error": message })).expect("JSON values serialise")
+}
