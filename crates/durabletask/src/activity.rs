@@ -53,7 +53,10 @@ impl ActivityContext {
     /// `function.json`; the host sends it when the activity succeeds). Setting a binding twice keeps the last value.
     pub fn set_output(&self, binding: &str, value: &impl Serialize) -> Result<(), Error> {
         let value = serde_json::to_value(value)?;
-        self.outputs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(binding.to_string(), value);
+        self.outputs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(binding.to_string(), value);
         Ok(())
     }
 

@@ -60,8 +60,12 @@ impl FromStr for EntityId {
             text: text.to_string(),
             reason,
         };
-        let rest = text.strip_prefix('@').ok_or_else(|| error("it does not start with '@'"))?;
-        let (name, key) = rest.split_once('@').ok_or_else(|| error("there is no '@' between name and key"))?;
+        let rest = text
+            .strip_prefix('@')
+            .ok_or_else(|| error("it does not start with '@'"))?;
+        let (name, key) = rest
+            .split_once('@')
+            .ok_or_else(|| error("there is no '@' between name and key"))?;
         if name.is_empty() {
             return Err(error("the name is empty"));
         }

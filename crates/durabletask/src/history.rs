@@ -18,7 +18,11 @@ fn event(event_id: i32, timestamp: Option<DateTime<Utc>>, event_type: EventType)
 
 /// `orchestratorStarted` at `time`: the start of an episode; sets the orchestration's current time.
 pub fn orchestrator_started(time: DateTime<Utc>) -> proto::HistoryEvent {
-    event(-1, Some(time), EventType::OrchestratorStarted(proto::OrchestratorStartedEvent {}))
+    event(
+        -1,
+        Some(time),
+        EventType::OrchestratorStarted(proto::OrchestratorStartedEvent {}),
+    )
 }
 
 /// `orchestratorStarted` at a fixed time (2024-01-01T00:00:00Z), for examples and tests.
@@ -28,7 +32,11 @@ pub fn orchestrator_started_now() -> proto::HistoryEvent {
 
 /// `orchestratorCompleted`: the end of an episode.
 pub fn orchestrator_completed() -> proto::HistoryEvent {
-    event(-1, None, EventType::OrchestratorCompleted(proto::OrchestratorCompletedEvent {}))
+    event(
+        -1,
+        None,
+        EventType::OrchestratorCompleted(proto::OrchestratorCompletedEvent {}),
+    )
 }
 
 /// `executionStarted` of orchestrator `name` for `instance_id` with JSON `input`.
@@ -167,12 +175,20 @@ pub fn sub_orchestration_failed(id: i32, error_type: &str, message: &str) -> pro
 
 /// `executionSuspended`.
 pub fn execution_suspended() -> proto::HistoryEvent {
-    event(-1, None, EventType::ExecutionSuspended(proto::ExecutionSuspendedEvent { input: None }))
+    event(
+        -1,
+        None,
+        EventType::ExecutionSuspended(proto::ExecutionSuspendedEvent { input: None }),
+    )
 }
 
 /// `executionResumed`.
 pub fn execution_resumed() -> proto::HistoryEvent {
-    event(-1, None, EventType::ExecutionResumed(proto::ExecutionResumedEvent { input: None }))
+    event(
+        -1,
+        None,
+        EventType::ExecutionResumed(proto::ExecutionResumedEvent { input: None }),
+    )
 }
 
 /// `executionTerminated` with a JSON reason.

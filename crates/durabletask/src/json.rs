@@ -22,12 +22,10 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Option<String>, Payloa
     if value.is_null() {
         return Ok(None);
     }
-    serde_json::to_string(&value)
-        .map(Some)
-        .map_err(|source| PayloadError {
-            what: "could not encode the value as JSON",
-            source,
-        })
+    serde_json::to_string(&value).map(Some).map_err(|source| PayloadError {
+        what: "could not encode the value as JSON",
+        source,
+    })
 }
 
 /// Decodes optional JSON text; an absent or empty payload decodes as JSON `null`.

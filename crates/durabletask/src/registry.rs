@@ -21,9 +21,7 @@ pub(crate) type OrchestratorFn =
 
 /// An activity as stored in the registry: takes the context and encoded input, returns the encoded output.
 pub(crate) type ActivityFn = Arc<
-    dyn Fn(ActivityContext, Option<String>) -> BoxFuture<'static, Result<Option<String>, FailureDetails>>
-        + Send
-        + Sync,
+    dyn Fn(ActivityContext, Option<String>) -> BoxFuture<'static, Result<Option<String>, FailureDetails>> + Send + Sync,
 >;
 
 /// An entity as stored in the registry: runs one operation against the context, returns the encoded result.

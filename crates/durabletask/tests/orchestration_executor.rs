@@ -31,7 +31,11 @@ fn start(name: &str, input: &str) -> Vec<HistoryEvent> {
 }
 
 fn complete_action(response: &proto::OrchestratorResponse) -> &proto::CompleteOrchestrationAction {
-    match response.actions.last().and_then(|a| a.orchestrator_action_type.as_ref()) {
+    match response
+        .actions
+        .last()
+        .and_then(|a| a.orchestrator_action_type.as_ref())
+    {
         Some(Action::CompleteOrchestration(complete)) => complete,
         other => panic!("expected completeOrchestration last, got {other:?}"),
     }
@@ -87,8 +91,16 @@ fn replaying_a_chain_returns_only_new_actions_and_completes_last() {
     let response = run(&registry(), past.clone(), new);
     assert_eq!(scheduled_names(&response), vec![(2, "Add".to_string())]);
 
-    past.extend([orchestrator_started(t0()), task_completed(1, Some("10")), task_scheduled(2, "Add", Some("1"))]);
-    let response = run(&registry(), past, vec![orchestrator_started(t0()), task_completed(2, Some("5"))]);
+    past.extend([
+        orchestrator_started(t0()),
+        task_completed(1, Some("10")),
+        task_scheduled(2, "Add", Some("1")),
+    ]);
+    let response = run(
+        &registry(),
+        past,
+        vec![orchestrator_started(t0()), task_completed(2, Some("5"))],
+    );
     assert_eq!(response.actions.len(), 1);
     assert_eq!(status(&response), proto::OrchestrationStatus::Completed);
     assert_eq!(complete_action(&response).result.as_deref(), Some("15"));
@@ -116,7 +128,11 @@ fn fan_out_schedules_everything_then_collects_in_input_order() {
 fn an_unhandled_activity_failure_fails_the_orchestration_with_the_activity_details_inside() {
     let mut past = start("Chain", "1");
     past.push(task_scheduled(1, "Add", None));
-    let response = run(&registry(), past, vec![orchestrator_started(t0()), task_failed(1, "ValueError", "boom:7")]);
+    let response = run(
+        &registry(),
+        past,
+        vec![orchestrator_started(t0()), task_failed(1, "ValueError", "boom:7")],
+    );
     assert_eq!(status(&response), proto::OrchestrationStatus::Failed);
     let details = complete_action(&response).failure_details.as_ref().unwrap();
     assert_eq!(details.error_type, "TaskFailedError");
@@ -145,12 +161,20 @@ fn a_handled_activity_failure_lets_the_orchestrator_continue() {
 fn nondeterminism_names_the_task_id_and_both_names() {
     let mut past = start("Chain", "2");
     past.push(task_scheduled(1, "Subtract", None));
-    let response = run(&registry(), past, vec![orchestrator_started(t0()), task_completed(1, Some("1"))]);
+    let response = run(
+        &registry(),
+        past,
+        vec![orchestrator_started(t0()), task_completed(1, Some("1"))],
+    );
     assert_eq!(status(&response), proto::OrchestrationStatus::Failed);
     let details = complete_action(&response).failure_details.as_ref().unwrap();
     assert_eq!(details.error_type, "NonDeterminismError");
     for needle in ["1", "'Subtract'", "'Add'"] {
-        assert!(details.error_message.contains(needle), "{needle} missing in {}", details.error_message);
+        assert!(
+            details.error_message.contains(needle),
+            "{needle} missing in {}",
+            details.error_message
+        );
     }
 }
 
@@ -159,28 +183,49 @@ fn nondeterminism_of_kind_and_of_missing_actions_is_detected() {
     let mut past = start("Chain", "1");
     past.push(timer_created(1, t0()));
     let response = run(&registry(), past, vec![]);
-    let message = &complete_action(&response).failure_details.as_ref().unwrap().error_message;
-    assert!(message.contains("timer") && message.contains("activity 'Add'"), "{message}");
+    let message = &complete_action(&response)
+        .failure_details
+        .as_ref()
+        .unwrap()
+        .error_message;
+    assert!(
+        message.contains("timer") && message.contains("activity 'Add'"),
+        "{message}"
+    );
 
     let mut past = start("Chain", "1");
     past.push(task_scheduled(5, "Add", None));
     let response = run(&registry(), past, vec![]);
-    let message = &complete_action(&response).failure_details.as_ref().unwrap().error_message;
-    assert!(message.contains("sequence number 5") && message.contains("schedules nothing"), "{message}");
+    let message = &complete_action(&response)
+        .failure_details
+        .as_ref()
+        .unwrap()
+        .error_message;
+    assert!(
+        message.contains("sequence number 5") && message.contains("schedules nothing"),
+        "{message}"
+    );
 }
 
 #[test]
 fn orchestrator_errors_and_panics_fail_the_instance_without_crashing() {
     let mut registry = Registry::new();
     registry
-        .add_orchestrator("Fails", |_: OrchestrationContext, _: ()| async { Err::<(), _>(Error::new("Boom", "nope")) })
+        .add_orchestrator("Fails", |_: OrchestrationContext, _: ()| async {
+            Err::<(), _>(Error::new("Boom", "nope"))
+        })
         .unwrap();
     registry
-        .add_orchestrator("Panics", |_: OrchestrationContext, _: ()| async { panic!("kaboom") as Result<(), Error> })
+        .add_orchestrator("Panics", |_: OrchestrationContext, _: ()| async {
+            panic!("kaboom") as Result<(), Error>
+        })
         .unwrap();
     let response = run(&registry, vec![], start("Fails", "null"));
     let details = complete_action(&response).failure_details.as_ref().unwrap();
-    assert_eq!((details.error_type.as_str(), details.error_message.as_str()), ("Boom", "nope"));
+    assert_eq!(
+        (details.error_type.as_str(), details.error_message.as_str()),
+        ("Boom", "nope")
+    );
 
     let response = run(&registry, vec![], start("Panics", "null"));
     let details = complete_action(&response).failure_details.as_ref().unwrap();
@@ -204,7 +249,8 @@ fn long_timers_are_split_into_chunks_of_at_most_three_days() {
     let mut registry = Registry::new();
     registry
         .add_orchestrator("Wait", |ctx: OrchestrationContext, days: i64| async move {
-            ctx.create_timer(ctx.current_utc_datetime() + chrono::Duration::days(days)).await?;
+            ctx.create_timer(ctx.current_utc_datetime() + chrono::Duration::days(days))
+                .await?;
             Ok("done")
         })
         .unwrap();
@@ -218,16 +264,32 @@ fn long_timers_are_split_into_chunks_of_at_most_three_days() {
     let mut past = start("Wait", "7");
     past.push(timer_created(1, t0() + chrono::Duration::days(3)));
     let day3 = t0() + chrono::Duration::days(3);
-    let response = run(&registry, past.clone(), vec![orchestrator_started(day3), timer_fired(1, day3)]);
+    let response = run(
+        &registry,
+        past.clone(),
+        vec![orchestrator_started(day3), timer_fired(1, day3)],
+    );
     assert_eq!(response.actions[0].id, 2);
     assert_eq!(fire_at(&response), t0() + chrono::Duration::days(6));
 
-    past.extend([orchestrator_started(day3), timer_fired(1, day3), timer_created(2, t0() + chrono::Duration::days(6))]);
+    past.extend([
+        orchestrator_started(day3),
+        timer_fired(1, day3),
+        timer_created(2, t0() + chrono::Duration::days(6)),
+    ]);
     let day6 = t0() + chrono::Duration::days(6);
-    let response = run(&registry, past.clone(), vec![orchestrator_started(day6), timer_fired(2, day6)]);
+    let response = run(
+        &registry,
+        past.clone(),
+        vec![orchestrator_started(day6), timer_fired(2, day6)],
+    );
     assert_eq!(fire_at(&response), t0() + chrono::Duration::days(7));
 
-    past.extend([orchestrator_started(day6), timer_fired(2, day6), timer_created(3, t0() + chrono::Duration::days(7))]);
+    past.extend([
+        orchestrator_started(day6),
+        timer_fired(2, day6),
+        timer_created(3, t0() + chrono::Duration::days(7)),
+    ]);
     let day7 = t0() + chrono::Duration::days(7);
     let response = run(&registry, past, vec![orchestrator_started(day7), timer_fired(3, day7)]);
     assert_eq!(status(&response), proto::OrchestrationStatus::Completed);
@@ -244,7 +306,10 @@ fn external_events_are_case_insensitive_and_buffered_in_arrival_order() {
         })
         .unwrap();
     let mut new = start("Approve", "null");
-    new.extend([event_raised("approval", Some("\"a\"")), event_raised("Approval", Some("\"b\""))]);
+    new.extend([
+        event_raised("approval", Some("\"a\"")),
+        event_raised("Approval", Some("\"b\"")),
+    ]);
     let response = run(&registry, vec![], new);
     assert_eq!(complete_action(&response).result.as_deref(), Some("[\"a\",\"b\"]"));
 }
@@ -290,7 +355,11 @@ fn sub_orchestrations_get_a_derived_instance_id_and_report_failures() {
     past.push(sub_orchestration_created(1, "Child", "instance-1:0001"));
     let response = run(&registry, past, vec![sub_orchestration_failed(1, "E", "child broke")]);
     let details = complete_action(&response).failure_details.as_ref().unwrap();
-    assert!(details.error_message.contains("instance-1:0001"), "{}", details.error_message);
+    assert!(
+        details.error_message.contains("instance-1:0001"),
+        "{}",
+        details.error_message
+    );
     assert_eq!(details.inner_failure.as_ref().unwrap().error_message, "child broke");
 }
 
@@ -300,29 +369,66 @@ fn retries_wait_on_durable_timers_with_backoff() {
     registry
         .add_orchestrator("Retry", |ctx: OrchestrationContext, _: ()| async move {
             let policy = RetryPolicy::new(3, Duration::from_secs(10)).with_backoff_coefficient(2.0);
-            Ok(ctx.call_activity_with_retry::<String>("Publish", &"msg", policy).await?)
+            Ok(ctx
+                .call_activity_with_retry::<String>("Publish", &"msg", policy)
+                .await?)
         })
         .unwrap();
     let mut past = start("Retry", "null");
     past.push(task_scheduled(1, "Publish", None));
-    let response = run(&registry, past.clone(), vec![orchestrator_started(t0()), task_failed(1, "E", "down")]);
+    let response = run(
+        &registry,
+        past.clone(),
+        vec![orchestrator_started(t0()), task_failed(1, "E", "down")],
+    );
     match &response.actions[0].orchestrator_action_type {
         Some(Action::CreateTimer(timer)) => {
-            assert_eq!(durabletask::time::to_datetime(timer.fire_at.as_ref().unwrap()), t0() + chrono::Duration::seconds(10))
+            assert_eq!(
+                durabletask::time::to_datetime(timer.fire_at.as_ref().unwrap()),
+                t0() + chrono::Duration::seconds(10)
+            )
         }
         other => panic!("{other:?}"),
     }
     let t1 = t0() + chrono::Duration::seconds(10);
-    past.extend([orchestrator_started(t0()), task_failed(1, "E", "down"), timer_created(2, t1)]);
-    let response = run(&registry, past.clone(), vec![orchestrator_started(t1), timer_fired(2, t1)]);
+    past.extend([
+        orchestrator_started(t0()),
+        task_failed(1, "E", "down"),
+        timer_created(2, t1),
+    ]);
+    let response = run(
+        &registry,
+        past.clone(),
+        vec![orchestrator_started(t1), timer_fired(2, t1)],
+    );
     assert_eq!(scheduled_names(&response), vec![(3, "Publish".to_string())]);
 
     let t2 = t1 + chrono::Duration::seconds(20);
-    past.extend([orchestrator_started(t1), timer_fired(2, t1), task_scheduled(3, "Publish", None)]);
-    past.extend([orchestrator_started(t1), task_failed(3, "E", "down"), timer_created(4, t2)]);
-    past.extend([orchestrator_started(t2), timer_fired(4, t2), task_scheduled(5, "Publish", None)]);
-    let response = run(&registry, past, vec![orchestrator_started(t2), task_failed(5, "E", "still down")]);
-    assert_eq!(status(&response), proto::OrchestrationStatus::Failed, "three attempts in all");
+    past.extend([
+        orchestrator_started(t1),
+        timer_fired(2, t1),
+        task_scheduled(3, "Publish", None),
+    ]);
+    past.extend([
+        orchestrator_started(t1),
+        task_failed(3, "E", "down"),
+        timer_created(4, t2),
+    ]);
+    past.extend([
+        orchestrator_started(t2),
+        timer_fired(4, t2),
+        task_scheduled(5, "Publish", None),
+    ]);
+    let response = run(
+        &registry,
+        past,
+        vec![orchestrator_started(t2), task_failed(5, "E", "still down")],
+    );
+    assert_eq!(
+        status(&response),
+        proto::OrchestrationStatus::Failed,
+        "three attempts in all"
+    );
 }
 
 #[test]
@@ -359,7 +465,11 @@ fn continue_as_new_carries_the_new_input_and_optionally_unprocessed_events() {
 fn suspended_instances_buffer_events_until_resumed_and_termination_wins() {
     let mut past = start("Chain", "1");
     past.push(task_scheduled(1, "Add", None));
-    let response = run(&registry(), past.clone(), vec![execution_suspended(), task_completed(1, Some("1"))]);
+    let response = run(
+        &registry(),
+        past.clone(),
+        vec![execution_suspended(), task_completed(1, Some("1"))],
+    );
     assert!(response.actions.is_empty(), "nothing happens while suspended");
     let response = run(
         &registry(),
@@ -376,7 +486,11 @@ fn suspended_instances_buffer_events_until_resumed_and_termination_wins() {
 #[test]
 fn the_split_decision_timer_is_ignored() {
     let mut past = start("Chain", "1");
-    past.extend([timer_created(-100, t0()), task_scheduled(1, "Add", None), timer_fired(-100, t0())]);
+    past.extend([
+        timer_created(-100, t0()),
+        task_scheduled(1, "Add", None),
+        timer_fired(-100, t0()),
+    ]);
     let response = run(&registry(), past, vec![task_completed(1, Some("4"))]);
     assert_eq!(status(&response), proto::OrchestrationStatus::Completed);
 }
@@ -396,14 +510,27 @@ fn custom_status_time_guids_and_replay_flag_come_from_history() {
             let guid = ctx.new_guid();
             ctx.set_custom_status(&serde_json::json!({"stage": 1}))?;
             ctx.call_activity::<()>("Step", &()).await?;
-            Ok((replaying_before, ctx.is_replaying(), guid.to_string(), ctx.current_utc_datetime().to_rfc3339()))
+            Ok((
+                replaying_before,
+                ctx.is_replaying(),
+                guid.to_string(),
+                ctx.current_utc_datetime().to_rfc3339(),
+            ))
         })
         .unwrap();
     let mut past = start("Info", "null");
     past.push(task_scheduled(1, "Step", None));
     let later = t0() + chrono::Duration::seconds(5);
-    let first = run(&registry, past.clone(), vec![orchestrator_started(later), task_completed(1, None)]);
-    let second = run(&registry, past, vec![orchestrator_started(later), task_completed(1, None)]);
+    let first = run(
+        &registry,
+        past.clone(),
+        vec![orchestrator_started(later), task_completed(1, None)],
+    );
+    let second = run(
+        &registry,
+        past,
+        vec![orchestrator_started(later), task_completed(1, None)],
+    );
     assert_eq!(first.custom_status.as_deref(), Some("{\"stage\":1}"));
     assert_eq!(complete_action(&first).result, complete_action(&second).result);
     let result: (bool, bool, String, String) =
@@ -440,7 +567,11 @@ fn entities_are_signalled_and_called_with_deterministic_request_ids() {
         entity_operation_signaled(1, "r0", "@counter@a", "add"),
         entity_operation_called(2, &request_id, "@counter@a", "get"),
     ]);
-    let response = run(&registry, past.clone(), vec![entity_operation_completed(&request_id, Some("5"))]);
+    let response = run(
+        &registry,
+        past.clone(),
+        vec![entity_operation_completed(&request_id, Some("5"))],
+    );
     assert_eq!(complete_action(&response).result.as_deref(), Some("5"));
 
     // The Functions extension answers calls with an eventRaised named after the request id.
