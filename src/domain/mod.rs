@@ -1,0 +1,40 @@
+//! The pure domain of returns: events, the per-return aggregate, the completion rule and the messages it produces.
+//!
+//! No I/O, no clock (callers pass `now`), no Durable Task types: the function handlers feed this module and act on
+//! what it answers.
+//!
+//! | step | call |
+//! |---|---|
+//! | a Service Bus message arrives | [`parse_event`] → [`ReturnEvent`] or an [`InvalidEvent`] naming the field |
+//! | the entity receives the event | [`ReturnAggregate::apply`] → [`ApplyOutcome`] (applied, duplicate, ignored, rejected; settled?) |
+//! | it just settled | [`ReturnSettledNotification::from_aggregate`], then start the orchestration, then [`ReturnAggregate::compact`] |
+//! | the first event was seen | schedule a check at [`ReturnAggregate::stuck_deadline`] |
+//! | the deadline check fires | [`ReturnAggregate::check_stuck`] → at most one [`ReturnStuckAlert`] |
+//! | status endpoint | [`ReturnStatusReport::of`], [`missing_pieces`] |
+//! | purge | [`ReturnAggregate::is_purgeable`] |
+//!
+//! The completion rule is stated in [`completion::ready_to_settle`].
+
+pub mod aggregate;
+pub mod completion;
+pub mod event_parser;
+pub mod events;
+pub mod identifiers;
+pub mod invalid_event;
+mod json_fields;
+pub mod lifecycle;
+pub mod money;
+pub mod notification;
+pub mod records;
+pub mod status_report;
+
+pub use aggregate::{ApplyOutcome, Conflict, Disposition, ReturnAggregate, Transition};
+pub use completion::{missing_pieces, ready_to_settle, MissingPiece};
+pub use event_parser::parse_event;
+pub use events::{EventPayload, EventType, ItemCondition, ReturnEvent};
+pub use identifiers::{EventKey, ReturnId};
+pub use invalid_event::{InvalidEvent, Problem};
+pub use lifecycle::{DomainConfig, ReturnStatus};
+pub use money::{Currency, Money};
+pub use notification::{ReturnSettledNotification, ReturnStuckAlert};
+pub use status_report::ReturnStatusReport;
