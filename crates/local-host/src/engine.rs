@@ -1,0 +1,242 @@
+//! Starting the local durable engine: `scripts/local_engine.py` (Microsoft's in-memory Durable Task
+//! backend on 127.0.0.1) in the project's virtualenv, made by `scripts/setup-venv.sh` when missing.
+//!
+//! The engine's stdin is a pipe held by [`LocalEngine`]; the engine stops when it closes, so it never
+//! outlives the local host, even when the host is killed.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+
+/// How long the engine may take to print `LISTENING <port>`.
+const ENGINE_STARTUP: Duration = Duration::from_secs(60);
+/// Engine stderr lines kept for error messages.
+const KEPT_STDERR_LINES: usize = 20;
+
+/// Why the engine could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The project files are missing.
+    #[error("cannot find {0}; pass --engine ADDRESS or run from the project (where scripts/local_engine.py is)")]
+    ScriptMissing(PathBuf),
+    /// The virtualenv could not be made.
+    #[error("setting up the Python virtualenv failed ({0}); run `bash scripts/setup-venv.sh` to see why")]
+    Setup(String),
+    /// The process could not be started.
+    #[error("cannot start the local engine with {python}: {source}")]
+    Spawn {
+        /// The interpreter.
+        python: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The engine stopped or stayed silent before it was listening.
+    #[error("the local engine did not start: {problem}{stderr}")]
+    Startup {
+        /// What happened.
+        problem: String,
+        /// Its last stderr lines, if any.
+        stderr: String,
+    },
+}
+
+/// How to start the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineLauncher {
+    /// The Python interpreter of the virtualenv.
+    pub python: PathBuf,
+    /// `scripts/local_engine.py`.
+    pub script: PathBuf,
+    /// `scripts/setup-venv.sh`, run when `python` does not exist.
+    pub setup_script: Option<PathBuf>,
+}
+
+impl EngineLauncher {
+    /// The launcher of the project at `root` (honours `DURABLE_VENV`, like setup-venv.sh).
+    pub fn for_project(root: &Path) -> Self {
+        let venv = std::env::var_os("DURABLE_VENV")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join(".venv"));
+        Self {
+            python: venv.join("bin").join("python"),
+            script: root.join("scripts").join("local_engine.py"),
+            setup_script: Some(root.join("scripts").join("setup-venv.sh")),
+        }
+    }
+
+    /// The launcher of the first folder from `start` upwards that holds `scripts/local_engine.py`.
+    pub fn discover(start: &Path) -> Option<Self> {
+        let start = start.canonicalize().ok()?;
+        start
+            .ancestors()
+            .find(|dir| dir.join("scripts").join("local_engine.py").is_file())
+            .map(Self::for_project)
+    }
+
+    /// The launcher of the workspace this crate was built in (for tests and `cargo run`).
+    pub fn from_workspace() -> Self {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        Self::for_project(manifest.parent().and_then(Path::parent).unwrap_or(manifest))
+    }
+
+    /// Starts the engine on a free port and waits until it listens.
+    pub async fn start(&self) -> Result<LocalEngine, EngineError> {
+        if !self.script.is_file() {
+            return Err(EngineError::ScriptMissing(self.script.clone()));
+        }
+        if !self.python.exists() {
+            self.set_up_virtualenv().await?;
+        }
+        let mut child = Command::new(&self.python)
+            .arg(&self.script)
+            .arg("0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| EngineError::Spawn {
+                python: self.python.clone(),
+                source,
+            })?;
+        let stdin = child.stdin.take();
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let tail = stderr_tail.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stderr).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    eprintln!("[engine] {line}");
+                    let mut tail = tail.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if tail.len() == KEPT_STDERR_LINES {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line);
+                }
+            });
+        }
+        let startup_error = |problem: String| {
+            let tail = stderr_tail.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let stderr = if tail.is_empty() {
+                String::new()
+            } else {
+                format!("\n{}", tail.iter().cloned().collect::<Vec<_>>().join("\n"))
+            };
+            EngineError::Startup { problem, stderr }
+        };
+        let stdout = child.stdout.take().ok_or_else(|| startup_error("no stdout".into()))?;
+        let mut lines = BufReader::new(stdout).lines();
+        let port = tokio::time::timeout(ENGINE_STARTUP, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(port) = line
+                    .strip_prefix("LISTENING ")
+                    .and_then(|port| port.trim().parse::<u16>().ok())
+                {
+                    return Some(port);
+                }
+                eprintln!("[engine] {line}");
+            }
+            None
+        })
+        .await;
+        let port = match port {
+            Ok(Some(port)) => port,
+            Ok(None) => {
+                let status = child.wait().await.map(|status| status.to_string()).unwrap_or_default();
+                // Let the stderr forwarder catch up with the last lines.
+                tokio::task::yield_now().await;
+                return Err(startup_error(format!("it exited ({status}) before printing LISTENING")));
+            }
+            Err(_) => {
+                return Err(startup_error(format!(
+                    "no LISTENING line within {} s",
+                    ENGINE_STARTUP.as_secs()
+                )))
+            }
+        };
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("[engine] {line}");
+            }
+        });
+        tracing::info!(port, "local engine listening on 127.0.0.1:{port}");
+        Ok(LocalEngine {
+            port,
+            child: Some(child),
+            stdin,
+        })
+    }
+
+    async fn set_up_virtualenv(&self) -> Result<(), EngineError> {
+        let Some(setup) = self.setup_script.as_ref().filter(|setup| setup.is_file()) else {
+            return Err(EngineError::Setup(format!(
+                "{} does not exist and there is no setup script",
+                self.python.display()
+            )));
+        };
+        tracing::info!("creating the Python virtualenv with {}", setup.display());
+        let status = Command::new("bash")
+            .arg(setup)
+            .stdin(Stdio::null())
+            .status()
+            .await
+            .map_err(|error| EngineError::Setup(error.to_string()))?;
+        if !status.success() {
+            return Err(EngineError::Setup(status.to_string()));
+        }
+        if !self.python.exists() {
+            return Err(EngineError::Setup(format!(
+                "{} still does not exist",
+                self.python.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A running local engine; stopped when dropped.
+#[derive(Debug)]
+pub struct LocalEngine {
+    port: u16,
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+}
+
+impl LocalEngine {
+    /// Its port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Its gRPC address, `http://127.0.0.1:<port>`.
+    pub fn address(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the engine: closes its stdin and waits a little, then kills it.
+    pub async fn stop(mut self) {
+        self.stdin.take();
+        if let Some(mut child) = self.child.take() {
+            if tokio::time::timeout(Duration::from_secs(5), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
+        }
+    }
+}
+
+impl Drop for LocalEngine {
+    fn drop(&mut self) {
+        self.stdin.take();
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+    }
+}

@@ -1,0 +1,679 @@
+//! The local host assembled: the app model, the durable engine (started here or given by address), the
+//! supervised handler, the Durable work-item loop, Service Bus delivery, timers and the optional HTTP
+//! passthrough. [`LocalHost`] is the library API the CLI and end-to-end tests drive.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::app_model::{AppModelError, FunctionApp, FunctionDefinition, TriggerKind};
+use crate::durable::{run_work_items, DurableOptions};
+use crate::engine::{EngineError, EngineLauncher, LocalEngine};
+use crate::engine_client::{connect_lazy, engine_url, EngineAddressError, SidecarClient};
+use crate::envelope::SystemBindingData;
+use crate::handler_process::{HandlerCommand, HandlerOutput, HandlerSupervisor, HandlerUnavailable, SupervisorOptions};
+use crate::http_client::HttpClient;
+use crate::http_trigger::{router, HttpContext};
+use crate::idle::{wait_idle, IdleError, IdleOptions, IdleReport};
+use crate::invoke::{InvokeError, Invoker};
+use crate::messages::{DeadLetteredMessage, MessageLine, ServiceBusMessage};
+use crate::payloads::{add_durable_clients, timer_request, DurableClientSettings};
+use crate::published::{PublishedMessage, Records};
+use crate::service_bus::{
+    deliver, plan_deliveries, DeliveryContext, DeliveryError, PlanOptions, DEFAULT_MAX_DELIVERY_COUNT,
+};
+use crate::stats::{Stats, StatsSnapshot};
+use crate::timers::{timer_info, Schedule, ScheduleError};
+
+/// Which durable engine to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// A running `TaskHubSidecarService` (e.g. `127.0.0.1:4001` or `http://127.0.0.1:4001`).
+    Address(String),
+    /// Start the local engine with this launcher.
+    Launch(EngineLauncher),
+}
+
+/// How to run the local host.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    /// The function app root (holding host.json).
+    pub app_root: PathBuf,
+    /// The handler executable, instead of host.json's `defaultExecutablePath`.
+    pub handler: Option<PathBuf>,
+    /// App settings added to (or replacing) local.settings.json `Values`.
+    pub settings: Vec<(String, String)>,
+    /// The durable engine.
+    pub engine: EngineChoice,
+    /// Where to write published messages (JSONL), if anywhere.
+    pub published_path: Option<PathBuf>,
+    /// Where to write dead-lettered messages (JSONL), if anywhere.
+    pub dead_letter_path: Option<PathBuf>,
+    /// Where the handler's output goes.
+    pub handler_output: HandlerOutput,
+    /// A function timeout replacing host.json's `functionTimeout`.
+    pub function_timeout: Option<Duration>,
+    /// How long the handler may take to answer `GET /`.
+    pub startup_timeout: Duration,
+    /// Service Bus `MaxDeliveryCount`.
+    pub max_delivery_count: u32,
+    /// A Service Bus concurrency replacing host.json's `maxConcurrentCalls`.
+    pub max_concurrent_calls: Option<usize>,
+    /// Engine work items processed at once.
+    pub durable_concurrency: usize,
+    /// Serve HTTP-triggered functions on this port (0 = any free port).
+    pub http_port: Option<u16>,
+}
+
+impl HostOptions {
+    /// Defaults for the app at `app_root` with `engine`.
+    pub fn new(app_root: impl Into<PathBuf>, engine: EngineChoice) -> Self {
+        Self {
+            app_root: app_root.into(),
+            handler: None,
+            settings: Vec::new(),
+            engine,
+            published_path: None,
+            dead_letter_path: None,
+            handler_output: HandlerOutput::Prefixed,
+            function_timeout: None,
+            startup_timeout: Duration::from_secs(30),
+            max_delivery_count: DEFAULT_MAX_DELIVERY_COUNT,
+            max_concurrent_calls: None,
+            durable_concurrency: 32,
+            http_port: None,
+        }
+    }
+}
+
+/// A fatal local-host error.
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    /// The app could not be read.
+    #[error(transparent)]
+    AppModel(#[from] AppModelError),
+    /// The engine could not be started.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The engine address is invalid.
+    #[error(transparent)]
+    EngineAddress(#[from] EngineAddressError),
+    /// No handler executable is configured.
+    #[error("{0}/host.json has no customHandler.description.defaultExecutablePath; pass --handler")]
+    NoHandler(PathBuf),
+    /// The handler is down for good.
+    #[error(transparent)]
+    Handler(#[from] HandlerUnavailable),
+    /// A file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// Messages could not be delivered.
+    #[error(transparent)]
+    Delivery(#[from] DeliveryError),
+    /// A message-file line names a function that cannot receive it.
+    #[error("message line {line}: {problem}")]
+    MessageTarget {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A timer cannot be fired.
+    #[error("timer {name}: {problem}")]
+    Timer {
+        /// The function.
+        name: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The run did not become idle.
+    #[error(transparent)]
+    Idle(#[from] IdleError),
+}
+
+/// Message-file lines sorted by what they trigger.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClassifiedLines {
+    /// Lines for Service Bus triggered functions (their `function` set to the exact function name).
+    pub messages: Vec<MessageLine>,
+    /// Timer functions to fire after the messages, in file order.
+    pub timers: Vec<String>,
+}
+
+/// Sorts message-file lines into Service Bus messages and timer firings; function names are matched
+/// exactly, then case-insensitively.
+pub fn classify_lines(app: &FunctionApp, lines: Vec<MessageLine>) -> Result<ClassifiedLines, HostError> {
+    let mut classified = ClassifiedLines::default();
+    for mut line in lines {
+        let name = &line.message.function;
+        let function = app
+            .function(name)
+            .or_else(|| {
+                app.functions
+                    .values()
+                    .find(|function| function.name.eq_ignore_ascii_case(name))
+            })
+            .ok_or_else(|| HostError::MessageTarget {
+                line: line.line,
+                problem: format!("the app has no function \"{name}\" (functions: {})", names(app)),
+            })?;
+        match &function.trigger.kind {
+            TriggerKind::ServiceBus { .. } => {
+                line.message.function = function.name.clone();
+                classified.messages.push(line);
+            }
+            TriggerKind::Timer { .. } => classified.timers.push(function.name.clone()),
+            _ => {
+                return Err(HostError::MessageTarget {
+                    line: line.line,
+                    problem: format!(
+                        "\"{}\" is neither a Service Bus nor a timer triggered function",
+                        function.name
+                    ),
+                })
+            }
+        }
+    }
+    Ok(classified)
+}
+
+fn names(app: &FunctionApp) -> String {
+    app.functions.keys().cloned().collect::<Vec<_>>().join(", ")
+}
+
+/// A running local host.
+pub struct LocalHost {
+    app: Arc<FunctionApp>,
+    stats: Arc<Stats>,
+    records: Arc<Records>,
+    invoker: Arc<Invoker>,
+    supervisor: Arc<HandlerSupervisor>,
+    engine: Option<LocalEngine>,
+    engine_address: String,
+    sidecar: SidecarClient,
+    client_settings: DurableClientSettings,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    http_address: Option<SocketAddr>,
+    max_delivery_count: u32,
+    max_concurrent_calls: usize,
+}
+
+impl std::fmt::Debug for LocalHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalHost")
+            .field("app", &self.app.root)
+            .field("engine", &self.engine_address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalHost {
+    /// Loads the app, starts or connects to the engine, starts the handler and the work-item loop.
+    pub async fn start(options: HostOptions) -> Result<Self, HostError> {
+        let app = Arc::new(FunctionApp::load(&options.app_root, &options.settings)?);
+        let command = handler_command(&app, &options)?;
+        let stats = Arc::new(Stats::default());
+        let records = Records::new(options.published_path.as_deref(), options.dead_letter_path.as_deref())
+            .map_err(|(path, source)| HostError::Io { path, source })?;
+        let records = Arc::new(records);
+
+        let (engine, engine_address) = match &options.engine {
+            EngineChoice::Address(address) => (None, engine_url(address)),
+            EngineChoice::Launch(launcher) => {
+                let engine = launcher.start().await?;
+                let address = engine.address();
+                (Some(engine), address)
+            }
+        };
+        let sidecar = connect_lazy(&engine_address)?;
+
+        let http = HttpClient::default();
+        let supervisor_options = SupervisorOptions {
+            startup_timeout: options.startup_timeout,
+            output: options.handler_output.clone(),
+            ..SupervisorOptions::default()
+        };
+        let supervisor =
+            Arc::new(HandlerSupervisor::start(command, supervisor_options, http.clone(), stats.clone()).await?);
+        let function_timeout = options.function_timeout.or_else(|| app.host.function_timeout());
+        let invoker = Arc::new(Invoker::new(
+            supervisor.clone(),
+            http,
+            stats.clone(),
+            records.clone(),
+            function_timeout,
+        ));
+
+        let (shutdown, shutdown_receiver) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let http_listener = match options.http_port {
+            Some(port) => {
+                let address = SocketAddr::from(([127, 0, 0, 1], port));
+                Some(
+                    tokio::net::TcpListener::bind(address)
+                        .await
+                        .map_err(|source| HostError::Io {
+                            path: PathBuf::from(format!("http://{address}")),
+                            source,
+                        })?,
+                )
+            }
+            None => None,
+        };
+        let http_address = http_listener.as_ref().and_then(|listener| listener.local_addr().ok());
+        let http_base_url = match http_address {
+            Some(address) => format!("http://{address}/runtime/webhooks/durabletask"),
+            None => "http://localhost:7071/runtime/webhooks/durabletask".to_owned(),
+        };
+        let client_settings = DurableClientSettings {
+            hub_name: app.host.hub_name().to_owned(),
+            rpc_base_url: engine_address.clone(),
+            http_base_url,
+        };
+
+        tasks.push(tokio::spawn(run_work_items(
+            app.clone(),
+            invoker.clone(),
+            stats.clone(),
+            sidecar.clone(),
+            DurableOptions {
+                concurrency: options.durable_concurrency,
+                client_settings: client_settings.clone(),
+            },
+            shutdown_receiver.clone(),
+        )));
+        if let (Some(listener), Some(address)) = (http_listener, http_address) {
+            let context = Arc::new(HttpContext {
+                app: app.clone(),
+                invoker: invoker.clone(),
+                client_settings: client_settings.clone(),
+                base_url: format!("http://{address}"),
+            });
+            let mut stop = shutdown_receiver.clone();
+            tasks.push(tokio::spawn(async move {
+                let served = axum::serve(listener, router(context))
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|&stopping| stopping).await;
+                    })
+                    .await;
+                if let Err(error) = served {
+                    tracing::error!("the HTTP passthrough server failed: {error}");
+                }
+            }));
+            tracing::info!("HTTP functions served at http://{address}/api/");
+        }
+
+        let max_concurrent_calls = options
+            .max_concurrent_calls
+            .unwrap_or_else(|| app.host.max_concurrent_calls());
+        Ok(Self {
+            app,
+            stats,
+            records,
+            invoker,
+            supervisor,
+            engine,
+            engine_address,
+            sidecar,
+            client_settings,
+            shutdown,
+            tasks,
+            http_address,
+            max_delivery_count: options.max_delivery_count,
+            max_concurrent_calls,
+        })
+    }
+
+    /// The app.
+    pub fn app(&self) -> &FunctionApp {
+        &self.app
+    }
+
+    /// The engine's gRPC address (`http://127.0.0.1:<port>`).
+    pub fn engine_address(&self) -> &str {
+        &self.engine_address
+    }
+
+    /// A client of the engine (for tests that query instances or entities).
+    pub fn engine_client(&self) -> SidecarClient {
+        self.sidecar.clone()
+    }
+
+    /// The address of the HTTP passthrough server, when serving.
+    pub fn http_address(&self) -> Option<SocketAddr> {
+        self.http_address
+    }
+
+    /// The statistics now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
+    }
+
+    /// The messages published so far.
+    pub fn published(&self) -> Vec<PublishedMessage> {
+        self.records.published()
+    }
+
+    /// The messages dead-lettered so far.
+    pub fn dead_lettered(&self) -> Vec<DeadLetteredMessage> {
+        self.records.dead_lettered()
+    }
+
+    /// The handler's current port, once it is ready.
+    pub async fn handler_port(&self) -> Result<u16, HostError> {
+        Ok(self.supervisor.ready().await?.port)
+    }
+
+    /// Kills the handler process (the host restarts it, as after a crash or a timeout); returns the
+    /// generation killed.
+    pub fn kill_handler(&self) -> Option<u64> {
+        self.supervisor.kill_current()
+    }
+
+    /// Sorts message-file lines for this app (see [`classify_lines`]).
+    pub fn classify(&self, lines: Vec<MessageLine>) -> Result<ClassifiedLines, HostError> {
+        classify_lines(&self.app, lines)
+    }
+
+    /// Delivers Service Bus message lines (at least once, with redelivery and dead-lettering) and
+    /// returns when each message is completed or dead-lettered.
+    pub async fn deliver(&self, lines: &[MessageLine], plan: PlanOptions) -> Result<(), HostError> {
+        let planned = plan_deliveries(lines, plan);
+        let context = DeliveryContext {
+            app: self.app.clone(),
+            invoker: self.invoker.clone(),
+            stats: self.stats.clone(),
+            records: self.records.clone(),
+            client_settings: self.client_settings.clone(),
+            max_concurrent_calls: self.max_concurrent_calls,
+            max_delivery_count: self.max_delivery_count,
+        };
+        self.stats.touch();
+        Ok(deliver(&context, planned).await?)
+    }
+
+    /// Delivers messages given in code (lines numbered from 1 in order).
+    pub async fn deliver_messages(&self, messages: Vec<ServiceBusMessage>, plan: PlanOptions) -> Result<(), HostError> {
+        let lines: Vec<MessageLine> = messages
+            .into_iter()
+            .enumerate()
+            .map(|(index, message)| MessageLine {
+                line: index + 1,
+                message,
+            })
+            .collect();
+        self.deliver(&lines, plan).await
+    }
+
+    /// Fires the timer function `name` once (a failed invocation is an error; timers are not retried).
+    pub async fn fire_timer(&self, name: &str) -> Result<(), HostError> {
+        let timer_error = |problem: String| HostError::Timer {
+            name: name.to_owned(),
+            problem,
+        };
+        let function = self
+            .app
+            .function(name)
+            .or_else(|| {
+                self.app
+                    .functions
+                    .values()
+                    .find(|function| function.name.eq_ignore_ascii_case(name))
+            })
+            .ok_or_else(|| {
+                timer_error(format!(
+                    "the app has no such function (functions: {})",
+                    names(&self.app)
+                ))
+            })?;
+        let TriggerKind::Timer { schedule } = &function.trigger.kind else {
+            return Err(timer_error("not a timer triggered function".into()));
+        };
+        let schedule = Schedule::parse(schedule).map_err(|error: ScheduleError| timer_error(error.to_string()))?;
+        self.invoke_timer(function, &schedule)
+            .await
+            .map_err(|error| timer_error(error.to_string()))
+    }
+
+    async fn invoke_timer(&self, function: &FunctionDefinition, schedule: &Schedule) -> Result<(), InvokeError> {
+        let sys = SystemBindingData::now(&function.name);
+        let mut request = timer_request(function, timer_info(schedule, Utc::now()), &sys);
+        add_durable_clients(function, &self.client_settings, &mut request);
+        self.stats.timer_fired();
+        self.invoker.invoke(function, &request).await.map(drop)
+    }
+
+    /// Waits until the run is idle (see [`crate::idle`]); fails at once if the handler is given up on.
+    pub async fn wait_idle(&self, options: &IdleOptions) -> Result<IdleReport, HostError> {
+        tokio::select! {
+            idle = wait_idle(&self.stats, &self.records, &self.sidecar, options) => Ok(idle?),
+            reason = self.supervisor.given_up() => Err(HostError::Handler(HandlerUnavailable::Failed(reason))),
+        }
+    }
+
+    /// Prints a progress line to stderr every `every` until shutdown.
+    pub fn spawn_progress(&mut self, every: Duration) {
+        let stats = self.stats.clone();
+        let mut stop = self.shutdown.subscribe();
+        self.tasks.push(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.tick().await;
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    _ = stop.wait_for(|&stopping| stopping) => return,
+                }
+                let snapshot = stats.snapshot();
+                let [orchestrations, activities, entities] = snapshot.work_items;
+                eprintln!(
+                    "[local-host] {:>5.1}s  messages {}/{} ({} redelivered, {} dead)  in flight {}  work items {}o/{}a/{}e  published {}",
+                    snapshot.elapsed.as_secs_f64(),
+                    snapshot.messages_completed + snapshot.dead_lettered,
+                    snapshot.messages_enqueued,
+                    snapshot.redeliveries,
+                    snapshot.dead_lettered,
+                    snapshot.in_flight,
+                    orchestrations,
+                    activities,
+                    entities,
+                    snapshot.published_total()
+                );
+            }
+        }));
+    }
+
+    /// Completes when the handler is given up on (for serving until something breaks).
+    pub async fn handler_given_up(&self) -> String {
+        self.supervisor.given_up().await
+    }
+
+    /// Stops everything: the work-item loop, the HTTP server, the handler and the engine.
+    pub async fn shutdown(mut self) {
+        self.shutdown.send_replace(true);
+        for task in self.tasks.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
+        self.supervisor.shutdown().await;
+        if let Some(engine) = self.engine.take() {
+            engine.stop().await;
+        }
+    }
+}
+
+/// Resolves the handler command: `--handler`, else host.json's `defaultExecutablePath` (relative to the
+/// app root when such a file exists there, else a command on PATH), with `%VAR%` expanded in arguments.
+fn handler_command(app: &FunctionApp, options: &HostOptions) -> Result<HandlerCommand, HostError> {
+    let root = app.root.canonicalize().unwrap_or_else(|_| app.root.clone());
+    let program = match &options.handler {
+        Some(handler) => absolute(handler),
+        None => {
+            let executable = app
+                .host
+                .handler
+                .executable
+                .as_deref()
+                .ok_or_else(|| HostError::NoHandler(app.root.clone()))?;
+            let local = root.join(executable);
+            if local.exists() {
+                local
+            } else {
+                PathBuf::from(executable)
+            }
+        }
+    };
+    let env = app.settings.clone();
+    let args = app
+        .host
+        .handler
+        .arguments
+        .iter()
+        .map(|argument| expand_variables(argument, &env))
+        .collect();
+    let working_dir = match &app.host.handler.working_directory {
+        Some(directory) => root.join(directory),
+        None => root.clone(),
+    };
+    Ok(HandlerCommand {
+        program,
+        args,
+        working_dir,
+        env,
+        app_root: root,
+    })
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|dir| dir.join(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+    }
+}
+
+/// Expands `%NAME%` from the app settings, then the process environment; unknown names stay as written.
+pub fn expand_variables(text: &str, settings: &[(String, String)]) -> String {
+    let mut expanded = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('%') {
+        let Some(length) = rest[start + 1..].find('%') else {
+            break;
+        };
+        let name = &rest[start + 1..start + 1 + length];
+        let value = settings
+            .iter()
+            .rev()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .or_else(|| std::env::var(name).ok());
+        expanded.push_str(&rest[..start]);
+        match value {
+            Some(value) if !name.is_empty() => expanded.push_str(&value),
+            _ => expanded.push_str(&rest[start..start + length + 2]),
+        }
+        rest = &rest[start + length + 2..];
+    }
+    expanded.push_str(rest);
+    expanded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app_model::{parse_function_json, HostConfig};
+    use serde_json::json;
+
+    fn app() -> FunctionApp {
+        let function = |name: &str, bindings: serde_json::Value| {
+            let path = PathBuf::from(format!("{name}/function.json"));
+            (
+                name.to_owned(),
+                parse_function_json(name, &path, &json!({ "bindings": bindings })).unwrap(),
+            )
+        };
+        FunctionApp {
+            root: PathBuf::from("."),
+            host: HostConfig::default(),
+            settings: Vec::new(),
+            functions: [
+                function(
+                    "ServiceBusTrigger",
+                    json!([{"name": "message", "type": "serviceBusTrigger", "topicName": "t"}]),
+                ),
+                function(
+                    "PurgeTimer",
+                    json!([{"name": "timer", "type": "timerTrigger", "schedule": "0 0 0 * * *"}]),
+                ),
+                function(
+                    "Orchestrator",
+                    json!([{"name": "context", "type": "orchestrationTrigger"}]),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    fn line(line: usize, function: &str) -> MessageLine {
+        MessageLine {
+            line,
+            message: ServiceBusMessage::new(function, json!({})),
+        }
+    }
+
+    #[test]
+    fn lines_are_sorted_into_messages_and_timers() {
+        let classified = classify_lines(
+            &app(),
+            vec![
+                line(1, "ServiceBusTrigger"),
+                line(2, "purgetimer"),
+                line(3, "servicebustrigger"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(classified.messages.len(), 2);
+        assert_eq!(classified.messages[1].message.function, "ServiceBusTrigger");
+        assert_eq!(classified.timers, vec!["PurgeTimer".to_owned()]);
+    }
+
+    #[test]
+    fn lines_for_other_functions_are_errors() {
+        let error = classify_lines(&app(), vec![line(4, "Orchestrator")]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "message line 4: \"Orchestrator\" is neither a Service Bus nor a timer triggered function"
+        );
+        let error = classify_lines(&app(), vec![line(2, "Nope")]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("message line 2: the app has no function \"Nope\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn variables_in_handler_arguments() {
+        let settings = vec![("PORT_NAME".to_owned(), "x".to_owned())];
+        assert_eq!(expand_variables("--name=%PORT_NAME%", &settings), "--name=x");
+        assert_eq!(
+            expand_variables("%UNKNOWN_LOCAL_HOST_TEST_VAR%", &settings),
+            "%UNKNOWN_LOCAL_HOST_TEST_VAR%"
+        );
+        assert_eq!(expand_variables("100%", &settings), "100%");
+        assert_eq!(expand_variables("%%", &settings), "%%");
+    }
+}

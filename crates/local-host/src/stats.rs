@@ -1,0 +1,276 @@
+//! Run statistics: counters every part of the host updates, an activity signal the quiescence check
+//! waits on, and the end-of-run summary.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+/// Invocation outcomes of one function.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FunctionCounts {
+    /// Successful invocations.
+    pub succeeded: u64,
+    /// Failed invocations (non-2xx, bad response, connection error).
+    pub failed: u64,
+    /// Invocations that hit the function timeout.
+    pub timed_out: u64,
+    /// Invocations lost because the handler process exited.
+    pub lost: u64,
+}
+
+/// The kinds of engine work items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkItemKind {
+    /// An orchestrator episode.
+    Orchestration,
+    /// An activity.
+    Activity,
+    /// An entity batch.
+    Entity,
+}
+
+/// A copy of the statistics at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Time since the host started.
+    pub elapsed: Duration,
+    /// Distinct Service Bus messages enqueued (duplicates included).
+    pub messages_enqueued: u64,
+    /// Messages completed (delivered and processed successfully).
+    pub messages_completed: u64,
+    /// Deliveries after a failed attempt.
+    pub redeliveries: u64,
+    /// Messages moved to the dead-letter file.
+    pub dead_lettered: u64,
+    /// Timer invocations.
+    pub timers_fired: u64,
+    /// Invocation outcomes per function.
+    pub invocations: BTreeMap<String, FunctionCounts>,
+    /// Work items received from the engine: orchestrations, activities, entities.
+    pub work_items: [u64; 3],
+    /// Messages sent per destination.
+    pub published: BTreeMap<String, u64>,
+    /// Invocations in flight now.
+    pub in_flight: usize,
+    /// Handler process restarts.
+    pub handler_restarts: u64,
+}
+
+impl StatsSnapshot {
+    /// Failed, timed-out and lost invocations, all functions together.
+    pub fn failures(&self) -> u64 {
+        self.invocations
+            .values()
+            .map(|counts| counts.failed + counts.timed_out + counts.lost)
+            .sum()
+    }
+
+    /// Messages sent, all destinations together.
+    pub fn published_total(&self) -> u64 {
+        self.published.values().sum()
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    snapshot: StatsSnapshot,
+    last_work_item: Option<Instant>,
+    last_change: Instant,
+}
+
+/// Shared run statistics.
+#[derive(Debug)]
+pub struct Stats {
+    started: Instant,
+    inner: Mutex<Inner>,
+    activity: watch::Sender<u64>,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            inner: Mutex::new(Inner {
+                snapshot: StatsSnapshot::default(),
+                last_work_item: None,
+                last_change: Instant::now(),
+            }),
+            activity: watch::channel(0).0,
+        }
+    }
+}
+
+impl Stats {
+    fn update(&self, change: impl FnOnce(&mut Inner)) {
+        let mut inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        change(&mut inner);
+        inner.last_change = Instant::now();
+        drop(inner);
+        self.activity.send_modify(|epoch| *epoch += 1);
+    }
+
+    /// A receiver that changes whenever anything is counted (for waiting on progress).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.activity.subscribe()
+    }
+
+    /// The statistics now.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        StatsSnapshot {
+            elapsed: self.started.elapsed(),
+            ..inner.snapshot.clone()
+        }
+    }
+
+    /// When the engine last sent a work item.
+    pub fn last_work_item(&self) -> Option<Instant> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .last_work_item
+    }
+
+    /// How long nothing has been counted (no invocation started or ended, no work item received).
+    pub fn quiet_for(&self) -> Duration {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .last_change
+            .elapsed()
+    }
+
+    /// Marks activity now without counting anything (e.g. a delivery batch starting).
+    pub fn touch(&self) {
+        self.update(|_| {});
+    }
+
+    /// An invocation starts.
+    pub fn invocation_started(&self) {
+        self.update(|inner| inner.snapshot.in_flight += 1);
+    }
+
+    /// An invocation of `function` ended.
+    pub fn invocation_ended(&self, function: &str, outcome: impl FnOnce(&mut FunctionCounts)) {
+        self.update(|inner| {
+            inner.snapshot.in_flight = inner.snapshot.in_flight.saturating_sub(1);
+            outcome(inner.snapshot.invocations.entry(function.to_owned()).or_default());
+        });
+    }
+
+    /// The engine sent a work item.
+    pub fn work_item_received(&self, kind: WorkItemKind) {
+        self.update(|inner| {
+            inner.last_work_item = Some(Instant::now());
+            inner.snapshot.work_items[kind as usize] += 1;
+        });
+    }
+
+    /// A message was sent to `destination`.
+    pub fn published(&self, destination: &str, count: u64) {
+        self.update(|inner| *inner.snapshot.published.entry(destination.to_owned()).or_default() += count);
+    }
+
+    /// Messages were enqueued for delivery.
+    pub fn messages_enqueued(&self, count: u64) {
+        self.update(|inner| inner.snapshot.messages_enqueued += count);
+    }
+
+    /// A message was processed successfully.
+    pub fn message_completed(&self) {
+        self.update(|inner| inner.snapshot.messages_completed += 1);
+    }
+
+    /// A message is delivered again after a failure.
+    pub fn message_redelivered(&self) {
+        self.update(|inner| inner.snapshot.redeliveries += 1);
+    }
+
+    /// A message was dead-lettered.
+    pub fn message_dead_lettered(&self) {
+        self.update(|inner| inner.snapshot.dead_lettered += 1);
+    }
+
+    /// A timer function was invoked.
+    pub fn timer_fired(&self) {
+        self.update(|inner| inner.snapshot.timers_fired += 1);
+    }
+
+    /// The handler process was restarted.
+    pub fn handler_restarted(&self) {
+        self.update(|inner| inner.snapshot.handler_restarts += 1);
+    }
+}
+
+impl fmt::Display for StatsSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "local host summary ({:.1} s)", self.elapsed.as_secs_f64())?;
+        writeln!(
+            f,
+            "  messages: {} enqueued, {} completed, {} redeliveries, {} dead-lettered",
+            self.messages_enqueued, self.messages_completed, self.redeliveries, self.dead_lettered
+        )?;
+        writeln!(f, "  timers fired: {}", self.timers_fired)?;
+        let [orchestrations, activities, entities] = self.work_items;
+        writeln!(
+            f,
+            "  engine work items: {orchestrations} orchestration, {activities} activity, {entities} entity"
+        )?;
+        writeln!(f, "  invocations (ok / failed / timed out / lost):")?;
+        for (function, counts) in &self.invocations {
+            writeln!(
+                f,
+                "    {function:<28} {} / {} / {} / {}",
+                counts.succeeded, counts.failed, counts.timed_out, counts.lost
+            )?;
+        }
+        writeln!(
+            f,
+            "  failures: {}, handler restarts: {}",
+            self.failures(),
+            self.handler_restarts
+        )?;
+        write!(f, "  published: {}", self.published_total())?;
+        for (destination, count) in &self.published {
+            write!(f, "\n    {destination:<28} {count}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_and_summary() {
+        let stats = Stats::default();
+        let mut activity = stats.subscribe();
+        stats.invocation_started();
+        assert!(activity.has_changed().unwrap());
+        activity.mark_unchanged();
+        stats.invocation_ended("ServiceBusTrigger", |counts| counts.failed += 1);
+        stats.invocation_started();
+        stats.invocation_ended("ServiceBusTrigger", |counts| counts.succeeded += 1);
+        stats.work_item_received(WorkItemKind::Entity);
+        stats.published("notifications", 2);
+        stats.messages_enqueued(3);
+        stats.message_redelivered();
+        let snapshot = stats.snapshot();
+        assert!(activity.has_changed().unwrap());
+        assert_eq!(snapshot.in_flight, 0);
+        assert_eq!(snapshot.failures(), 1);
+        assert_eq!(snapshot.work_items, [0, 0, 1]);
+        assert!(stats.last_work_item().is_some());
+        let summary = snapshot.to_string();
+        assert!(
+            summary.contains("3 enqueued, 0 completed, 1 redeliveries, 0 dead-lettered"),
+            "{summary}"
+        );
+        assert!(summary.contains("ServiceBusTrigger"), "{summary}");
+        assert!(summary.contains("notifications"), "{summary}");
+    }
+}
