@@ -85,15 +85,13 @@ impl Config {
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_else(|| PathBuf::from("."));
         let duration = |name: &'static str, default: &str| parse_duration(name, &get(name).unwrap_or(default.into()));
-        let purge_days = get("PURGE_RETENTION_DAYS").unwrap_or_else(|| "90".into());
-        let purge_days: u64 = parse_number("PURGE_RETENTION_DAYS", &purge_days, 1, 36_500)?;
         let publish_max_attempts = get("PUBLISH_MAX_ATTEMPTS").unwrap_or_else(|| "5".into());
         Ok(Self {
             listen_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             app_root,
             stuck_return_after: duration("STUCK_RETURN_AFTER", "30days")?,
             tombstone_retention: duration("TOMBSTONE_RETENTION", "30days")?,
-            purge_retention: Duration::from_secs(purge_days * 24 * 60 * 60),
+            purge_retention: duration("PURGE_RETENTION", "90days")?,
             purge_statuses: parse_statuses(&get("PURGE_STATUSES").unwrap_or_else(|| "Completed".into()))?,
             publish_max_attempts: parse_number("PUBLISH_MAX_ATTEMPTS", &publish_max_attempts, 1, 100)? as u32,
             publish_first_retry_interval: duration("PUBLISH_FIRST_RETRY_INTERVAL", "5s")?,
@@ -202,7 +200,8 @@ mod tests {
     fn invalid_values_name_the_setting() {
         for (name, value) in [
             ("FUNCTIONS_CUSTOMHANDLER_PORT", "port"),
-            ("PURGE_RETENTION_DAYS", "0"),
+            ("PURGE_RETENTION", "0days"),
+            ("PURGE_RETENTION", "90"),
             ("PURGE_STATUSES", "Running"),
             ("PURGE_STATUSES", "Completed,Nope"),
             ("STUCK_RETURN_AFTER", "soon"),
