@@ -136,6 +136,15 @@ fn check_deadline(
 ) -> Result<Value, Error> {
     let Some(mut state) = state else { return Ok(Value::Null) };
     let Some(alert) = state.aggregate.check_stuck(now, &settings.domain) else {
+        // Delivered early (the scheduler's clock runs ahead of ours): look again when the deadline is due.
+        let waiting = state.aggregate.status() == ReturnStatus::Open && state.aggregate.stuck_alerted_at().is_none();
+        if let Some(deadline) = state
+            .aggregate
+            .stuck_deadline(&settings.domain)
+            .filter(|d| waiting && now < *d)
+        {
+            ctx.signal_entity_at(&ctx.entity_id().clone(), CHECK_DEADLINE_OPERATION, &(), deadline)?;
+        }
         return Ok(Value::Bool(false));
     };
     let instance_id = orchestration_instance_id(NotifyKind::Stuck, state.aggregate.return_id());

@@ -26,6 +26,7 @@ use crate::domain::{DomainConfig, ReturnId};
 
 pub use aggregate_entity::{AggregateEntityState, APPLY_EVENT_OPERATION};
 pub use notify::{orchestration_instance_id, NotifyInput, NotifyKind};
+pub use publish::{ALERT_BINDING, NOTIFICATION_BINDING};
 
 /// The entity name of the return aggregate: the entity function's name (entity names are case-insensitive).
 pub const AGGREGATE_ENTITY: &str = "EntityFunction";

@@ -1,0 +1,103 @@
+//! Shared set-up of the end-to-end tests: the real handler binary, the real local engine, and local-host playing
+//! the Functions host between them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use local_host::{EngineChoice, EngineLauncher, HandlerOutput, HostOptions, IdleOptions, LocalHost, PlanOptions};
+use serde_json::Value;
+
+/// The repository root (the function app root).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The sample or scenario file at `relative` (from `samples/`).
+pub fn sample(relative: &str) -> Vec<local_host::messages::MessageLine> {
+    let path = repo_root().join("samples").join(relative);
+    local_host::messages::read_message_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A JSON file under `samples/`.
+pub fn expected(relative: &str) -> Value {
+    let path = repo_root().join("samples").join(relative);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// Starts the local engine and the real handler under local-host, with extra app settings.
+pub async fn start_host(settings: &[(&str, &str)], test: &str) -> LocalHost {
+    let root = repo_root();
+    let venv = root.join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "the Python virtualenv with the local engine is missing: run `bash scripts/setup-venv.sh` (looked for {})",
+        venv.display()
+    );
+    let out = root.join("target").join("e2e").join(test);
+    std::fs::create_dir_all(&out).unwrap();
+    let mut options = HostOptions::new(&root, EngineChoice::Launch(EngineLauncher::for_project(&root)));
+    options.handler = Some(PathBuf::from(env!("CARGO_BIN_EXE_handler")));
+    options.settings = settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    options.published_path = Some(out.join("published.jsonl"));
+    options.dead_letter_path = Some(out.join("dead-letter.jsonl"));
+    options.handler_output = HandlerOutput::File(out.join("handler.log"));
+    LocalHost::start(options).await.expect("local host starts")
+}
+
+/// Waits until `count` messages were published (or the run is idle), with a deadline.
+pub async fn wait_for_published(host: &LocalHost, count: Option<usize>) {
+    let options = IdleOptions {
+        deadline: Duration::from_secs(180),
+        settle: Duration::from_millis(500),
+        wait_for_published: count,
+        timer_horizon: Duration::from_secs(2),
+    };
+    host.wait_idle(&options).await.expect("the run becomes idle");
+}
+
+/// Polls `condition` every 50 ms until it holds; panics with `what` after three minutes.
+pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Delivers lines with a plan.
+pub async fn deliver(
+    host: &LocalHost,
+    lines: &[local_host::messages::MessageLine],
+    seed: Option<u64>,
+    duplicates: f64,
+) {
+    let plan = PlanOptions {
+        shuffle_seed: seed,
+        duplicate_ratio: duplicates,
+    };
+    host.deliver(lines, plan).await.expect("messages are delivered");
+}
+
+/// The published message bodies by destination.
+pub fn published_by_destination(host: &LocalHost) -> BTreeMap<String, Vec<Value>> {
+    let mut by_destination: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for message in host.published() {
+        by_destination
+            .entry(message.destination)
+            .or_default()
+            .push(message.body);
+    }
+    by_destination
+}
+
+/// The messages published to `destination`.
+pub fn published_to(host: &LocalHost, destination: &str) -> Vec<Value> {
+    published_by_destination(host).remove(destination).unwrap_or_default()
+}
+
+/// The file path of a sample, for messages in error reports.
+#[allow(dead_code)]
+pub fn sample_path(relative: &str) -> PathBuf {
+    Path::new("samples").join(relative)
+}

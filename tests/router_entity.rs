@@ -1,0 +1,379 @@
+//! `POST /EntityFunction`: base64 `EntityBatchRequest`s of `apply` operations (and others) for the return aggregate
+//! entity, answered with one result per operation, the new state and the actions — the deadline check scheduled
+//! on the first event, exactly one notification orchestration when the return settles, nothing for duplicates and
+//! late events, and a failure confined to the operation that caused it.
+
+mod support;
+
+use chrono::{DateTime, Duration, Utc};
+use durabletask::proto::operation_action::OperationActionType;
+use durabletask::proto::operation_result::ResultType;
+use durabletask::proto::{self, OperationRequest};
+use durabletask::time::to_datetime;
+use returns_aggregator::domain::{ReturnAggregate, ReturnStatus};
+use returns_aggregator::durable::{AggregateEntityState, NotifyInput};
+use serde_json::{json, Value};
+use support::events::{body, event, processing_time, return_id, settling_bodies, Kind};
+use support::host::{entity_invocation, entity_result};
+use support::router::{invoke, router};
+
+fn entity_instance(return_id: &str) -> String {
+    format!("@entityfunction@{return_id}")
+}
+
+/// An operation as the extension sends it: a GUID request id and JSON text input.
+fn operation(name: &str, input: Option<&Value>) -> OperationRequest {
+    OperationRequest {
+        operation: name.to_string(),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        input: input.map(Value::to_string),
+        ..Default::default()
+    }
+}
+
+/// An `apply` of `body`, in the canonical wire form the Service Bus function signals.
+fn apply(body: &Value) -> OperationRequest {
+    operation("apply", Some(&event(body).to_wire_json()))
+}
+
+/// Runs one batch for `return_id` from `state` through the router and decodes the result.
+async fn run_batch(
+    return_id: &str,
+    state: Option<&str>,
+    operations: Vec<OperationRequest>,
+) -> proto::EntityBatchResult {
+    let request = proto::EntityBatchRequest {
+        instance_id: entity_instance(return_id),
+        entity_state: state.map(str::to_string),
+        operations,
+        ..Default::default()
+    };
+    let answer = invoke(&router(&[]), "EntityFunction", &entity_invocation(&request)).await;
+    answer.expect_success();
+    assert_eq!(answer.body["Outputs"], json!({}), "an entity has no output bindings");
+    entity_result(answer.return_value())
+}
+
+/// The result of each operation: `Ok(result JSON)` or `Err(error type)`.
+fn results(batch: &proto::EntityBatchResult) -> Vec<Result<Value, String>> {
+    batch
+        .results
+        .iter()
+        .map(|result| match &result.result_type {
+            Some(ResultType::Success(success)) => Ok(success
+                .result
+                .as_deref()
+                .map_or(Value::Null, |text| serde_json::from_str(text).expect("JSON result"))),
+            Some(ResultType::Failure(failure)) => Err(failure
+                .failure_details
+                .as_ref()
+                .map(|details| details.error_type.clone())
+                .unwrap_or_default()),
+            None => Err("<no result>".to_string()),
+        })
+        .collect()
+}
+
+fn dispositions(batch: &proto::EntityBatchResult) -> Vec<String> {
+    results(batch)
+        .into_iter()
+        .map(|result| match result {
+            Ok(value) => value["disposition"].as_str().unwrap_or("<none>").to_string(),
+            Err(error_type) => format!("failed: {error_type}"),
+        })
+        .collect()
+}
+
+fn state(batch: &proto::EntityBatchResult) -> AggregateEntityState {
+    serde_json::from_str(batch.entity_state.as_deref().expect("the entity keeps state")).expect("the entity's state")
+}
+
+fn starts(batch: &proto::EntityBatchResult) -> Vec<&proto::StartNewOrchestrationAction> {
+    batch
+        .actions
+        .iter()
+        .filter_map(|action| match &action.operation_action_type {
+            Some(OperationActionType::StartNewOrchestration(start)) => Some(start),
+            _ => None,
+        })
+        .collect()
+}
+
+fn signals(batch: &proto::EntityBatchResult) -> Vec<&proto::SendSignalAction> {
+    batch
+        .actions
+        .iter()
+        .filter_map(|action| match &action.operation_action_type {
+            Some(OperationActionType::SendSignal(signal)) => Some(signal),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_first_event_schedules_a_deadline_check_to_the_entity_itself() {
+    let return_id = "RET-2025-910201";
+    let before = Utc::now();
+    let batch = run_batch(return_id, None, vec![apply(&body(Kind::Booked, return_id))]).await;
+    let after = Utc::now();
+
+    assert_eq!(dispositions(&batch), ["applied"]);
+    assert_eq!(results(&batch)[0].as_ref().unwrap()["status"], "Open");
+    assert!(starts(&batch).is_empty(), "an open return starts nothing");
+    let signals = signals(&batch);
+    assert_eq!(signals.len(), 1, "{:?}", batch.actions);
+    assert_eq!(signals[0].name, "checkDeadline");
+    assert_eq!(
+        signals[0].instance_id,
+        entity_instance(return_id),
+        "the check goes to the entity itself"
+    );
+    let due = to_datetime(signals[0].scheduled_time.as_ref().expect("the check is scheduled"));
+    let stuck_after = Duration::days(30);
+    assert!(
+        due >= before + stuck_after - Duration::seconds(1) && due <= after + stuck_after + Duration::seconds(1),
+        "the check is due at {due}, not 30 days after the first event"
+    );
+    let state = state(&batch);
+    assert_eq!(state.aggregate.return_id().as_str(), return_id);
+    assert!(state.notification_published_at.is_none());
+
+    // The second event is not the first: no second deadline check.
+    let raw_state = batch.entity_state.clone();
+    let batch = run_batch(
+        return_id,
+        raw_state.as_deref(),
+        vec![apply(&body(Kind::Received, return_id))],
+    )
+    .await;
+    assert_eq!(dispositions(&batch), ["applied"]);
+    assert!(batch.actions.is_empty(), "{:?}", batch.actions);
+}
+
+#[tokio::test]
+async fn settling_starts_the_notification_orchestration_once() {
+    let return_id = "RET-2025-910202";
+    let operations = settling_bodies(return_id).iter().map(apply).collect();
+    let batch = run_batch(return_id, None, operations).await;
+
+    assert_eq!(dispositions(&batch), ["applied", "applied", "applied"]);
+    assert_eq!(results(&batch)[2].as_ref().unwrap()["status"], "Settled");
+    let starts = starts(&batch);
+    assert_eq!(starts.len(), 1, "{:?}", batch.actions);
+    assert_eq!(starts[0].name, "Orchestrator");
+    assert_eq!(starts[0].instance_id, format!("returns-settled-{return_id}"));
+    let input: NotifyInput =
+        serde_json::from_str(starts[0].input.as_deref().expect("an input")).expect("a NotifyInput");
+    let NotifyInput::Settled { aggregate } = input else {
+        panic!("the orchestration was not started for the settled notification");
+    };
+    assert_eq!(aggregate.return_id().as_str(), return_id);
+    assert_eq!(aggregate.status(), ReturnStatus::Settled);
+    assert!(
+        !aggregate.is_compacted(),
+        "the orchestrator needs the details to build the notification"
+    );
+    assert_eq!(state(&batch).aggregate.status(), ReturnStatus::Settled);
+}
+
+#[tokio::test]
+async fn duplicates_never_start_a_second_orchestration() {
+    let return_id = "RET-2025-910203";
+    let bodies = settling_bodies(return_id);
+    // The refund arrives twice in the settling batch ...
+    let mut operations: Vec<_> = bodies.iter().map(apply).collect();
+    operations.push(apply(&bodies[2]));
+    let batch = run_batch(return_id, None, operations).await;
+    assert_eq!(
+        dispositions(&batch),
+        ["applied", "applied", "applied", "ignored_after_completion"]
+    );
+    assert_eq!(starts(&batch).len(), 1);
+
+    // ... and every event is redelivered in a later batch.
+    let before = Utc::now();
+    let operations = bodies.iter().map(apply).collect();
+    let later = run_batch(return_id, batch.entity_state.as_deref(), operations).await;
+    assert!(
+        starts(&later).is_empty(),
+        "a redelivery started another orchestration: {:?}",
+        later.actions
+    );
+    assert!(later.actions.is_empty(), "{:?}", later.actions);
+    assert!(results(&later).iter().all(Result::is_ok));
+    assert_eq!(state(&later).aggregate.status(), ReturnStatus::Settled);
+    assert!(
+        state(&later)
+            .aggregate
+            .closed_at()
+            .is_some_and(|closed| closed <= before),
+        "the settlement moved"
+    );
+
+    // A duplicate before settlement is recognised as such.
+    let open = run_batch(
+        "RET-2025-910213",
+        None,
+        vec![
+            apply(&body(Kind::Booked, "RET-2025-910213")),
+            apply(&body(Kind::Booked, "RET-2025-910213")),
+        ],
+    )
+    .await;
+    assert_eq!(dispositions(&open), ["applied", "duplicate"]);
+}
+
+#[tokio::test]
+async fn events_after_settlement_are_ignored() {
+    let return_id = "RET-2025-910204";
+    let settled = run_batch(return_id, None, settling_bodies(return_id).iter().map(apply).collect()).await;
+    let settled_state = state(&settled);
+    let mut late_parcel = body(Kind::Received, return_id);
+    late_parcel["eventId"] = json!("7a1f0c55-5d0e-4bb2-9f1c-0e6a3b2d1c07");
+    late_parcel["parcelId"] = json!("PCL-LATE0001");
+    let late = run_batch(
+        return_id,
+        settled.entity_state.as_deref(),
+        vec![apply(&late_parcel), apply(&body(Kind::Cancelled, return_id))],
+    )
+    .await;
+    assert_eq!(
+        dispositions(&late),
+        ["ignored_after_completion", "ignored_after_completion"]
+    );
+    assert!(late.actions.is_empty(), "{:?}", late.actions);
+    assert_eq!(
+        state(&late).aggregate,
+        settled_state.aggregate,
+        "a late event changed the settled return"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_operation_fails_only_itself() {
+    let return_id = "RET-2025-910205";
+    let operations = vec![
+        apply(&body(Kind::Booked, return_id)),
+        operation("frobnicate", Some(&json!({ "x": 1 }))),
+        apply(&body(Kind::Received, return_id)),
+    ];
+    let batch = run_batch(return_id, None, operations).await;
+    let results = results(&batch);
+    assert_eq!(results.len(), 3, "one result per operation");
+    assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+    assert_eq!(results[1].as_ref().unwrap_err(), "UnknownOperation");
+    let state = state(&batch);
+    assert!(
+        state.aggregate.booking().is_some(),
+        "the operation before the failure was lost"
+    );
+    assert_eq!(
+        state.aggregate.parcels().len(),
+        1,
+        "the operation after the failure was lost"
+    );
+}
+
+#[tokio::test]
+async fn an_event_for_another_return_or_a_broken_event_fails_its_operation() {
+    let return_id = "RET-2025-910206";
+    let operations = vec![
+        apply(&body(Kind::Booked, "RET-2025-999999")),
+        operation("apply", Some(&json!({ "eventType": "ReturnBooked" }))),
+        operation("apply", None),
+        apply(&body(Kind::Booked, return_id)),
+    ];
+    let batch = run_batch(return_id, None, operations).await;
+    let results = results(&batch);
+    assert_eq!(results[0].as_ref().unwrap_err(), "WrongReturn");
+    assert_eq!(results[1].as_ref().unwrap_err(), "InvalidEvent");
+    assert_eq!(results[2].as_ref().unwrap_err(), "InvalidEvent");
+    assert_eq!(results[3].as_ref().unwrap()["disposition"], "applied");
+}
+
+#[tokio::test]
+async fn published_records_the_notification_and_keeps_a_tombstone() {
+    let return_id = "RET-2025-910207";
+    let settled = run_batch(return_id, None, settling_bodies(return_id).iter().map(apply).collect()).await;
+    let published_at = "2025-03-15T09:00:08Z";
+    let report = json!({ "kind": "settled", "publishedAt": published_at });
+    let batch = run_batch(
+        return_id,
+        settled.entity_state.as_deref(),
+        vec![operation("published", Some(&report))],
+    )
+    .await;
+    assert!(results(&batch)[0].is_ok(), "{:?}", results(&batch));
+    let state = state(&batch);
+    assert_eq!(state.notification_published_at, Some(published_at.parse().unwrap()));
+    assert!(
+        state.aggregate.is_compacted(),
+        "the details are dropped once the notification went out"
+    );
+    let signals = signals(&batch);
+    assert_eq!(signals.len(), 1, "{:?}", batch.actions);
+    assert_eq!(signals[0].name, "expire");
+    assert_eq!(signals[0].instance_id, entity_instance(return_id));
+}
+
+/// The stored state of an open return booked at `booked_at` (processing time).
+fn open_state(id: &str, booked_at: DateTime<Utc>) -> String {
+    let mut aggregate = ReturnAggregate::new(return_id(id));
+    let _ = aggregate.apply(&event(&body(Kind::Booked, id)), booked_at);
+    let state = AggregateEntityState {
+        aggregate,
+        notification_published_at: None,
+        alert_published_at: None,
+    };
+    serde_json::to_string(&state).unwrap()
+}
+
+#[tokio::test]
+async fn a_return_past_its_deadline_raises_one_stuck_alert() {
+    let return_id = "RET-2025-910208";
+    let stored = open_state(return_id, processing_time());
+    let batch = run_batch(return_id, Some(&stored), vec![operation("checkDeadline", None)]).await;
+    assert_eq!(results(&batch), [Ok(json!(true))]);
+    let starts = starts(&batch);
+    assert_eq!(starts.len(), 1, "{:?}", batch.actions);
+    assert_eq!(starts[0].name, "Orchestrator");
+    assert_eq!(starts[0].instance_id, format!("returns-stuck-{return_id}"));
+    let input: NotifyInput = serde_json::from_str(starts[0].input.as_deref().unwrap()).unwrap();
+    let NotifyInput::Stuck { alert } = input else {
+        panic!("the orchestration was not started for the stuck alert");
+    };
+    assert_eq!(alert.return_id.as_str(), return_id);
+    assert!(!alert.missing.is_empty(), "the alert says what is missing");
+
+    // A repeated check raises nothing more.
+    let again = run_batch(
+        return_id,
+        batch.entity_state.as_deref(),
+        vec![operation("checkDeadline", None)],
+    )
+    .await;
+    assert_eq!(results(&again), [Ok(json!(false))]);
+    assert!(again.actions.is_empty(), "{:?}", again.actions);
+}
+
+#[tokio::test]
+async fn a_deadline_check_delivered_early_is_rescheduled() {
+    // The scheduler's clock may run ahead of the handler's: a check that arrives before the deadline must look
+    // again when the deadline is due, or the stuck alert would never be raised.
+    let return_id = "RET-2025-910209";
+    let booked_at = Utc::now();
+    let stored = open_state(return_id, booked_at);
+    let batch = run_batch(return_id, Some(&stored), vec![operation("checkDeadline", None)]).await;
+    assert_eq!(results(&batch), [Ok(json!(false))], "the deadline has not passed");
+    assert!(starts(&batch).is_empty());
+    let signals = signals(&batch);
+    assert_eq!(
+        signals.len(),
+        1,
+        "an early check must look again when the deadline is due: {:?}",
+        batch.actions
+    );
+    assert_eq!(signals[0].name, "checkDeadline");
+    let due = to_datetime(signals[0].scheduled_time.as_ref().expect("scheduled"));
+    assert_eq!(due, booked_at + Duration::days(30));
+}

@@ -1,0 +1,253 @@
+//! The function folders, `host.json`, `local.settings.json` and the handler's function table agree: every function
+//! the router serves has a folder with the right trigger, every binding name the code reads or writes is declared
+//! with the right type and direction, and every setting a binding refers to has a value.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use returns_aggregator::app::FUNCTIONS;
+use returns_aggregator::config::Config;
+use returns_aggregator::function_folders::{check_registrations, read_function_folders, FunctionFolder};
+use returns_aggregator::functions::{durable, purge, service_bus, status};
+use serde_json::Value;
+use support::router::app_root;
+
+fn folders() -> BTreeMap<String, FunctionFolder> {
+    read_function_folders(&app_root()).unwrap_or_else(|error| panic!("the function folders cannot be read: {error}"))
+}
+
+fn read_json(file: &str) -> Value {
+    let path = app_root().join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|error| panic!("{} is not JSON: {error}", path.display()))
+}
+
+/// Asserts that `function` declares a binding `name` of `binding_type` in `direction`.
+#[track_caller]
+fn assert_binding(
+    folders: &BTreeMap<String, FunctionFolder>,
+    function: &str,
+    name: &str,
+    binding_type: &str,
+    direction: &str,
+) {
+    let folder = folders
+        .get(function)
+        .unwrap_or_else(|| panic!("no {function}/function.json"));
+    let binding = folder
+        .bindings
+        .iter()
+        .find(|binding| binding.name == name)
+        .unwrap_or_else(|| panic!("{function}/function.json declares no binding named '{name}'"));
+    assert!(
+        binding.binding_type.eq_ignore_ascii_case(binding_type),
+        "{function}.{name} is a {} binding, the handler uses it as {binding_type}",
+        binding.binding_type
+    );
+    assert_eq!(
+        binding.direction, direction,
+        "{function}.{name} has the wrong direction"
+    );
+}
+
+#[test]
+fn the_folders_and_the_handler_table_agree() {
+    let folders = folders();
+    check_registrations(&app_root(), &folders, FUNCTIONS).unwrap_or_else(|error| panic!("{error}"));
+    let served: BTreeSet<&str> = FUNCTIONS.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        served.len(),
+        FUNCTIONS.len(),
+        "the handler table names a function twice"
+    );
+    let on_disk: BTreeSet<&str> = folders.keys().map(String::as_str).collect();
+    assert_eq!(served, on_disk);
+}
+
+#[test]
+fn every_binding_name_the_code_uses_is_declared() {
+    let folders = folders();
+    // Service Bus trigger: the message (as bytes: `dataType: binary`, which the handler's decoder requires), the
+    // durable client, and the invalid-events queue.
+    assert_binding(
+        &folders,
+        "ServiceBusTrigger",
+        service_bus::MESSAGE_BINDING,
+        "serviceBusTrigger",
+        "in",
+    );
+    assert_binding(
+        &folders,
+        "ServiceBusTrigger",
+        service_bus::CLIENT_BINDING,
+        "durableClient",
+        "in",
+    );
+    assert_binding(
+        &folders,
+        "ServiceBusTrigger",
+        service_bus::INVALID_EVENTS_BINDING,
+        "serviceBus",
+        "out",
+    );
+    let message = folders["ServiceBusTrigger"].trigger_binding().expect("a trigger");
+    assert_eq!(
+        message.data_type.as_deref(),
+        Some("binary"),
+        "the handler decodes the message as base64: the trigger must declare dataType binary"
+    );
+    assert_binding(
+        &folders,
+        "Orchestrator",
+        durable::CONTEXT_BINDING,
+        "orchestrationTrigger",
+        "in",
+    );
+    assert_binding(
+        &folders,
+        "EntityFunction",
+        durable::CONTEXT_BINDING,
+        "entityTrigger",
+        "in",
+    );
+    // The activities' output binding names are constants of a private module (`durable::publish`), so they are
+    // spelled here; the activity tests check the handler writes exactly these keys.
+    assert_binding(
+        &folders,
+        "PublishNotification",
+        durable::ACTIVITY_BINDING,
+        "activityTrigger",
+        "in",
+    );
+    assert_binding(&folders, "PublishNotification", "notification", "serviceBus", "out");
+    assert_binding(
+        &folders,
+        "PublishAlert",
+        durable::ACTIVITY_BINDING,
+        "activityTrigger",
+        "in",
+    );
+    assert_binding(&folders, "PublishAlert", "alert", "serviceBus", "out");
+    assert_binding(&folders, "PurgeTimer", purge::TIMER_BINDING, "timerTrigger", "in");
+    assert_binding(&folders, "PurgeTimer", purge::CLIENT_BINDING, "durableClient", "in");
+    assert_binding(&folders, "ReturnStatus", status::REQUEST_BINDING, "httpTrigger", "in");
+    assert_binding(&folders, "ReturnStatus", status::CLIENT_BINDING, "durableClient", "in");
+    assert_binding(&folders, "ReturnStatus", status::RESPONSE_BINDING, "http", "out");
+}
+
+#[test]
+fn durable_triggers_declare_no_return_binding() {
+    for (name, folder) in folders() {
+        let durable = ["orchestrationTrigger", "entityTrigger", "activityTrigger"]
+            .iter()
+            .any(|kind| folder.binding_of_type(kind).is_some());
+        if durable {
+            assert!(
+                folder.bindings.iter().all(|binding| binding.name != "$return"),
+                "{name}: a $return binding makes the host base64-decode the durable response"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_status_endpoint_is_a_keyed_get_on_the_returns_route() {
+    let function = read_json("ReturnStatus/function.json");
+    let trigger = &function["bindings"][0];
+    assert_eq!(
+        trigger["route"], "returns/{returnId}",
+        "the handler reads Params.returnId"
+    );
+    assert_eq!(trigger["methods"], serde_json::json!(["get"]));
+    assert_eq!(trigger["authLevel"], "function");
+}
+
+#[test]
+fn host_json_configures_the_custom_handler_and_the_task_hub() {
+    let host = read_json("host.json");
+    assert_eq!(host["version"], "2.0");
+    assert_eq!(
+        host["extensionBundle"]["id"],
+        "Microsoft.Azure.Functions.ExtensionBundle"
+    );
+    assert_eq!(host["extensionBundle"]["version"], "[4.*, 5.0.0)");
+    assert_eq!(host["customHandler"]["description"]["defaultExecutablePath"], "handler");
+    assert_ne!(
+        host["customHandler"]["enableForwardingHttpRequest"],
+        Value::Bool(true),
+        "forwarding would bypass the invocation envelope the ReturnStatus handler reads"
+    );
+    let hub = host["extensions"]["durableTask"]["hubName"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        !hub.is_empty() && hub.len() <= 45 && hub.chars().all(|c| c.is_ascii_alphanumeric()),
+        "extensions.durableTask.hubName must be set (alphanumeric, at most 45 characters), got {hub:?}"
+    );
+    assert_eq!(
+        hub,
+        support::host::TASK_HUB,
+        "the fixtures' durable client binding names another hub"
+    );
+}
+
+#[test]
+fn every_setting_a_binding_refers_to_has_a_local_value() {
+    let settings = read_json("local.settings.json");
+    let values = settings["Values"].as_object().expect("local.settings.json has Values");
+    assert_eq!(
+        values["FUNCTIONS_WORKER_RUNTIME"]
+            .as_str()
+            .map(str::to_lowercase)
+            .as_deref(),
+        Some("custom")
+    );
+    let mut referenced = BTreeSet::new();
+    for name in folders().keys() {
+        let function = read_json(&format!("{name}/function.json"));
+        for binding in function["bindings"].as_array().expect("bindings") {
+            for (key, value) in binding.as_object().expect("a binding object") {
+                let Some(text) = value.as_str() else { continue };
+                // `%SETTING%` anywhere in a binding property is resolved from the app settings.
+                let mut parts = text.split('%');
+                parts.next();
+                while let (Some(setting), Some(_)) = (parts.next(), parts.next()) {
+                    referenced.insert((name.clone(), setting.to_string()));
+                }
+                if key == "connection" {
+                    referenced.insert((name.clone(), text.to_string()));
+                }
+            }
+        }
+    }
+    assert!(
+        !referenced.is_empty(),
+        "no binding refers to a setting: the scan is broken"
+    );
+    for (function, setting) in referenced {
+        let identity_based = format!("{setting}__fullyQualifiedNamespace");
+        let value = values
+            .get(&setting)
+            .or_else(|| values.get(&identity_based))
+            .and_then(Value::as_str);
+        assert!(
+            value.is_some_and(|value| !value.trim().is_empty()),
+            "{function}/function.json refers to the setting {setting}, which local.settings.json does not set"
+        );
+    }
+}
+
+#[test]
+fn the_local_settings_are_valid_handler_settings() {
+    let settings = read_json("local.settings.json");
+    let mut values: std::collections::HashMap<&str, &str> = settings["Values"]
+        .as_object()
+        .expect("Values")
+        .iter()
+        .filter_map(|(key, value)| value.as_str().map(|value| (key.as_str(), value)))
+        .collect();
+    // The host sets the port when it starts the handler.
+    values.insert("FUNCTIONS_CUSTOMHANDLER_PORT", "7071");
+    Config::from_map(&values).unwrap_or_else(|error| panic!("local.settings.json would stop the handler: {error}"));
+}

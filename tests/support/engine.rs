@@ -1,0 +1,265 @@
+//! The local durable engine (`scripts/local_engine.py`, Microsoft's in-memory backend behind the
+//! `TaskHubSidecarService` gRPC API) for the tests that need a real one, and two minimal workers: one that lets
+//! terminated instances reach their final status, one that plays the Durable extension for the app's entity (each
+//! entity work item becomes a `POST /EntityFunction` through the router).
+
+use std::future::Future;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use axum::Router;
+use durabletask::client::{ClientOptions, DurableClient};
+use durabletask::proto::history_event::EventType;
+use durabletask::proto::orchestrator_action::OrchestratorActionType;
+use durabletask::proto::{self, work_item};
+use tokio::sync::mpsc as tokio_mpsc;
+use tokio::task::JoinHandle;
+
+use super::host::{entity_invocation, entity_result};
+use super::router::invoke;
+
+/// How long the engine may take to print `LISTENING <port>`.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running local engine on a free loopback port, stopped when dropped.
+pub struct LocalEngine {
+    child: Child,
+    port: u16,
+}
+
+impl LocalEngine {
+    /// Starts `<repo>/.venv/bin/python <repo>/scripts/local_engine.py 0` and waits for its `LISTENING <port>` line.
+    ///
+    /// Panics with the fix when the virtualenv is missing. Its stdin stays an open pipe: if this process dies
+    /// without dropping the engine, the engine sees end-of-file and stops by itself.
+    pub fn start() -> Self {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let python = root.join(".venv/bin/python");
+        let script = root.join("scripts/local_engine.py");
+        assert!(
+            python.is_file() && script.is_file(),
+            "the local durable engine needs {} and {}: run `bash scripts/setup-venv.sh` in {}",
+            python.display(),
+            script.display(),
+            root.display()
+        );
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .arg("0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", python.display()));
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (lines, first_line) = mpsc::channel();
+        thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = lines.send(line);
+        });
+        let line = match first_line.recv_timeout(START_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the local engine printed nothing within {START_TIMEOUT:?}")
+            }
+        };
+        let port = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .and_then(|port| port.parse().ok());
+        let Some(port) = port else {
+            let _ = child.kill();
+            let status = child.wait().map(|status| status.to_string()).unwrap_or_default();
+            panic!("the local engine did not start (first line {line:?}, {status})");
+        };
+        Self { child, port }
+    }
+
+    /// The gRPC endpoint, as a `durableClient` binding's `rpcBaseUrl` names it.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A client of the engine (connects lazily; call within a Tokio runtime).
+    pub fn client(&self) -> DurableClient {
+        DurableClient::connect_lazy(
+            &self.url(),
+            ClientOptions::default().with_call_timeout(Duration::from_secs(10)),
+        )
+        .expect("a valid endpoint")
+    }
+}
+
+impl Drop for LocalEngine {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Serves the engine's work items matching `filters` with `handle`, one at a time, until the stream ends.
+async fn serve_work_items<F, Fut>(client: DurableClient, filters: proto::WorkItemFilters, mut handle: F)
+where
+    F: FnMut(DurableClient, proto::WorkItem) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let request = proto::GetWorkItemsRequest {
+        work_item_filters: Some(filters),
+        ..Default::default()
+    };
+    // The stream lives as long as the worker, far beyond a unary call's deadline.
+    let request = client.request_with_timeout(request, Duration::from_secs(3600));
+    let mut stream = match client.sidecar().get_work_items(request).await {
+        Ok(response) => response.into_inner(),
+        Err(status) => panic!("the engine refused the work item stream: {status}"),
+    };
+    while let Ok(Some(item)) = stream.message().await {
+        handle(client.clone(), item).await;
+    }
+}
+
+/// A worker for orchestrations named `name` that only carries out terminations: each work item whose new events
+/// hold `executionTerminated` completes the instance as `Terminated`; any other work item is answered with no
+/// actions (the instance keeps running). Stops when dropped.
+pub struct TerminatingWorker(JoinHandle<()>);
+
+impl TerminatingWorker {
+    /// Connects to the engine behind `client` and serves work items until dropped.
+    pub fn spawn(client: &DurableClient, name: &str) -> Self {
+        let filters = proto::WorkItemFilters {
+            orchestrations: vec![proto::OrchestrationFilter {
+                name: name.to_string(),
+                versions: Vec::new(),
+            }],
+            activities: Vec::new(),
+            entities: Vec::new(),
+        };
+        Self(tokio::spawn(serve_work_items(
+            client.clone(),
+            filters,
+            |client, item| async move {
+                if let Some(work_item::Request::OrchestratorRequest(request)) = item.request {
+                    let response = terminate_if_asked(&request, item.completion_token);
+                    let _ = client
+                        .sidecar()
+                        .complete_orchestrator_task(client.request(response))
+                        .await;
+                }
+            },
+        )))
+    }
+}
+
+impl Drop for TerminatingWorker {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn terminate_if_asked(request: &proto::OrchestratorRequest, completion_token: String) -> proto::OrchestratorResponse {
+    let reason = request.new_events.iter().find_map(|event| match &event.event_type {
+        Some(EventType::ExecutionTerminated(terminated)) => Some(terminated.input.clone()),
+        _ => None,
+    });
+    let actions = reason
+        .map(|result| proto::OrchestratorAction {
+            id: 0,
+            orchestrator_action_type: Some(OrchestratorActionType::CompleteOrchestration(
+                proto::CompleteOrchestrationAction {
+                    orchestration_status: proto::OrchestrationStatus::Terminated as i32,
+                    result,
+                    ..Default::default()
+                },
+            )),
+        })
+        .into_iter()
+        .collect();
+    proto::OrchestratorResponse {
+        instance_id: request.instance_id.clone(),
+        actions,
+        completion_token,
+        ..Default::default()
+    }
+}
+
+/// Plays the Durable extension for the app's entity: every entity work item of `EntityFunction` becomes a
+/// `POST /EntityFunction` through the router, as the host would send it, and the handler's batch result is
+/// committed to the engine. Reports the number of operations of each committed batch. Stops when dropped.
+pub struct EntityBridge(JoinHandle<()>);
+
+impl EntityBridge {
+    /// Connects to the engine behind `client`; committed batches are reported on the returned channel.
+    pub fn spawn(client: &DurableClient, router: &Router) -> (Self, tokio_mpsc::UnboundedReceiver<usize>) {
+        let (committed, reports) = tokio_mpsc::unbounded_channel();
+        let filters = proto::WorkItemFilters {
+            orchestrations: Vec::new(),
+            activities: Vec::new(),
+            entities: vec![proto::EntityFilter {
+                name: "entityfunction".to_string(),
+            }],
+        };
+        let router = router.clone();
+        let task = serve_work_items(client.clone(), filters, move |client, item| {
+            let router = router.clone();
+            let committed = committed.clone();
+            async move {
+                let Some(work_item::Request::EntityRequestV2(request)) = item.request else {
+                    return;
+                };
+                let batch = v1_batch(&request);
+                let answer = invoke(&router, "EntityFunction", &entity_invocation(&batch)).await;
+                answer.expect_success();
+                let mut result = entity_result(answer.return_value());
+                result.completion_token = item.completion_token;
+                client
+                    .sidecar()
+                    .complete_entity_task(client.request(result))
+                    .await
+                    .expect("the engine accepts the entity result");
+                let _ = committed.send(batch.operations.len());
+            }
+        });
+        (Self(tokio::spawn(task)), reports)
+    }
+}
+
+impl Drop for EntityBridge {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The V1 batch the Functions extension sends to an `entityTrigger`, from the engine's V2 request.
+fn v1_batch(request: &proto::EntityRequest) -> proto::EntityBatchRequest {
+    let operations = request
+        .operation_requests
+        .iter()
+        .filter_map(|event| match &event.event_type {
+            Some(EventType::EntityOperationSignaled(signal)) => Some(proto::OperationRequest {
+                operation: signal.operation.clone(),
+                request_id: signal.request_id.clone(),
+                input: signal.input.clone(),
+                ..Default::default()
+            }),
+            Some(EventType::EntityOperationCalled(call)) => Some(proto::OperationRequest {
+                operation: call.operation.clone(),
+                request_id: call.request_id.clone(),
+                input: call.input.clone(),
+                ..Default::default()
+            }),
+            _ => None,
+        })
+        .collect();
+    proto::EntityBatchRequest {
+        instance_id: request.instance_id.clone(),
+        entity_state: request.entity_state.clone(),
+        operations,
+        ..Default::default()
+    }
+}
