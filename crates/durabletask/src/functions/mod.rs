@@ -9,6 +9,8 @@
 //!   [`encode_return_value`]: the Durable Functions trigger payloads.
 //! - [`DurableClientBinding`], [`HttpRequestData`] / [`HttpResponseData`] and [`TimerInfo`]: typed binding
 //!   values.
+//! - [`handle_orchestrator`], [`handle_entity`] and [`handle_activity`]: a whole durable trigger invocation, from
+//!   request to answer, through a [`Registry`](crate::Registry).
 //!
 //! ```
 //! use durabletask::functions::{InvokeRequest, InvokeResponse};
@@ -27,6 +29,7 @@ mod envelope;
 mod error;
 mod http;
 mod timer;
+mod triggers;
 mod value;
 
 pub use client_binding::DurableClientBinding;
@@ -37,6 +40,7 @@ pub use envelope::{InvokeRequest, InvokeResponse};
 pub use error::{EnvelopeError, EnvelopeProblem, ValueLocation};
 pub use http::{HttpRequestData, HttpResponseData};
 pub use timer::{ScheduleStatus, TimerInfo};
+pub use triggers::{handle_activity, handle_entity, handle_orchestrator, ActivityInvocationError};
 pub use value::{
     binding_bytes, binding_json, binding_text, host_string, metadata_datetime, metadata_int, metadata_object,
     metadata_string, BindingEncoding,

@@ -1,0 +1,79 @@
+//! Ready-made handling of the three Durable Functions triggers: decode the invocation, run the executor, encode
+//! the answer the extension expects. A custom handler routes `POST /{FunctionName}` to one of these.
+
+use serde_json::Value;
+
+use super::{EnvelopeError, InvokeRequest, InvokeResponse};
+use crate::activity::{run_activity, ActivityContext};
+use crate::entity::execute_entity_batch;
+use crate::failure::FailureDetails;
+use crate::orchestration::execute_orchestrator;
+use crate::registry::Registry;
+
+/// Runs one orchestration episode from an `orchestrationTrigger` invocation whose trigger binding is `binding`.
+///
+/// Orchestrator failures are inside the answer (a FAILED completion), so the handler answers 200 even then; only an
+/// unreadable payload is an error (answer it with a non-2xx).
+pub fn handle_orchestrator(
+    registry: &Registry,
+    request: &InvokeRequest,
+    binding: &str,
+) -> Result<InvokeResponse, EnvelopeError> {
+    let work = request.orchestrator_request(binding)?;
+    Ok(InvokeResponse::durable(&execute_orchestrator(registry, &work)))
+}
+
+/// Runs one entity batch from an `entityTrigger` invocation whose trigger binding is `binding`.
+pub fn handle_entity(
+    registry: &Registry,
+    request: &InvokeRequest,
+    binding: &str,
+) -> Result<InvokeResponse, EnvelopeError> {
+    let batch = request.entity_batch_request(binding)?;
+    Ok(InvokeResponse::durable(&execute_entity_batch(registry, &batch)))
+}
+
+/// Why an activity invocation did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ActivityInvocationError {
+    /// The payload could not be read.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// The activity failed (answer with a non-2xx: the extension records a failed task).
+    #[error("activity '{name}' failed: {details}")]
+    Failed {
+        /// The activity (function) name.
+        name: String,
+        /// What it reported.
+        details: FailureDetails,
+    },
+}
+
+/// Runs the activity registered as `function` from an `activityTrigger` invocation whose trigger binding is
+/// `binding`: the result becomes `ReturnValue` (a natural JSON value) and values the activity set with
+/// [`ActivityContext::set_output`] become `Outputs`.
+pub async fn handle_activity(
+    registry: &Registry,
+    function: &str,
+    request: &InvokeRequest,
+    binding: &str,
+) -> Result<InvokeResponse, ActivityInvocationError> {
+    let input = request.activity_input(binding)?;
+    let instance_id = request.metadata_string("instanceId")?.unwrap_or_default();
+    let context = ActivityContext::new(instance_id, -1, function);
+    let result = run_activity(registry, context.clone(), input)
+        .await
+        .map_err(|details| ActivityInvocationError::Failed {
+            name: function.to_string(),
+            details,
+        })?;
+    let return_value = match result {
+        Some(json) => serde_json::from_str(&json).unwrap_or(Value::String(json)),
+        None => Value::Null,
+    };
+    let mut answer = InvokeResponse::new().with_return_value(return_value);
+    for (output, value) in context.take_outputs() {
+        answer = answer.with_output(output, value);
+    }
+    Ok(answer)
+}
