@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::retry::RetryPolicy;
-use super::state::{ContinueAsNew, ReplayState, SlotKey};
+use super::state::{ContinueAsNew, ReplayState, SlotKey, TimerChain};
 use super::task::{CompositeTask, DurableFuture};
 use crate::entity_id::EntityId;
 use crate::failure::{Error, TaskError};
@@ -150,36 +150,22 @@ impl OrchestrationContext {
     }
 
     /// A durable timer that fires at `fire_at` (long timers are chained in steps of at most three days).
-    pub fn create_timer(&self, fire_at: DateTime<Utc>) -> CompositeTask<()> {
-        let maximum = chrono::Duration::from_std(MAXIMUM_TIMER_INTERVAL).expect("three days fit");
-        let now = self.current_utc_datetime();
-        let first_step = if now + maximum < fire_at {
-            now + maximum
-        } else {
-            fire_at
-        };
-        let first = self.schedule_timer(first_step);
-        let ctx = self.clone();
-        CompositeTask::new(async move {
-            let mut step = first;
-            let mut step_fire_at = first_step;
-            loop {
-                step.await?;
-                if step_fire_at >= fire_at {
-                    return Ok(());
-                }
-                step_fire_at = if step_fire_at + maximum < fire_at {
-                    step_fire_at + maximum
-                } else {
-                    fire_at
-                };
-                step = ctx.schedule_timer(step_fire_at);
-            }
-        })
+    pub fn create_timer(&self, fire_at: DateTime<Utc>) -> DurableFuture<()> {
+        let first_step = next_timer_step(self.current_utc_datetime(), fire_at);
+        if first_step >= fire_at {
+            return self.schedule_timer(fire_at);
+        }
+        let mut state = self.state.borrow_mut();
+        let id = schedule_timer_action(&mut state, first_step);
+        let key = SlotKey::LongTimer(id);
+        state.add_slot(key);
+        state.timer_chains.insert(id, TimerChain { final_fire_at: fire_at, key });
+        drop(state);
+        DurableFuture::new(self.state.clone(), key)
     }
 
     /// A durable timer that fires `delay` after the current orchestration time.
-    pub fn create_timer_after(&self, delay: Duration) -> CompositeTask<()> {
+    pub fn create_timer_after(&self, delay: Duration) -> DurableFuture<()> {
         let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
         let fire_at = self
             .current_utc_datetime()
@@ -346,11 +332,8 @@ impl OrchestrationContext {
 
     fn schedule_timer(&self, fire_at: DateTime<Utc>) -> DurableFuture<()> {
         let mut state = self.state.borrow_mut();
-        let id = state.next_sequence_number();
-        let action = Action::CreateTimer(proto::CreateTimerAction {
-            fire_at: Some(crate::time::to_timestamp(fire_at)),
-        });
-        state.add_action(new_action(id, action), true);
+        let id = schedule_timer_action(&mut state, fire_at);
+        state.add_slot(SlotKey::Sequence(id));
         drop(state);
         DurableFuture::new(self.state.clone(), SlotKey::Sequence(id))
     }
@@ -400,6 +383,25 @@ impl OrchestrationContext {
             }
         }
     }
+}
+
+/// The fire time of the next step of a timer due at `fire_at`, starting at `now`.
+pub(crate) fn next_timer_step(now: DateTime<Utc>, fire_at: DateTime<Utc>) -> DateTime<Utc> {
+    let maximum = chrono::Duration::from_std(MAXIMUM_TIMER_INTERVAL).expect("three days fit");
+    match now.checked_add_signed(maximum) {
+        Some(step) if step < fire_at => step,
+        _ => fire_at,
+    }
+}
+
+/// Records a timer action at a new sequence number; returns the number.
+pub(crate) fn schedule_timer_action(state: &mut ReplayState, fire_at: DateTime<Utc>) -> i32 {
+    let id = state.next_sequence_number();
+    let action = Action::CreateTimer(proto::CreateTimerAction {
+        fire_at: Some(crate::time::to_timestamp(fire_at)),
+    });
+    state.add_action(new_action(id, action), false);
+    id
 }
 
 fn new_action(id: i32, action: Action) -> proto::OrchestratorAction {

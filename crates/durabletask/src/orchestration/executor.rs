@@ -245,7 +245,7 @@ impl<'r> Replay<'r> {
                 self.finish(failed.task_scheduled_id, Err(error));
             }
             EventType::TimerFired(fired) if fired.timer_id == SPLIT_DECISION_TIMER_ID => {}
-            EventType::TimerFired(fired) => self.finish(fired.timer_id, Ok(None)),
+            EventType::TimerFired(fired) => self.timer_fired(fired),
             EventType::EventRaised(raised) => self.event_raised(raised),
             EventType::EntityOperationCompleted(done) => {
                 let task_id = self.state.borrow_mut().entity_calls.remove(&done.request_id);
@@ -374,6 +374,25 @@ impl<'r> Replay<'r> {
             return Err(mismatch(format!("schedules {}", Recorded { kind, name }.describe())));
         }
         Ok(())
+    }
+
+    /// A timer step fired: a long timer schedules its next step at once (even if the orchestrator stopped
+    /// awaiting it, as the other SDKs do); the last step, or an ordinary timer, finishes the task.
+    fn timer_fired(&mut self, fired: &proto::TimerFiredEvent) {
+        let mut state = self.state.borrow_mut();
+        let Some(chain) = state.timer_chains.remove(&fired.timer_id) else {
+            drop(state);
+            self.finish(fired.timer_id, Ok(None));
+            return;
+        };
+        let fired_at = fired.fire_at.as_ref().map(crate::time::to_datetime).unwrap_or(chain.final_fire_at);
+        if fired_at >= chain.final_fire_at {
+            state.complete(chain.key, Ok(None));
+        } else if self.completion.is_none() {
+            let step = super::context::next_timer_step(fired_at, chain.final_fire_at);
+            let id = super::context::schedule_timer_action(&mut state, step);
+            state.timer_chains.insert(id, chain);
+        }
     }
 
     fn finish(&mut self, task_id: i32, outcome: Result<Option<String>, TaskError>) {

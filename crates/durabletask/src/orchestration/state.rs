@@ -20,6 +20,8 @@ pub(crate) enum SlotKey {
     Sequence(i32),
     /// A wait for an external event (these take no sequence number).
     Event(u64),
+    /// A timer split into steps, by the sequence number of its first step; it finishes when the last step fires.
+    LongTimer(i32),
 }
 
 /// How the episode ended, when it did.
@@ -70,6 +72,18 @@ pub(crate) struct ReplayState {
     pub progressed: bool,
     /// The first value the orchestrator asked to send that could not be encoded as JSON.
     pub encoding_error: Option<String>,
+    /// Timers longer than the engine's maximum, by the sequence number of their current step: when that step
+    /// fires before the final time, the next step is scheduled right away (whether or not anyone still awaits).
+    pub timer_chains: HashMap<i32, TimerChain>,
+}
+
+/// A long timer split into steps of at most [`super::MAXIMUM_TIMER_INTERVAL`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TimerChain {
+    /// When the whole timer fires.
+    pub final_fire_at: DateTime<Utc>,
+    /// The task the orchestrator awaits (the first step's sequence number).
+    pub key: SlotKey,
 }
 
 impl ReplayState {
@@ -95,6 +109,7 @@ impl ReplayState {
             continue_as_new: None,
             progressed: false,
             encoding_error: None,
+            timer_chains: HashMap::new(),
         }
     }
 
@@ -117,6 +132,11 @@ impl ReplayState {
             self.slots.insert(SlotKey::Sequence(action.id), None);
         }
         self.pending_actions.insert(action.id, action);
+    }
+
+    /// Starts waiting for the task `key`.
+    pub fn add_slot(&mut self, key: SlotKey) {
+        self.slots.insert(key, None);
     }
 
     /// Records the outcome of a task, if the orchestrator is (or was) waiting for it and it has no outcome yet.

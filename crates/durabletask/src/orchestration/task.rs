@@ -30,7 +30,7 @@ pub struct DurableFuture<T> {
 impl<T> DurableFuture<T> {
     pub(crate) fn new(state: Rc<RefCell<ReplayState>>, key: SlotKey) -> Self {
         let task_id = match key {
-            SlotKey::Sequence(id) => id,
+            SlotKey::Sequence(id) | SlotKey::LongTimer(id) => id,
             SlotKey::Event(_) => -1,
         };
         Self {
