@@ -159,7 +159,13 @@ impl OrchestrationContext {
         let id = schedule_timer_action(&mut state, first_step);
         let key = SlotKey::LongTimer(id);
         state.add_slot(key);
-        state.timer_chains.insert(id, TimerChain { final_fire_at: fire_at, key });
+        state.timer_chains.insert(
+            id,
+            TimerChain {
+                final_fire_at: fire_at,
+                key,
+            },
+        );
         drop(state);
         DurableFuture::new(self.state.clone(), key)
     }

@@ -385,7 +385,11 @@ impl<'r> Replay<'r> {
             self.finish(fired.timer_id, Ok(None));
             return;
         };
-        let fired_at = fired.fire_at.as_ref().map(crate::time::to_datetime).unwrap_or(chain.final_fire_at);
+        let fired_at = fired
+            .fire_at
+            .as_ref()
+            .map(crate::time::to_datetime)
+            .unwrap_or(chain.final_fire_at);
         if fired_at >= chain.final_fire_at {
             state.complete(chain.key, Ok(None));
         } else if self.completion.is_none() {
