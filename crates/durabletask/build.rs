@@ -1,12 +1,29 @@
 //! Compiles `proto/orchestrator_service.proto` with protox (pure Rust, so no `protoc` is needed).
 
+/// The `HistoryEvent.eventType` variants stored boxed.
+const BOXED_HISTORY_EVENTS: &[&str] = &[
+    "executionStarted",
+    "executionCompleted",
+    "taskScheduled",
+    "taskFailed",
+    "subOrchestrationInstanceCreated",
+    "subOrchestrationInstanceFailed",
+    "historyState",
+    "entityOperationCalled",
+    "entityOperationFailed",
+    "executionRewound",
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto = "proto/orchestrator_service.proto";
     println!("cargo:rerun-if-changed={proto}");
     let descriptors = protox::compile([proto], ["proto"])?;
-    tonic_prost_build::configure()
-        .build_server(true)
-        .build_client(true)
-        .compile_fds(descriptors)?;
+    let mut builder = tonic_prost_build::configure();
+    // A history is decoded event by event into a Vec, so the size of `HistoryEvent` (its largest variant) is
+    // paid for every event. Boxing the large, rare variants shrinks it from 512 to about 160 bytes.
+    for variant in BOXED_HISTORY_EVENTS {
+        builder = builder.boxed(format!(".HistoryEvent.eventType.{variant}"));
+    }
+    builder.build_server(true).build_client(true).compile_fds(descriptors)?;
     Ok(())
 }

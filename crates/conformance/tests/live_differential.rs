@@ -176,10 +176,10 @@ fn perturb(original: &proto::OrchestratorRequest, perturbation: Perturbation) ->
             [original, "timer".to_string()]
         }
         (EventType::TimerCreated(_), Perturbation::TimerBecomesActivity) => {
-            event.event_type = Some(EventType::TaskScheduled(proto::TaskScheduledEvent {
+            event.event_type = Some(EventType::TaskScheduled(Box::new(proto::TaskScheduledEvent {
                 name: "echo".to_string(),
                 ..Default::default()
-            }));
+            })));
             ["timer".to_string(), "echo".to_string()]
         }
         (EventType::SubOrchestrationInstanceCreated(created), Perturbation::RenameSubOrchestration) => {

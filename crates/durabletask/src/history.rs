@@ -44,7 +44,7 @@ pub fn execution_started(name: &str, instance_id: &str, input: Option<&str>) -> 
     event(
         -1,
         None,
-        EventType::ExecutionStarted(proto::ExecutionStartedEvent {
+        EventType::ExecutionStarted(Box::new(proto::ExecutionStartedEvent {
             name: name.to_string(),
             input: input.map(str::to_string),
             orchestration_instance: Some(proto::OrchestrationInstance {
@@ -52,7 +52,7 @@ pub fn execution_started(name: &str, instance_id: &str, input: Option<&str>) -> 
                 execution_id: Some("execution-1".to_string()),
             }),
             ..Default::default()
-        }),
+        })),
     )
 }
 
@@ -61,11 +61,11 @@ pub fn task_scheduled(id: i32, name: &str, input: Option<&str>) -> proto::Histor
     event(
         id,
         None,
-        EventType::TaskScheduled(proto::TaskScheduledEvent {
+        EventType::TaskScheduled(Box::new(proto::TaskScheduledEvent {
             name: name.to_string(),
             input: input.map(str::to_string),
             ..Default::default()
-        }),
+        })),
     )
 }
 
@@ -86,14 +86,14 @@ pub fn task_failed(id: i32, error_type: &str, message: &str) -> proto::HistoryEv
     event(
         -1,
         None,
-        EventType::TaskFailed(proto::TaskFailedEvent {
+        EventType::TaskFailed(Box::new(proto::TaskFailedEvent {
             task_scheduled_id: id,
             failure_details: Some(proto::TaskFailureDetails {
                 error_type: error_type.to_string(),
                 error_message: message.to_string(),
                 ..Default::default()
             }),
-        }),
+        })),
     )
 }
 
@@ -137,11 +137,11 @@ pub fn sub_orchestration_created(id: i32, name: &str, instance_id: &str) -> prot
     event(
         id,
         None,
-        EventType::SubOrchestrationInstanceCreated(proto::SubOrchestrationInstanceCreatedEvent {
+        EventType::SubOrchestrationInstanceCreated(Box::new(proto::SubOrchestrationInstanceCreatedEvent {
             instance_id: instance_id.to_string(),
             name: name.to_string(),
             ..Default::default()
-        }),
+        })),
     )
 }
 
@@ -162,14 +162,14 @@ pub fn sub_orchestration_failed(id: i32, error_type: &str, message: &str) -> pro
     event(
         -1,
         None,
-        EventType::SubOrchestrationInstanceFailed(proto::SubOrchestrationInstanceFailedEvent {
+        EventType::SubOrchestrationInstanceFailed(Box::new(proto::SubOrchestrationInstanceFailedEvent {
             task_scheduled_id: id,
             failure_details: Some(proto::TaskFailureDetails {
                 error_type: error_type.to_string(),
                 error_message: message.to_string(),
                 ..Default::default()
             }),
-        }),
+        })),
     )
 }
 
@@ -208,12 +208,12 @@ pub fn entity_operation_called(id: i32, request_id: &str, entity: &str, operatio
     event(
         id,
         None,
-        EventType::EntityOperationCalled(proto::EntityOperationCalledEvent {
+        EventType::EntityOperationCalled(Box::new(proto::EntityOperationCalledEvent {
             request_id: request_id.to_string(),
             operation: operation.to_string(),
             target_instance_id: Some(entity.to_string()),
             ..Default::default()
-        }),
+        })),
     )
 }
 

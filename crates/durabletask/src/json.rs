@@ -15,17 +15,11 @@ pub struct PayloadError {
 
 /// Encodes a value as JSON text; `null` becomes `None`, as the official SDKs send it.
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Option<String>, PayloadError> {
-    let value = serde_json::to_value(value).map_err(|source| PayloadError {
+    let text = serde_json::to_string(value).map_err(|source| PayloadError {
         what: "could not encode the value as JSON",
         source,
     })?;
-    if value.is_null() {
-        return Ok(None);
-    }
-    serde_json::to_string(&value).map(Some).map_err(|source| PayloadError {
-        what: "could not encode the value as JSON",
-        source,
-    })
+    Ok((text != "null").then_some(text))
 }
 
 /// Decodes optional JSON text; an absent or empty payload decodes as JSON `null`.

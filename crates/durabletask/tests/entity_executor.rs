@@ -349,15 +349,17 @@ fn called(request_id: &str, operation: &str, input: Option<&str>, parent: &str) 
     proto::HistoryEvent {
         event_id: -1,
         timestamp: None,
-        event_type: Some(EventType::EntityOperationCalled(proto::EntityOperationCalledEvent {
-            request_id: request_id.into(),
-            operation: operation.into(),
-            input: input.map(Into::into),
-            parent_instance_id: Some(parent.into()),
-            parent_execution_id: Some(format!("{parent}-exec")),
-            target_instance_id: Some("@counter@a".into()),
-            ..Default::default()
-        })),
+        event_type: Some(EventType::EntityOperationCalled(Box::new(
+            proto::EntityOperationCalledEvent {
+                request_id: request_id.into(),
+                operation: operation.into(),
+                input: input.map(Into::into),
+                parent_instance_id: Some(parent.into()),
+                parent_execution_id: Some(format!("{parent}-exec")),
+                target_instance_id: Some("@counter@a".into()),
+                ..Default::default()
+            },
+        ))),
     }
 }
 

@@ -281,7 +281,7 @@ mod tests {
         HistoryEvent {
             event_id: -1,
             timestamp: None,
-            event_type: Some(EventType::EntityOperationCalled(EntityOperationCalledEvent {
+            event_type: Some(EventType::EntityOperationCalled(Box::new(EntityOperationCalledEvent {
                 request_id: request_id.into(),
                 operation: "get".into(),
                 input: None,
@@ -289,7 +289,7 @@ mod tests {
                 parent_execution_id: Some("exec-1".into()),
                 target_instance_id: Some("@counter@c1".into()),
                 scheduled_time: None,
-            })),
+            }))),
         }
     }
 
@@ -365,10 +365,10 @@ mod tests {
         let started = HistoryEvent {
             event_id: -1,
             timestamp: None,
-            event_type: Some(EventType::ExecutionStarted(ExecutionStartedEvent {
+            event_type: Some(EventType::ExecutionStarted(Box::new(ExecutionStartedEvent {
                 name: "Orchestrator".into(),
                 ..ExecutionStartedEvent::default()
-            })),
+            }))),
         };
         let request = OrchestratorRequest {
             past_events: vec![started],

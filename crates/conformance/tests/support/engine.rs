@@ -398,11 +398,11 @@ impl<'a> Engine<'a> {
                     instance_id,
                     confirmation(
                         id,
-                        EventType::TaskScheduled(proto::TaskScheduledEvent {
+                        EventType::TaskScheduled(Box::new(proto::TaskScheduledEvent {
                             name: task.name.clone(),
                             input: task.input.clone(),
                             ..Default::default()
-                        }),
+                        })),
                     ),
                 );
                 let completion = self.run_activity(instance_id, id, task)?;
@@ -434,12 +434,14 @@ impl<'a> Engine<'a> {
                     instance_id,
                     confirmation(
                         id,
-                        EventType::SubOrchestrationInstanceCreated(proto::SubOrchestrationInstanceCreatedEvent {
-                            instance_id: sub.instance_id.clone(),
-                            name: sub.name.clone(),
-                            input: sub.input.clone(),
-                            ..Default::default()
-                        }),
+                        EventType::SubOrchestrationInstanceCreated(Box::new(
+                            proto::SubOrchestrationInstanceCreatedEvent {
+                                instance_id: sub.instance_id.clone(),
+                                name: sub.name.clone(),
+                                input: sub.input.clone(),
+                                ..Default::default()
+                            },
+                        )),
                     ),
                 );
                 let parent = ParentLink {
@@ -463,12 +465,12 @@ impl<'a> Engine<'a> {
                     self.stats.entity_calls += 1;
                     self.record(
                         instance_id,
-                        confirmation(id, EventType::EntityOperationCalled(call.clone())),
+                        confirmation(id, EventType::EntityOperationCalled(Box::new(call.clone()))),
                     );
                     self.callers
                         .insert(call.request_id.clone(), (instance_id.to_string(), execution));
                     let target = call.target_instance_id.clone().unwrap_or_default();
-                    self.send_to_entity(&target, EventType::EntityOperationCalled(call.clone()));
+                    self.send_to_entity(&target, EventType::EntityOperationCalled(Box::new(call.clone())));
                 }
                 _ => {}
             },
@@ -579,10 +581,10 @@ impl<'a> Engine<'a> {
             .is_some_and(|details| !details.error_message.is_empty());
         Ok(if failed {
             self.stats.activity_failures += 1;
-            engine_event(EventType::TaskFailed(proto::TaskFailedEvent {
+            engine_event(EventType::TaskFailed(Box::new(proto::TaskFailedEvent {
                 task_scheduled_id: task_id,
                 failure_details: response.failure_details.clone(),
-            }))
+            })))
         } else {
             engine_event(EventType::TaskCompleted(proto::TaskCompletedEvent {
                 task_scheduled_id: task_id,
@@ -639,10 +641,10 @@ impl<'a> Engine<'a> {
             };
             let event = match &outcome.result_type {
                 Some(ResultType::Failure(failure)) => {
-                    EventType::EntityOperationFailed(proto::EntityOperationFailedEvent {
+                    EventType::EntityOperationFailed(Box::new(proto::EntityOperationFailedEvent {
                         request_id: info.request_id.clone(),
                         failure_details: failure.failure_details.clone(),
-                    })
+                    }))
                 }
                 Some(ResultType::Success(success)) => {
                     EventType::EntityOperationCompleted(proto::EntityOperationCompletedEvent {
@@ -690,7 +692,7 @@ impl<'a> Engine<'a> {
 
 /// A sub-orchestration failure as the in-memory engine reports it: a plain `Exception` with only the message.
 fn sub_orchestration_failed(task_id: i32, message: String) -> EventType {
-    EventType::SubOrchestrationInstanceFailed(proto::SubOrchestrationInstanceFailedEvent {
+    EventType::SubOrchestrationInstanceFailed(Box::new(proto::SubOrchestrationInstanceFailedEvent {
         task_scheduled_id: task_id,
         failure_details: Some(proto::TaskFailureDetails {
             error_type: "builtins.Exception".into(),
@@ -698,7 +700,7 @@ fn sub_orchestration_failed(task_id: i32, message: String) -> EventType {
             stack_trace: Some(String::new()),
             ..Default::default()
         }),
-    })
+    }))
 }
 
 fn operation_request(event: &proto::HistoryEvent) -> Option<proto::OperationRequest> {
@@ -746,7 +748,7 @@ fn orchestrator_started(time: DateTime<Utc>) -> proto::HistoryEvent {
 }
 
 fn execution_started(instance_id: &str, input: Option<String>, parent: Option<&ParentLink>) -> proto::HistoryEvent {
-    engine_event(EventType::ExecutionStarted(proto::ExecutionStartedEvent {
+    engine_event(EventType::ExecutionStarted(Box::new(proto::ExecutionStartedEvent {
         name: SCRIPT.to_string(),
         input,
         orchestration_instance: Some(proto::OrchestrationInstance {
@@ -763,5 +765,5 @@ fn execution_started(instance_id: &str, input: Option<String>, parent: Option<&P
             }),
         }),
         ..Default::default()
-    }))
+    })))
 }

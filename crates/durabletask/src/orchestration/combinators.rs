@@ -5,7 +5,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 
 /// Waits for every future; returns all results in input order, or the first failure observed once every future
 /// has finished (failures do not cancel the others, matching the other Durable Task SDKs).
@@ -24,24 +25,95 @@ where
     F: Future<Output = Result<T, E>> + Unpin,
 {
     let pending = futures.len();
+    let ready = Arc::new(ReadyChildren::default());
+    let wakers = (0..pending)
+        .map(|index| {
+            Waker::from(Arc::new(ChildWaker {
+                index,
+                ready: ready.clone(),
+            }))
+        })
+        .collect();
     WhenAll {
         children: futures.into_iter().map(Some).collect(),
         results: std::iter::repeat_with(|| None).take(pending).collect(),
         first_error: None,
         pending,
+        ready,
+        wakers,
+        started: false,
     }
 }
 
 /// The future returned by [`when_all`].
+///
+/// Each child is polled with its own waker, so when one task finishes only that child is polled again: waiting for
+/// n tasks costs O(n) polls in all, not O(n²).
 #[must_use = "futures do nothing unless awaited"]
 pub struct WhenAll<F, T, E> {
     children: Vec<Option<F>>,
     results: Vec<Option<T>>,
     first_error: Option<E>,
     pending: usize,
+    ready: Arc<ReadyChildren>,
+    wakers: Vec<Waker>,
+    started: bool,
+}
+
+/// The children woken since the last poll, and the waker of the task polling the combinator.
+#[derive(Default)]
+struct ReadyChildren {
+    indices: Mutex<Vec<usize>>,
+    parent: Mutex<Option<Waker>>,
+}
+
+struct ChildWaker {
+    index: usize,
+    ready: Arc<ReadyChildren>,
+}
+
+impl Wake for ChildWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        lock(&self.ready.indices).push(self.index);
+        if let Some(parent) = lock(&self.ready.parent).as_ref() {
+            parent.wake_by_ref();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<F, T, E> Unpin for WhenAll<F, T, E> {}
+
+impl<F, T, E> WhenAll<F, T, E>
+where
+    F: Future<Output = Result<T, E>> + Unpin,
+{
+    fn poll_child(&mut self, index: usize) {
+        let Some(future) = self.children[index].as_mut() else {
+            return;
+        };
+        let mut cx = Context::from_waker(&self.wakers[index]);
+        if let Poll::Ready(outcome) = Pin::new(future).poll(&mut cx) {
+            self.children[index] = None;
+            self.pending -= 1;
+            match outcome {
+                Ok(value) => self.results[index] = Some(value),
+                Err(error) => {
+                    if self.first_error.is_none() {
+                        self.first_error = Some(error);
+                    }
+                }
+            }
+        }
+    }
+}
 
 impl<F, T, E> Future for WhenAll<F, T, E>
 where
@@ -51,20 +123,19 @@ where
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        for (index, child) in this.children.iter_mut().enumerate() {
-            let Some(future) = child else { continue };
-            if let Poll::Ready(outcome) = Pin::new(future).poll(cx) {
-                *child = None;
-                this.pending -= 1;
-                match outcome {
-                    Ok(value) => this.results[index] = Some(value),
-                    Err(error) => {
-                        if this.first_error.is_none() {
-                            this.first_error = Some(error);
-                        }
-                    }
-                }
-            }
+        *lock(&this.ready.parent) = Some(cx.waker().clone());
+        let mut woken = std::mem::take(&mut *lock(&this.ready.indices));
+        if !this.started || woken.is_empty() {
+            // The first poll, or a poll nobody announced (a child future that does not use wakers): poll them all.
+            this.started = true;
+            woken = (0..this.children.len()).collect();
+        } else {
+            // Lowest index first, so simultaneous completions are handled in a deterministic order.
+            woken.sort_unstable();
+            woken.dedup();
+        }
+        for index in woken {
+            this.poll_child(index);
         }
         if this.pending > 0 {
             return Poll::Pending;

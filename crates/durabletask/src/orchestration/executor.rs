@@ -6,14 +6,15 @@
 //! and is not returned again; a mismatch (a different kind or name at the same sequence number) means the code is
 //! non-deterministic or changed, and the instance fails with a [`NondeterminismError`] naming both.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use futures::future::LocalBoxFuture;
 use futures::task::noop_waker_ref;
+use rustc_hash::FxHashMap;
 use serde_json::Value;
 
 use super::context::OrchestrationContext;
@@ -88,12 +89,12 @@ pub fn execute_orchestrator(registry: &Registry, request: &proto::OrchestratorRe
 }
 
 /// What history says a sequence number was used for.
-struct Recorded {
+struct Recorded<'a> {
     kind: &'static str,
-    name: String,
+    name: &'a str,
 }
 
-impl Recorded {
+impl Recorded<'_> {
     fn describe(&self) -> String {
         if self.name.is_empty() {
             self.kind.to_string()
@@ -104,10 +105,16 @@ impl Recorded {
 }
 
 /// What an awaited task was, for error messages when it fails.
-enum TaskInfo {
-    Activity(String),
-    SubOrchestration { name: String, instance_id: String },
-    EntityCall { entity: String, operation: String },
+enum TaskInfo<'r> {
+    Activity(&'r str),
+    SubOrchestration {
+        name: &'r str,
+        instance_id: &'r str,
+    },
+    EntityCall {
+        entity: Cow<'r, str>,
+        operation: Cow<'r, str>,
+    },
 }
 
 struct Replay<'r> {
@@ -115,8 +122,8 @@ struct Replay<'r> {
     state: Rc<RefCell<ReplayState>>,
     orchestrator: Option<LocalBoxFuture<'static, Result<Option<String>, Error>>>,
     completion: Option<Completion>,
-    suspended: Option<Vec<proto::HistoryEvent>>,
-    tasks: HashMap<i32, TaskInfo>,
+    suspended: Option<Vec<&'r proto::HistoryEvent>>,
+    tasks: FxHashMap<i32, TaskInfo<'r>>,
 }
 
 impl<'r> Replay<'r> {
@@ -127,18 +134,18 @@ impl<'r> Replay<'r> {
             orchestrator: None,
             completion: None,
             suspended: None,
-            tasks: HashMap::new(),
+            tasks: FxHashMap::default(),
         }
     }
 
-    fn process(&mut self, event: &proto::HistoryEvent) {
+    fn process(&mut self, event: &'r proto::HistoryEvent) {
         let Some(event_type) = &event.event_type else { return };
         if let Some(buffer) = &mut self.suspended {
             if !matches!(
                 event_type,
                 EventType::ExecutionResumed(_) | EventType::ExecutionTerminated(_)
             ) {
-                buffer.push(event.clone());
+                buffer.push(event);
                 return;
             }
         }
@@ -150,7 +157,7 @@ impl<'r> Replay<'r> {
         }
     }
 
-    fn apply(&mut self, event: &proto::HistoryEvent, event_type: &EventType) -> Result<(), NondeterminismError> {
+    fn apply(&mut self, event: &'r proto::HistoryEvent, event_type: &'r EventType) -> Result<(), NondeterminismError> {
         let id = event.event_id;
         match event_type {
             EventType::OrchestratorStarted(_) => {
@@ -164,17 +171,17 @@ impl<'r> Replay<'r> {
                     id,
                     Recorded {
                         kind: "activity",
-                        name: scheduled.name.clone(),
+                        name: &scheduled.name,
                     },
                 )?;
-                self.tasks.insert(id, TaskInfo::Activity(scheduled.name.clone()));
+                self.tasks.insert(id, TaskInfo::Activity(&scheduled.name));
             }
             EventType::TimerCreated(_) if id == SPLIT_DECISION_TIMER_ID => {}
             EventType::TimerCreated(_) => self.confirm(
                 id,
                 Recorded {
                     kind: "timer",
-                    name: String::new(),
+                    name: "",
                 },
             )?,
             EventType::SubOrchestrationInstanceCreated(created) => {
@@ -182,20 +189,20 @@ impl<'r> Replay<'r> {
                     id,
                     Recorded {
                         kind: "sub-orchestration",
-                        name: created.name.clone(),
+                        name: &created.name,
                     },
                 )?;
                 self.tasks.insert(
                     id,
                     TaskInfo::SubOrchestration {
-                        name: created.name.clone(),
-                        instance_id: created.instance_id.clone(),
+                        name: &created.name,
+                        instance_id: &created.instance_id,
                     },
                 );
             }
             EventType::EventSent(sent) => self.confirm_event_sent(id, sent)?,
             EventType::EntityOperationSignaled(signaled) => {
-                let name = signaled.target_instance_id.clone().unwrap_or_default();
+                let name = signaled.target_instance_id.as_deref().unwrap_or_default();
                 self.confirm(
                     id,
                     Recorded {
@@ -205,12 +212,12 @@ impl<'r> Replay<'r> {
                 )?;
             }
             EventType::EntityOperationCalled(called) => {
-                let entity = called.target_instance_id.clone().unwrap_or_default();
+                let entity = called.target_instance_id.as_deref().unwrap_or_default();
                 self.confirm(
                     id,
                     Recorded {
                         kind: "entity call",
-                        name: entity.clone(),
+                        name: entity,
                     },
                 )?;
                 self.state
@@ -220,8 +227,8 @@ impl<'r> Replay<'r> {
                 self.tasks.insert(
                     id,
                     TaskInfo::EntityCall {
-                        entity,
-                        operation: called.operation.clone(),
+                        entity: Cow::Borrowed(entity),
+                        operation: Cow::Borrowed(&called.operation),
                     },
                 );
             }
@@ -229,7 +236,7 @@ impl<'r> Replay<'r> {
                 id,
                 Recorded {
                     kind: "entity lock request",
-                    name: String::new(),
+                    name: "",
                 },
             )?,
             EventType::TaskCompleted(done) => self.finish(done.task_scheduled_id, Ok(done.result.clone())),
@@ -359,8 +366,8 @@ impl<'r> Replay<'r> {
                     self.tasks.insert(
                         id,
                         TaskInfo::EntityCall {
-                            entity: call.target_instance_id.clone().unwrap_or_default(),
-                            operation: call.operation.clone(),
+                            entity: Cow::Owned(call.target_instance_id.clone().unwrap_or_default()),
+                            operation: Cow::Owned(call.operation.clone()),
                         },
                     );
                     call.target_instance_id.clone()
@@ -409,18 +416,18 @@ impl<'r> Replay<'r> {
             .unwrap_or_else(|| FailureDetails::new("UnknownError", "the task failed without failure details"));
         match self.tasks.get(&task_id) {
             Some(TaskInfo::SubOrchestration { name, instance_id }) => TaskError::SubOrchestrationFailed {
-                name: name.clone(),
-                instance_id: instance_id.clone(),
+                name: name.to_string(),
+                instance_id: instance_id.to_string(),
                 task_id,
                 details,
             },
             Some(TaskInfo::EntityCall { entity, operation }) => TaskError::EntityOperationFailed {
-                entity: entity.clone(),
-                operation: operation.clone(),
+                entity: entity.to_string(),
+                operation: operation.to_string(),
                 details,
             },
             Some(TaskInfo::Activity(name)) => TaskError::ActivityFailed {
-                name: name.clone(),
+                name: name.to_string(),
                 task_id,
                 details,
             },
@@ -599,27 +606,28 @@ impl<'r> Replay<'r> {
 }
 
 /// The kind and name of an action, in the words used by [`NondeterminismError`].
-fn describe_action(action: &proto::OrchestratorAction) -> (&'static str, String) {
+fn describe_action(action: &proto::OrchestratorAction) -> (&'static str, &str) {
     match &action.orchestrator_action_type {
-        Some(Action::ScheduleTask(task)) => ("activity", task.name.clone()),
-        Some(Action::CreateTimer(_)) => ("timer", String::new()),
-        Some(Action::CreateSubOrchestration(sub)) => ("sub-orchestration", sub.name.clone()),
-        Some(Action::SendEvent(send)) => ("event", send.name.clone()),
+        Some(Action::ScheduleTask(task)) => ("activity", &task.name),
+        Some(Action::CreateTimer(_)) => ("timer", ""),
+        Some(Action::CreateSubOrchestration(sub)) => ("sub-orchestration", &sub.name),
+        Some(Action::SendEvent(send)) => ("event", &send.name),
         Some(Action::SendEntityMessage(message)) => match &message.entity_message_type {
-            Some(EntityMessageType::EntityOperationSignaled(signal)) => {
-                ("entity signal", signal.target_instance_id.clone().unwrap_or_default())
-            }
+            Some(EntityMessageType::EntityOperationSignaled(signal)) => (
+                "entity signal",
+                signal.target_instance_id.as_deref().unwrap_or_default(),
+            ),
             Some(EntityMessageType::EntityOperationCalled(call)) => {
-                ("entity call", call.target_instance_id.clone().unwrap_or_default())
+                ("entity call", call.target_instance_id.as_deref().unwrap_or_default())
             }
-            Some(EntityMessageType::EntityLockRequested(_)) => ("entity lock request", String::new()),
-            Some(EntityMessageType::EntityUnlockSent(_)) => ("entity unlock", String::new()),
-            None => ("entity message", String::new()),
+            Some(EntityMessageType::EntityLockRequested(_)) => ("entity lock request", ""),
+            Some(EntityMessageType::EntityUnlockSent(_)) => ("entity unlock", ""),
+            None => ("entity message", ""),
         },
-        Some(Action::CompleteOrchestration(_)) => ("completion", String::new()),
-        Some(Action::TerminateOrchestration(_)) => ("termination", String::new()),
-        Some(Action::RewindOrchestration(_)) => ("rewind", String::new()),
-        None => ("unknown action", String::new()),
+        Some(Action::CompleteOrchestration(_)) => ("completion", ""),
+        Some(Action::TerminateOrchestration(_)) => ("termination", ""),
+        Some(Action::RewindOrchestration(_)) => ("rewind", ""),
+        None => ("unknown action", ""),
     }
 }
 

@@ -5,6 +5,9 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
+use rustc_hash::FxHashMap;
+use std::task::Waker;
+
 use chrono::{DateTime, Utc};
 
 use crate::failure::TaskError;
@@ -43,6 +46,13 @@ pub(crate) struct ContinueAsNew {
     pub preserve_unprocessed_events: bool,
 }
 
+/// One outstanding task: its outcome once known, and who to wake when it is.
+#[derive(Default)]
+struct Slot {
+    outcome: Option<TaskOutcome>,
+    waker: Option<Waker>,
+}
+
 /// Everything one replay knows.
 pub(crate) struct ReplayState {
     pub instance_id: String,
@@ -58,7 +68,7 @@ pub(crate) struct ReplayState {
     /// Actions decided but not yet confirmed by history, by sequence number (so output order is deterministic).
     pub pending_actions: BTreeMap<i32, proto::OrchestratorAction>,
     /// Outstanding tasks; the outcome is filled in when history says the task finished.
-    slots: HashMap<SlotKey, Option<TaskOutcome>>,
+    slots: FxHashMap<SlotKey, Slot>,
     /// Entity calls by request id → the sequence number of the call.
     pub entity_calls: HashMap<String, i32>,
     /// Waiters for external events, by case-folded event name, in the order they started waiting.
@@ -74,7 +84,7 @@ pub(crate) struct ReplayState {
     pub encoding_error: Option<String>,
     /// Timers longer than the engine's maximum, by the sequence number of their current step: when that step
     /// fires before the final time, the next step is scheduled right away (whether or not anyone still awaits).
-    pub timer_chains: HashMap<i32, TimerChain>,
+    pub timer_chains: FxHashMap<i32, TimerChain>,
 }
 
 /// A long timer split into steps of at most [`super::MAXIMUM_TIMER_INTERVAL`].
@@ -100,7 +110,7 @@ impl ReplayState {
             guid_counter: 0,
             event_waits: 0,
             pending_actions: BTreeMap::new(),
-            slots: HashMap::new(),
+            slots: FxHashMap::default(),
             entity_calls: HashMap::new(),
             event_waiters: HashMap::new(),
             buffered_events: HashMap::new(),
@@ -109,7 +119,7 @@ impl ReplayState {
             continue_as_new: None,
             progressed: false,
             encoding_error: None,
-            timer_chains: HashMap::new(),
+            timer_chains: FxHashMap::default(),
         }
     }
 
@@ -129,22 +139,25 @@ impl ReplayState {
     /// Records a new action and, when `awaitable`, an outstanding task for it.
     pub fn add_action(&mut self, action: proto::OrchestratorAction, awaitable: bool) {
         if awaitable {
-            self.slots.insert(SlotKey::Sequence(action.id), None);
+            self.slots.insert(SlotKey::Sequence(action.id), Slot::default());
         }
         self.pending_actions.insert(action.id, action);
     }
 
     /// Starts waiting for the task `key`.
     pub fn add_slot(&mut self, key: SlotKey) {
-        self.slots.insert(key, None);
+        self.slots.insert(key, Slot::default());
     }
 
-    /// Records the outcome of a task, if the orchestrator is (or was) waiting for it and it has no outcome yet.
-    /// Returns whether the outcome was recorded.
+    /// Records the outcome of a task, if the orchestrator is (or was) waiting for it and it has no outcome yet, and
+    /// wakes whoever polled it last. Returns whether the outcome was recorded.
     pub fn complete(&mut self, key: SlotKey, outcome: TaskOutcome) -> bool {
         match self.slots.get_mut(&key) {
-            Some(slot @ None) => {
-                *slot = Some(outcome);
+            Some(slot) if slot.outcome.is_none() => {
+                slot.outcome = Some(outcome);
+                if let Some(waker) = slot.waker.take() {
+                    waker.wake();
+                }
                 self.progressed = true;
                 true
             }
@@ -152,12 +165,16 @@ impl ReplayState {
         }
     }
 
-    /// Takes a finished task's outcome; `None` while it is still running.
-    pub fn take_outcome(&mut self, key: SlotKey) -> Option<TaskOutcome> {
-        match self.slots.get(&key) {
-            Some(Some(_)) => self.slots.remove(&key).flatten(),
-            _ => None,
+    /// Takes a finished task's outcome; while it is still running, remembers `waker` to wake when it finishes.
+    pub fn poll_outcome(&mut self, key: SlotKey, waker: &Waker) -> Option<TaskOutcome> {
+        let slot = self.slots.get_mut(&key)?;
+        if slot.outcome.is_some() {
+            return self.slots.remove(&key).and_then(|slot| slot.outcome);
         }
+        if !slot.waker.as_ref().is_some_and(|known| known.will_wake(waker)) {
+            slot.waker = Some(waker.clone());
+        }
+        None
     }
 
     /// Starts waiting for an external event, consuming a buffered one if it already arrived.
@@ -171,10 +188,16 @@ impl ReplayState {
         }
         match buffered {
             Some((_, payload)) => {
-                self.slots.insert(key, Some(Ok(payload)));
+                self.slots.insert(
+                    key,
+                    Slot {
+                        outcome: Some(Ok(payload)),
+                        waker: None,
+                    },
+                );
             }
             None => {
-                self.slots.insert(key, None);
+                self.slots.insert(key, Slot::default());
                 self.event_waiters
                     .entry(folded)
                     .or_default()

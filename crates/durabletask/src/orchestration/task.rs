@@ -1,5 +1,6 @@
-//! The futures an orchestrator awaits. They never register wakers: the executor polls the orchestrator again after
-//! every history event that finished a task, which is the only way a durable task can make progress.
+//! The futures an orchestrator awaits. A durable task only makes progress when history says it finished; the
+//! executor then wakes the waker the task was last polled with (so combinators re-poll only that child) and polls
+//! the orchestrator again.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -50,8 +51,8 @@ impl<T> DurableFuture<T> {
 impl<T: DeserializeOwned> Future for DurableFuture<T> {
     type Output = Result<T, TaskError>;
 
-    fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let outcome = self.state.borrow_mut().take_outcome(self.key);
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let outcome = self.state.borrow_mut().poll_outcome(self.key, cx.waker());
         match outcome {
             None => Poll::Pending,
             Some(Err(error)) => Poll::Ready(Err(error)),
