@@ -223,9 +223,10 @@ async fn the_nightly_purge_removes_old_completed_instances_and_keeps_the_rest() 
     assert_eq!(failed_state.status, OrchestrationStatus::Failed);
     // Wait until the completed instance is older than the retention (a condition on the clock, not a sleep).
     let created = completed.created_at.expect("the engine reports creation times");
-    while chrono::Utc::now() < created + chrono::Duration::seconds(2) {
-        tokio::task::yield_now().await;
-    }
+    wait_until("the completed instance is older than the retention", || {
+        chrono::Utc::now() >= created + chrono::Duration::seconds(2)
+    })
+    .await;
     host.fire_timer("PurgeTimer").await.expect("the purge timer runs");
 
     assert!(
