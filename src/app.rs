@@ -59,11 +59,17 @@ impl AppState {
     }
 }
 
+/// The largest invocation body the handler reads. The host sends whole orchestration histories and entity states
+/// (base64, +33 %) and Service Bus bodies up to 100 MB on the Premium tier; axum's default of 2 MB would answer
+/// large but valid invocations 413 and have them retried forever.
+pub const MAX_INVOCATION_BYTES: usize = 256 * 1024 * 1024;
+
 /// The router.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(ready))
         .route("/{function}", post(invoke))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_INVOCATION_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -1,11 +1,20 @@
 //! Shared set-up of the end-to-end tests: the real handler binary, the real local engine, and local-host playing
 //! the Functions host between them.
+//!
+//! Each end-to-end test file compiles this module and uses a different part of it.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use local_host::{EngineChoice, EngineLauncher, HandlerOutput, HostOptions, IdleOptions, LocalHost, PlanOptions};
+use durabletask::client::{ClientOptions, DurableClient};
+use durabletask::EntityId;
+use local_host::messages::MessageLine;
+use local_host::stats::FunctionCounts;
+use local_host::{
+    EngineChoice, EngineLauncher, HandlerOutput, HostOptions, IdleOptions, LocalHost, PlanOptions, ServiceBusMessage,
+};
 use serde_json::Value;
 
 /// The repository root (the function app root).
@@ -27,6 +36,12 @@ pub fn expected(relative: &str) -> Value {
 
 /// Starts the local engine and the real handler under local-host, with extra app settings.
 pub async fn start_host(settings: &[(&str, &str)], test: &str) -> LocalHost {
+    start_host_with(host_options(settings, test)).await
+}
+
+/// The options [`start_host`] uses: the real handler, a fresh local engine, extra app settings, and output files
+/// under `target/e2e/<test>`; change them before [`start_host_with`].
+pub fn host_options(settings: &[(&str, &str)], test: &str) -> HostOptions {
     let root = repo_root();
     let venv = root.join(".venv/bin/python");
     assert!(
@@ -42,6 +57,11 @@ pub async fn start_host(settings: &[(&str, &str)], test: &str) -> LocalHost {
     options.published_path = Some(out.join("published.jsonl"));
     options.dead_letter_path = Some(out.join("dead-letter.jsonl"));
     options.handler_output = HandlerOutput::File(out.join("handler.log"));
+    options
+}
+
+/// Starts local-host with `options` (see [`host_options`]).
+pub async fn start_host_with(options: HostOptions) -> LocalHost {
     LocalHost::start(options).await.expect("local host starts")
 }
 
@@ -57,12 +77,61 @@ pub async fn wait_for_published(host: &LocalHost, count: Option<usize>) {
 }
 
 /// Polls `condition` every 50 ms until it holds; panics with `what` after three minutes.
-pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+pub async fn wait_until(what: &str, condition: impl FnMut() -> bool) {
+    wait_until_within(what, Duration::from_secs(180), condition).await;
+}
+
+/// Polls `condition` every 10 ms until it holds; panics with `what` once `limit` has passed.
+pub async fn wait_until_within(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
     while !condition() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Waits until the run is idle: nothing in flight, nothing happening for half a second, and no orchestration
+/// running except ones parked on later timers.
+pub async fn wait_idle(host: &LocalHost) {
+    wait_for_published(host, None).await;
+}
+
+/// Message lines for messages built in code, numbered from 1.
+pub fn lines_of(messages: Vec<ServiceBusMessage>) -> Vec<MessageLine> {
+    messages
+        .into_iter()
+        .enumerate()
+        .map(|(index, message)| MessageLine {
+            line: index + 1,
+            message,
+        })
+        .collect()
+}
+
+/// The serialized state of the return's aggregate entity, if the entity exists.
+pub async fn aggregate_state(host: &LocalHost, return_id: &str) -> Option<String> {
+    let client = DurableClient::connect(host.engine_address(), ClientOptions::default())
+        .await
+        .expect("the engine answers");
+    client
+        .get_entity(&EntityId::new("EntityFunction", return_id), true)
+        .await
+        .expect("the engine answers")
+        .and_then(|entity| entity.serialized_state)
+}
+
+/// Prints the run's statistics (cargo test shows them for a failed test, or with `--nocapture`) and stops the host.
+pub async fn finish(host: LocalHost) {
+    eprintln!("{}", host.stats());
+    host.shutdown().await;
+}
+
+/// The counts of invocations of `function` so far (all zero if it was never invoked).
+pub fn invocations_of(host: &LocalHost, function: &str) -> FunctionCounts {
+    host.stats().invocations.get(function).copied().unwrap_or_default()
 }
 
 /// Delivers lines with a plan.
@@ -97,7 +166,6 @@ pub fn published_to(host: &LocalHost, destination: &str) -> Vec<Value> {
 }
 
 /// The file path of a sample, for messages in error reports.
-#[allow(dead_code)]
 pub fn sample_path(relative: &str) -> PathBuf {
     Path::new("samples").join(relative)
 }

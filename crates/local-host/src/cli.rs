@@ -202,8 +202,10 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
     if !args.quiet {
         host.spawn_progress(Duration::from_secs(2));
     }
+    let cpu_before = host.process_cpu().await;
     let outcome = drive(&host, lines, &args, &idle).await;
     let summary = host.stats();
+    let cpu = host.process_cpu().await.since(&cpu_before);
     let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(HostError::Idle(error)) => {
@@ -228,6 +230,7 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
     }
     host.shutdown().await;
     println!("{summary}");
+    println!("  during the run, {cpu}");
     Ok(code)
 }
 

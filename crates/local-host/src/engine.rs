@@ -86,6 +86,11 @@ impl EngineLauncher {
 
     /// Starts the engine on a free port and waits until it listens.
     pub async fn start(&self) -> Result<LocalEngine, EngineError> {
+        self.start_on(0).await
+    }
+
+    /// Starts the engine on `port` of 127.0.0.1 (0: a free port) and waits until it listens.
+    pub async fn start_on(&self, port: u16) -> Result<LocalEngine, EngineError> {
         if !self.script.is_file() {
             return Err(EngineError::ScriptMissing(self.script.clone()));
         }
@@ -94,7 +99,7 @@ impl EngineLauncher {
         }
         let mut child = Command::new(&self.python)
             .arg(&self.script)
-            .arg("0")
+            .arg(port.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -216,6 +221,11 @@ impl LocalEngine {
     /// Its gRPC address, `http://127.0.0.1:<port>`.
     pub fn address(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Its operating-system process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
     }
 
     /// Stops the engine: closes its stdin and waits a little, then kills it.

@@ -78,6 +78,8 @@ pub struct HandlerInstance {
     pub generation: u64,
     /// The port it listens on.
     pub port: u16,
+    /// Its operating-system process id (`None` if the platform did not report one).
+    pub pid: Option<u32>,
     exited: watch::Receiver<bool>,
 }
 
@@ -354,6 +356,7 @@ async fn run_once(shared: &Arc<Shared>, generation: u64) -> Result<Ended, String
     let port = free_port().map_err(|error| format!("cannot find a free port: {error}"))?;
     let mut child = spawn(command, port)
         .map_err(|error| format!("cannot start the handler {}: {error}", command.program.display()))?;
+    let pid = child.id();
     forward_output(shared, &mut child);
     let kill = Arc::new(Notify::new());
     *shared
@@ -367,7 +370,7 @@ async fn run_once(shared: &Arc<Shared>, generation: u64) -> Result<Ended, String
     let ended = tokio::select! {
         ready = startup => match ready {
             Ok(()) => {
-                shared.state.send_replace(HandlerState::Ready(HandlerInstance { generation, port, exited }));
+                shared.state.send_replace(HandlerState::Ready(HandlerInstance { generation, port, pid, exited }));
                 tracing::info!(port, generation, "handler ready");
                 tokio::select! {
                     status = child.wait() => Ended::Unexpected(exit_reason(status)),

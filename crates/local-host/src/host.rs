@@ -16,6 +16,7 @@ use crate::durable::{run_work_items, DurableOptions};
 use crate::engine::{EngineError, EngineLauncher, LocalEngine};
 use crate::engine_client::{connect_lazy, engine_url, EngineAddressError, SidecarClient};
 use crate::envelope::SystemBindingData;
+use crate::faults::{FaultFired, InvocationFault};
 use crate::handler_process::{HandlerCommand, HandlerOutput, HandlerSupervisor, HandlerUnavailable, SupervisorOptions};
 use crate::http_client::HttpClient;
 use crate::http_trigger::{router, HttpContext};
@@ -23,6 +24,7 @@ use crate::idle::{wait_idle, IdleError, IdleOptions, IdleReport};
 use crate::invoke::{InvokeError, Invoker};
 use crate::messages::{DeadLetteredMessage, MessageLine, ServiceBusMessage};
 use crate::payloads::{add_durable_clients, timer_request, DurableClientSettings};
+use crate::process_cpu::{cpu_time, own_cpu_time, ProcessCpu};
 use crate::published::{PublishedMessage, Records};
 use crate::service_bus::{
     deliver, plan_deliveries, DeliveryContext, DeliveryError, PlanOptions, DEFAULT_MAX_DELIVERY_COUNT,
@@ -139,6 +141,27 @@ pub enum HostError {
     /// The run did not become idle.
     #[error(transparent)]
     Idle(#[from] IdleError),
+    /// The engine cannot be stopped or started: it was given by address, not started here.
+    #[error("the engine at {0} was not started by the local host, so it cannot stop or start it")]
+    EngineNotManaged(String),
+    /// The fault cannot be injected.
+    #[error("cannot inject {fault:?} into {function}: {problem}")]
+    Fault {
+        /// The function.
+        function: String,
+        /// The fault.
+        fault: InvocationFault,
+        /// Why not.
+        problem: String,
+    },
+}
+
+/// The engine the local host started, which it can stop and start again on the same port.
+#[derive(Debug)]
+struct ManagedEngine {
+    launcher: EngineLauncher,
+    port: u16,
+    running: tokio::sync::Mutex<Option<LocalEngine>>,
 }
 
 /// Message-file lines sorted by what they trigger.
@@ -198,7 +221,7 @@ pub struct LocalHost {
     records: Arc<Records>,
     invoker: Arc<Invoker>,
     supervisor: Arc<HandlerSupervisor>,
-    engine: Option<LocalEngine>,
+    engine: Option<ManagedEngine>,
     engine_address: String,
     sidecar: SidecarClient,
     client_settings: DurableClientSettings,
@@ -233,7 +256,12 @@ impl LocalHost {
             EngineChoice::Launch(launcher) => {
                 let engine = launcher.start().await?;
                 let address = engine.address();
-                (Some(engine), address)
+                let managed = ManagedEngine {
+                    launcher: launcher.clone(),
+                    port: engine.port(),
+                    running: tokio::sync::Mutex::new(Some(engine)),
+                };
+                (Some(managed), address)
             }
         };
         let sidecar = connect_lazy(&engine_address)?;
@@ -381,6 +409,76 @@ impl LocalHost {
         self.supervisor.kill_current()
     }
 
+    /// Arms `fault` for the next invocation of `function` (see [`crate::faults`]); the returned handle
+    /// completes once it was applied. [`InvocationFault::Hang`] needs a function timeout to end.
+    pub fn inject_fault(&self, function: &str, fault: InvocationFault) -> Result<FaultFired, HostError> {
+        let problem = if self.app.function(function).is_none() {
+            Some(format!(
+                "the app has no such function (functions: {})",
+                names(&self.app)
+            ))
+        } else if fault == InvocationFault::Hang && self.invoker.function_timeout().is_none() {
+            Some("a hung invocation only ends at the function timeout, and none is set".to_owned())
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => Err(HostError::Fault {
+                function: function.to_owned(),
+                fault,
+                problem,
+            }),
+            None => Ok(self.invoker.faults().arm(function, fault)),
+        }
+    }
+
+    /// Stops the engine the local host started (its state, in memory, is lost); the port stays reserved
+    /// for [`LocalHost::start_engine`]. Stopping a stopped engine does nothing.
+    pub async fn stop_engine(&self) -> Result<(), HostError> {
+        let engine = self.managed_engine()?;
+        let running = engine.running.lock().await.take();
+        if let Some(running) = running {
+            running.stop().await;
+            tracing::info!("local engine on port {} stopped", engine.port);
+        }
+        Ok(())
+    }
+
+    /// Starts the engine again on the port it had (a fresh, empty engine); the handler's durable clients
+    /// and the work-item loop reconnect by themselves. Starting a running engine does nothing.
+    pub async fn start_engine(&self) -> Result<(), HostError> {
+        let engine = self.managed_engine()?;
+        let mut running = engine.running.lock().await;
+        if running.is_none() {
+            *running = Some(engine.launcher.start_on(engine.port).await?);
+        }
+        Ok(())
+    }
+
+    fn managed_engine(&self) -> Result<&ManagedEngine, HostError> {
+        self.engine
+            .as_ref()
+            .ok_or_else(|| HostError::EngineNotManaged(self.engine_address.clone()))
+    }
+
+    /// The CPU time used so far by the current handler process, the engine (when started here) and the
+    /// local host (Linux only; `None` elsewhere).
+    pub async fn process_cpu(&self) -> ProcessCpu {
+        let handler_pid = match self.supervisor.state() {
+            crate::handler_process::HandlerState::Ready(instance) => instance.pid,
+            _ => None,
+        };
+        let engine_pid = match &self.engine {
+            Some(engine) => engine.running.lock().await.as_ref().and_then(LocalEngine::pid),
+            None => None,
+        };
+        ProcessCpu {
+            handler: handler_pid.and_then(cpu_time),
+            engine: engine_pid.and_then(cpu_time),
+            host: own_cpu_time(),
+        }
+    }
+
     /// Sorts message-file lines for this app (see [`classify_lines`]).
     pub fn classify(&self, lines: Vec<MessageLine>) -> Result<ClassifiedLines, HostError> {
         classify_lines(&self.app, lines)
@@ -506,7 +604,9 @@ impl LocalHost {
         }
         self.supervisor.shutdown().await;
         if let Some(engine) = self.engine.take() {
-            engine.stop().await;
+            if let Some(running) = engine.running.into_inner() {
+                running.stop().await;
+            }
         }
     }
 }

@@ -1,15 +1,17 @@
 //! Invoking a function on the handler as the host does: `POST http://127.0.0.1:{port}/{FunctionName}`
 //! with the host headers, the per-invocation function timeout (after which the handler is killed and
 //! restarted), and on success the response's `Logs` printed and its Service Bus `Outputs` published.
+//! Faults armed in its [`FaultInjector`] are applied here.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use uuid::Uuid;
 
 use crate::app_model::FunctionDefinition;
 use crate::envelope::{parse_response, InvocationRequest, InvocationResult, ResponseError};
+use crate::faults::{freeze_process, FaultInjector, InvocationFault, TakenFault};
 use crate::handler_process::{HandlerInstance, HandlerSupervisor, HandlerUnavailable};
 use crate::http_client::{chunked_body, HttpClient};
 use crate::payloads::merge_return_value_into_outputs;
@@ -58,6 +60,7 @@ pub struct Invoker {
     stats: Arc<Stats>,
     records: Arc<Records>,
     function_timeout: Option<Duration>,
+    faults: FaultInjector,
 }
 
 impl Invoker {
@@ -75,7 +78,18 @@ impl Invoker {
             stats,
             records,
             function_timeout,
+            faults: FaultInjector::default(),
         }
+    }
+
+    /// The faults to apply to coming invocations (for fault tests).
+    pub fn faults(&self) -> &FaultInjector {
+        &self.faults
+    }
+
+    /// The function timeout, if any.
+    pub fn function_timeout(&self) -> Option<Duration> {
+        self.function_timeout
     }
 
     /// The handler supervisor.
@@ -92,8 +106,17 @@ impl Invoker {
     ) -> Result<InvocationResult, InvokeError> {
         let instance = self.supervisor.ready().await?;
         let invocation_id = Uuid::new_v4();
-        self.stats.invocation_started();
-        let outcome = self.call(&instance, &function.name, request, invocation_id).await;
+        self.stats.invocation_started(&function.name);
+        let started = Instant::now();
+        let mut fault = self.faults.take(&function.name);
+        let outcome = self
+            .call(&instance, &function.name, request, invocation_id, &mut fault)
+            .await;
+        if let Some(unapplied) = fault {
+            // The invocation failed before the fault could apply (e.g. another fault killed the process).
+            self.faults.rearm(unapplied);
+        }
+        let took = started.elapsed();
         match &outcome {
             Ok(result) => {
                 for line in &result.logs {
@@ -111,12 +134,13 @@ impl Invoker {
                 tracing::warn!(function = %function.name, %invocation_id, "invocation failed: {error}");
             }
         }
-        self.stats.invocation_ended(&function.name, |counts| match &outcome {
-            Ok(_) => counts.succeeded += 1,
-            Err(InvokeError::TimedOut(_)) => counts.timed_out += 1,
-            Err(InvokeError::HandlerExited | InvokeError::Unavailable(_)) => counts.lost += 1,
-            Err(_) => counts.failed += 1,
-        });
+        self.stats
+            .invocation_ended(&function.name, took, |counts| match &outcome {
+                Ok(_) => counts.succeeded += 1,
+                Err(InvokeError::TimedOut(_)) => counts.timed_out += 1,
+                Err(InvokeError::HandlerExited | InvokeError::Unavailable(_)) => counts.lost += 1,
+                Err(_) => counts.failed += 1,
+            });
         outcome
     }
 
@@ -126,6 +150,7 @@ impl Invoker {
         function_name: &str,
         request: &InvocationRequest,
         invocation_id: Uuid,
+        fault: &mut Option<TakenFault>,
     ) -> Result<InvocationResult, InvokeError> {
         let body = Bytes::from(serde_json::to_vec(&request.to_json()).unwrap_or_default());
         let http_request = http::Request::post(format!("http://127.0.0.1:{}/{function_name}", instance.port))
@@ -135,6 +160,23 @@ impl Invoker {
             .header(http::header::USER_AGENT, format!("Azure-Functions-Host/{HOST_VERSION}"))
             .body(chunked_body(body))
             .map_err(|error| InvokeError::Transport(error.to_string()))?;
+        if let Some(taken) = fault.take_if(|taken| taken.fault == InvocationFault::Hang) {
+            tracing::warn!(
+                function = function_name,
+                "fault injection: freezing the handler process"
+            );
+            let frozen = match instance.pid {
+                Some(pid) => freeze_process(pid).await,
+                None => Err(std::io::Error::other("its process id is unknown")),
+            };
+            match frozen {
+                Ok(()) => taken.applied(),
+                Err(error) => {
+                    tracing::warn!("fault injection: cannot freeze the handler ({error}); trying the next invocation");
+                    *fault = Some(taken);
+                }
+            }
+        }
         let exchange = async {
             tokio::select! {
                 response = self.http.send(http_request) => Some(response),
@@ -156,6 +198,22 @@ impl Invoker {
         };
         match exchanged {
             None => Err(InvokeError::HandlerExited),
+            Some(Ok(_))
+                if fault
+                    .as_ref()
+                    .is_some_and(|taken| taken.fault == InvocationFault::CrashAfterAnswer) =>
+            {
+                tracing::warn!(
+                    function = function_name,
+                    "fault injection: killing the handler before its answer is read"
+                );
+                self.supervisor.kill(instance.generation);
+                instance.exited().await;
+                if let Some(taken) = fault.take() {
+                    taken.applied();
+                }
+                Err(InvokeError::HandlerExited)
+            }
             Some(Ok(response)) => Ok(parse_response(
                 response.status,
                 response.content_type.as_deref(),

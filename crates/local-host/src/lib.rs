@@ -10,7 +10,8 @@
 //! * [`durable`], [`durable_protocol`]: engine work items turned into orchestrator, activity and entity
 //!   invocations, and answers turned into completions;
 //! * [`service_bus`], [`messages`], [`timers`], [`http_trigger`]: the other triggers;
-//! * [`published`], [`stats`], [`idle`]: what came out, counters, and quiescence;
+//! * [`published`], [`stats`], [`idle`], [`process_cpu`]: what came out, counters, quiescence, CPU use;
+//! * [`faults`]: faults injected into chosen invocations, for fault tests;
 //! * [`engine`]: starting the local engine (`scripts/local_engine.py`);
 //! * [`host`]: [`LocalHost`], everything assembled, the API of end-to-end tests.
 //!
@@ -37,6 +38,7 @@ pub mod durable_protocol;
 pub mod engine;
 pub mod engine_client;
 pub mod envelope;
+pub mod faults;
 pub mod handler_process;
 pub mod host;
 pub mod http_client;
@@ -45,6 +47,7 @@ pub mod idle;
 pub mod invoke;
 pub mod messages;
 pub mod payloads;
+pub mod process_cpu;
 pub mod published;
 pub mod service_bus;
 pub mod stats;
@@ -52,9 +55,11 @@ pub mod timers;
 
 pub use app_model::FunctionApp;
 pub use engine::{EngineLauncher, LocalEngine};
+pub use faults::{FaultFired, InvocationFault};
 pub use handler_process::HandlerOutput;
 pub use host::{EngineChoice, HostError, HostOptions, LocalHost};
 pub use idle::{IdleOptions, IdleReport};
 pub use messages::{DeadLetteredMessage, ServiceBusMessage};
+pub use process_cpu::ProcessCpu;
 pub use published::PublishedMessage;
 pub use service_bus::PlanOptions;

@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-/// Invocation outcomes of one function.
+/// Invocation outcomes of one function, and the time its invocations took.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FunctionCounts {
+    /// Invocations started (ended ones included).
+    pub started: u64,
     /// Successful invocations.
     pub succeeded: u64,
     /// Failed invocations (non-2xx, bad response, connection error).
@@ -19,6 +21,21 @@ pub struct FunctionCounts {
     pub timed_out: u64,
     /// Invocations lost because the handler process exited.
     pub lost: u64,
+    /// The summed wall time of its ended invocations, request sent to response read (the handler's latency
+    /// as the host sees it).
+    pub busy: Duration,
+}
+
+impl FunctionCounts {
+    /// Invocations that ended, whatever the outcome.
+    pub fn ended(&self) -> u64 {
+        self.succeeded + self.failed + self.timed_out + self.lost
+    }
+
+    /// Invocations in flight now.
+    pub fn in_flight(&self) -> u64 {
+        self.started.saturating_sub(self.ended())
+    }
 }
 
 /// The kinds of engine work items.
@@ -57,6 +74,10 @@ pub struct StatsSnapshot {
     pub in_flight: usize,
     /// Handler process restarts.
     pub handler_restarts: u64,
+    /// When the first message was enqueued, from the host's start.
+    pub first_enqueued: Option<Duration>,
+    /// When the last message was published, from the host's start.
+    pub last_published: Option<Duration>,
 }
 
 impl StatsSnapshot {
@@ -71,6 +92,16 @@ impl StatsSnapshot {
     /// Messages sent, all destinations together.
     pub fn published_total(&self) -> u64 {
         self.published.values().sum()
+    }
+
+    /// From the first message enqueued to the last message published: the span throughput is measured over.
+    pub fn busy_span(&self) -> Option<Duration> {
+        Some(self.last_published?.saturating_sub(self.first_enqueued?))
+    }
+
+    /// The summed invocation time of all functions.
+    pub fn invocation_time(&self) -> Duration {
+        self.invocations.values().map(|counts| counts.busy).sum()
     }
 }
 
@@ -148,16 +179,26 @@ impl Stats {
         self.update(|_| {});
     }
 
-    /// An invocation starts.
-    pub fn invocation_started(&self) {
-        self.update(|inner| inner.snapshot.in_flight += 1);
+    /// An invocation of `function` starts.
+    pub fn invocation_started(&self, function: &str) {
+        self.update(|inner| {
+            inner.snapshot.in_flight += 1;
+            inner
+                .snapshot
+                .invocations
+                .entry(function.to_owned())
+                .or_default()
+                .started += 1;
+        });
     }
 
-    /// An invocation of `function` ended.
-    pub fn invocation_ended(&self, function: &str, outcome: impl FnOnce(&mut FunctionCounts)) {
+    /// An invocation of `function` ended after `took`; `outcome` counts how.
+    pub fn invocation_ended(&self, function: &str, took: Duration, outcome: impl FnOnce(&mut FunctionCounts)) {
         self.update(|inner| {
             inner.snapshot.in_flight = inner.snapshot.in_flight.saturating_sub(1);
-            outcome(inner.snapshot.invocations.entry(function.to_owned()).or_default());
+            let counts = inner.snapshot.invocations.entry(function.to_owned()).or_default();
+            counts.busy += took;
+            outcome(counts);
         });
     }
 
@@ -171,12 +212,20 @@ impl Stats {
 
     /// A message was sent to `destination`.
     pub fn published(&self, destination: &str, count: u64) {
-        self.update(|inner| *inner.snapshot.published.entry(destination.to_owned()).or_default() += count);
+        let now = self.started.elapsed();
+        self.update(|inner| {
+            *inner.snapshot.published.entry(destination.to_owned()).or_default() += count;
+            inner.snapshot.last_published = Some(now);
+        });
     }
 
     /// Messages were enqueued for delivery.
     pub fn messages_enqueued(&self, count: u64) {
-        self.update(|inner| inner.snapshot.messages_enqueued += count);
+        let now = self.started.elapsed();
+        self.update(|inner| {
+            inner.snapshot.messages_enqueued += count;
+            inner.snapshot.first_enqueued.get_or_insert(now);
+        });
     }
 
     /// A message was processed successfully.
@@ -219,12 +268,24 @@ impl fmt::Display for StatsSnapshot {
             f,
             "  engine work items: {orchestrations} orchestration, {activities} activity, {entities} entity"
         )?;
-        writeln!(f, "  invocations (ok / failed / timed out / lost):")?;
+        writeln!(f, "  invocations (ok / failed / timed out / lost, summed time):")?;
         for (function, counts) in &self.invocations {
             writeln!(
                 f,
-                "    {function:<28} {} / {} / {} / {}",
-                counts.succeeded, counts.failed, counts.timed_out, counts.lost
+                "    {function:<28} {} / {} / {} / {}  {:.3} s",
+                counts.succeeded,
+                counts.failed,
+                counts.timed_out,
+                counts.lost,
+                counts.busy.as_secs_f64()
+            )?;
+        }
+        writeln!(f, "  invocation time: {:.3} s", self.invocation_time().as_secs_f64())?;
+        if let Some(span) = self.busy_span() {
+            writeln!(
+                f,
+                "  first message enqueued to last message published: {:.3} s",
+                span.as_secs_f64()
             )?;
         }
         writeln!(
@@ -249,12 +310,17 @@ mod tests {
     fn counts_and_summary() {
         let stats = Stats::default();
         let mut activity = stats.subscribe();
-        stats.invocation_started();
+        stats.invocation_started("ServiceBusTrigger");
         assert!(activity.has_changed().unwrap());
         activity.mark_unchanged();
-        stats.invocation_ended("ServiceBusTrigger", |counts| counts.failed += 1);
-        stats.invocation_started();
-        stats.invocation_ended("ServiceBusTrigger", |counts| counts.succeeded += 1);
+        assert_eq!(stats.snapshot().invocations["ServiceBusTrigger"].in_flight(), 1);
+        stats.invocation_ended("ServiceBusTrigger", Duration::from_millis(5), |counts| {
+            counts.failed += 1
+        });
+        stats.invocation_started("ServiceBusTrigger");
+        stats.invocation_ended("ServiceBusTrigger", Duration::from_millis(7), |counts| {
+            counts.succeeded += 1
+        });
         stats.work_item_received(WorkItemKind::Entity);
         stats.published("notifications", 2);
         stats.messages_enqueued(3);
@@ -264,6 +330,10 @@ mod tests {
         assert_eq!(snapshot.in_flight, 0);
         assert_eq!(snapshot.failures(), 1);
         assert_eq!(snapshot.work_items, [0, 0, 1]);
+        let counts = snapshot.invocations["ServiceBusTrigger"];
+        assert_eq!((counts.started, counts.in_flight()), (2, 0));
+        assert_eq!(counts.busy, Duration::from_millis(12));
+        assert!(snapshot.busy_span().is_some());
         assert!(stats.last_work_item().is_some());
         let summary = snapshot.to_string();
         assert!(
@@ -272,5 +342,6 @@ mod tests {
         );
         assert!(summary.contains("ServiceBusTrigger"), "{summary}");
         assert!(summary.contains("notifications"), "{summary}");
+        assert!(summary.contains("invocation time: 0.012 s"), "{summary}");
     }
 }
