@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use returns_aggregator_fuzz::targets::TARGETS;
+use returns_aggregator_fuzz::targets::{Target, TARGETS};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -24,7 +24,7 @@ fn main() {
         std::process::exit(2);
     };
     let corpus_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
-    let selected: Vec<(&str, fn(&[u8]))> = TARGETS
+    let selected: Vec<(&str, Target)> = TARGETS
         .iter()
         .copied()
         .filter(|(name, _)| target == "all" || name == target)

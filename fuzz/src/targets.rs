@@ -19,8 +19,11 @@ use crate::checks::{clear_error, entity_batch_result, orchestrator_response};
 use crate::registries::{app_registry, small_registry};
 use crate::{script, split_nul};
 
+/// The body of one fuzz target.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name `cargo fuzz` knows it by.
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("envelope", envelope),
     ("binding_values", binding_values),
     ("parse_event", event),
