@@ -17,7 +17,7 @@ use durabletask::functions::{InvokeRequest, InvokeResponse};
 use durabletask::Registry;
 
 use crate::config::Config;
-use crate::durable;
+use crate::durable::{self, DurableSettings};
 use crate::error::AppError;
 use crate::function_folders::TriggerKind;
 use crate::functions;
@@ -40,6 +40,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The orchestrators, activities and entities.
     pub registry: Arc<Registry>,
+    /// What the durable functions and the status endpoint derive from the settings (deadlines, retention, retries).
+    pub durable_settings: Arc<DurableSettings>,
     /// Durable clients, one channel per engine endpoint.
     pub clients: Arc<ClientCache>,
 }
@@ -47,13 +49,15 @@ pub struct AppState {
 impl AppState {
     /// The state for `config`.
     pub fn new(config: Config) -> Self {
-        let registry = durable::registry(&config);
+        let durable_settings = Arc::new(DurableSettings::from_config(&config));
+        let registry = durable::registry_with(durable_settings.clone());
         let clients = Arc::new(ClientCache::new(
             ClientOptions::default().with_call_timeout(config.durable_client_timeout),
         ));
         Self {
             config: Arc::new(config),
             registry: Arc::new(registry),
+            durable_settings,
             clients,
         }
     }

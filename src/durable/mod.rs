@@ -67,9 +67,13 @@ impl DurableSettings {
     }
 }
 
-/// The registry of every durable function of the app.
+/// The registry of every durable function of the app, with settings derived from `config`.
 pub fn registry(config: &Config) -> Registry {
-    let settings = Arc::new(DurableSettings::from_config(config));
+    registry_with(Arc::new(DurableSettings::from_config(config)))
+}
+
+/// The registry of every durable function of the app, sharing `settings`.
+pub fn registry_with(settings: Arc<DurableSettings>) -> Registry {
     let mut registry = Registry::new();
     let entity_settings = settings.clone();
     registry

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::domain::{ReturnId, ReturnStatusReport};
-use crate::durable::{aggregate_entity_id, AggregateEntityState, DurableSettings};
+use crate::durable::{aggregate_entity_id, AggregateEntityState};
 use crate::error::AppError;
 
 /// The HTTP trigger binding.
@@ -53,8 +53,7 @@ pub async fn handle(state: &AppState, request: &InvokeRequest) -> Result<InvokeR
             )))
         }
     };
-    let settings = DurableSettings::from_config(&state.config);
-    let report = ReturnStatusReport::of(&entity_state.aggregate, &settings.domain);
+    let report = ReturnStatusReport::of(&entity_state.aggregate, &state.durable_settings.domain);
     let body = json!({
         "report": report,
         "notificationPublishedAt": entity_state.notification_published_at,
