@@ -12,7 +12,7 @@
 # 4. runs each case once in a fresh process per side and prints the peak RSS (VmHWM) and the RSS before the
 #    request was loaded, to show how memory grows with history;
 # 5. prints where the Rust time goes (decode / execute / encode).
-# The criterion benches over the same vectors: cargo bench -p durabletask --bench executors
+# The criterion benches over the same vectors: cargo bench -p durabletask-sdk --bench executors
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -30,7 +30,7 @@ step "python virtualenv"
 bash scripts/setup-venv.sh
 
 step "building the Rust bench binary (release)"
-rust_bin="$(cargo bench -p durabletask --bench executor_report --no-run --message-format=json-render-diagnostics \
+rust_bin="$(cargo bench -p durabletask-sdk --bench executor_report --no-run --message-format=json-render-diagnostics \
     | "$python" -c 'import json, sys
 for line in sys.stdin:
     message = json.loads(line)

@@ -6,10 +6,10 @@ Usage:
     .venv/bin/python scripts/bench_python_executors.py rss CASE [--dir DIR]
 
 The vectors (``target/bench-vectors``: one raw protobuf request per case plus ``manifest.json``) come from
-``cargo bench -p durabletask --bench executor_report -- vectors``. Each timed run is what the Python worker
+``cargo bench -p durabletask-sdk --bench executor_report -- vectors``. Each timed run is what the Python worker
 does with one work item: parse the request (``FromString``), run the executor (``_OrchestrationExecutor.execute``
 or ``TaskHubGrpcWorker._execute_entity_batch``), build the completion and serialize it. The registrations
-mirror the Rust benchmark app (crates/durabletask/benches/support/app.rs).
+mirror the Rust benchmark app (crates/durabletask-sdk/benches/support/app.rs).
 
 ``time`` prints ``case  median_us  iterations_per_sample  samples  answer``, sampled like the Rust side: each
 sample repeats the run enough times to last at least --min-sample-ms, and the median per-run time is reported.
@@ -131,7 +131,7 @@ def answer_of(kind: str, response_bytes: bytes) -> str:
 def load_manifest(directory: Path) -> dict[str, dict]:
     path = directory / "manifest.json"
     if not path.exists():
-        sys.exit(f"{path} is missing: run `cargo bench -p durabletask --bench executor_report -- vectors` first")
+        sys.exit(f"{path} is missing: run `cargo bench -p durabletask-sdk --bench executor_report -- vectors` first")
     return {entry["case"]: entry for entry in json.loads(path.read_text())}
 
 

@@ -12,9 +12,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use durabletask::client::{ClientCache, ClientOptions};
-use durabletask::functions::{InvokeRequest, InvokeResponse};
-use durabletask::Registry;
+use durabletask_sdk::client::{ClientCache, ClientOptions};
+use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
+use durabletask_sdk::Registry;
 
 use crate::config::Config;
 use crate::durable::{self, DurableSettings};

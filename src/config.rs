@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use durabletask::client::OrchestrationStatus;
+use durabletask_sdk::client::OrchestrationStatus;
 
 /// A setting that is missing or has a value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,8 +7,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use durabletask::client::ClientError;
-use durabletask::functions::EnvelopeError;
+use durabletask_sdk::client::ClientError;
+use durabletask_sdk::functions::EnvelopeError;
 use serde_json::json;
 
 /// Why an invocation failed.

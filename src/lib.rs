@@ -7,7 +7,7 @@
 //! The crate is the custom handler the Azure Functions host starts (see `main.rs`):
 //! - [`app`]: the axum router (`GET /` readiness, `POST /{FunctionName}` invocations);
 //! - [`functions`]: one module per trigger kind (Service Bus, durable triggers, timer, HTTP);
-//! - [`durable`]: the entity, orchestrator and activities, registered with the `durabletask` SDK;
+//! - [`durable`]: the entity, orchestrator and activities, registered with the `durabletask-sdk` SDK;
 //! - [`domain`]: the pure return model (events, aggregate, completion rule, messages);
 //! - [`config`]: app settings, validated at start-up;
 //! - [`function_folders`]: the check that the function folders and the handler agree.

@@ -6,8 +6,8 @@ mod e2e_support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use durabletask::client::{ClientOptions, DurableClient, OrchestrationStatus};
-use durabletask::EntityId;
+use durabletask_sdk::client::{ClientOptions, DurableClient, OrchestrationStatus};
+use durabletask_sdk::EntityId;
 use e2e_support::*;
 use serde_json::Value;
 

@@ -6,10 +6,10 @@
 mod support;
 
 use chrono::{DateTime, Duration, Utc};
-use durabletask::proto::operation_action::OperationActionType;
-use durabletask::proto::operation_result::ResultType;
-use durabletask::proto::{self, OperationRequest};
-use durabletask::time::to_datetime;
+use durabletask_sdk::proto::operation_action::OperationActionType;
+use durabletask_sdk::proto::operation_result::ResultType;
+use durabletask_sdk::proto::{self, OperationRequest};
+use durabletask_sdk::time::to_datetime;
 use returns_aggregator::domain::{ReturnAggregate, ReturnStatus};
 use returns_aggregator::durable::{AggregateEntityState, NotifyInput};
 use serde_json::{json, Value};

@@ -6,10 +6,10 @@
 mod support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use durabletask::history;
-use durabletask::proto::orchestrator_action::OrchestratorActionType as Action;
-use durabletask::proto::send_entity_message_action::EntityMessageType;
-use durabletask::proto::{self, OrchestrationStatus};
+use durabletask_sdk::history;
+use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType as Action;
+use durabletask_sdk::proto::send_entity_message_action::EntityMessageType;
+use durabletask_sdk::proto::{self, OrchestrationStatus};
 use returns_aggregator::domain::ReturnSettledNotification;
 use returns_aggregator::durable::{orchestration_instance_id, NotifyInput, NotifyKind};
 use serde_json::{json, Value};
@@ -205,7 +205,7 @@ async fn a_failed_publish_is_retried_after_the_configured_interval() {
             response.actions
         );
     };
-    let fire_at = durabletask::time::to_datetime(timer.fire_at.as_ref().expect("a due time"));
+    let fire_at = durabletask_sdk::time::to_datetime(timer.fire_at.as_ref().expect("a due time"));
     assert_eq!(fire_at, failed_at + Duration::seconds(7));
 
     // With a single attempt allowed, the failure fails the instance (inside a 200, never a 500).

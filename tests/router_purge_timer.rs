@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use durabletask::client::{DurableClient, InstanceQuery, OrchestrationStatus};
+use durabletask_sdk::client::{DurableClient, InstanceQuery, OrchestrationStatus};
 use returns_aggregator::app::{app, AppState};
 use support::engine::{LocalEngine, TerminatingWorker};
 use support::host::{closed_endpoint, purge_timer_invocation};

@@ -13,12 +13,12 @@ use std::path::Path;
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use durabletask::entity::execute_entity_batch;
-use durabletask::functions::{encode_return_value, host_string, DurableClientBinding};
-use durabletask::orchestration::execute_orchestrator;
-use durabletask::proto::operation_action::OperationActionType;
-use durabletask::proto::orchestrator_action::OrchestratorActionType;
-use durabletask::{history, proto, Registry};
+use durabletask_sdk::entity::execute_entity_batch;
+use durabletask_sdk::functions::{encode_return_value, host_string, DurableClientBinding};
+use durabletask_sdk::orchestration::execute_orchestrator;
+use durabletask_sdk::proto::operation_action::OperationActionType;
+use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType;
+use durabletask_sdk::{history, proto, Registry};
 use returns_aggregator::config::Config;
 use returns_aggregator::durable::{self, APPLY_EVENT_OPERATION};
 use returns_aggregator::functions::durable::{ACTIVITY_BINDING, CONTEXT_BINDING};

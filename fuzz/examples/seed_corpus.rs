@@ -1,8 +1,8 @@
 //! Writes the seed corpora (`fuzz/corpus/<target>/seed-*`) from real payloads:
-//! - the host fixtures (`crates/durabletask/tests/fixtures/host/*.json`) and the app's host payloads written by
+//! - the host fixtures (`crates/durabletask-sdk/tests/fixtures/host/*.json`) and the app's host payloads written by
 //!   `cargo bench --bench handler_payloads -- <dir>` (given as the argument);
 //! - the Service Bus messages of `samples/` (subject, message id, body);
-//! - orchestrator requests for the fuzz registry, built with `durabletask::history`.
+//! - orchestrator requests for the fuzz registry, built with `durabletask_sdk::history`.
 //!
 //! ```text
 //! cargo run --manifest-path fuzz/Cargo.toml --example seed_corpus -- [<payload-dir>]
@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
-use durabletask::functions::InvokeRequest;
-use durabletask::{history, proto};
+use durabletask_sdk::functions::InvokeRequest;
+use durabletask_sdk::{history, proto};
 use prost::Message;
 use serde_json::Value;
 
@@ -47,7 +47,7 @@ fn main() {
         root: fuzz_root.join("corpus"),
         written: 0,
     };
-    let mut envelopes = json_files(&repo_root.join("crates/durabletask/tests/fixtures/host"));
+    let mut envelopes = json_files(&repo_root.join("crates/durabletask-sdk/tests/fixtures/host"));
     if let Some(payload_dir) = std::env::args().nth(1) {
         envelopes.extend(json_files(Path::new(&payload_dir)));
     }

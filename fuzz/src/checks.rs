@@ -4,9 +4,9 @@
 
 use std::fmt::Display;
 
-use durabletask::proto;
-use durabletask::proto::operation_result::ResultType;
-use durabletask::proto::orchestrator_action::OrchestratorActionType;
+use durabletask_sdk::proto;
+use durabletask_sdk::proto::operation_result::ResultType;
+use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType;
 
 /// The error explains itself: its message is not blank.
 pub fn clear_error(error: &impl Display) {

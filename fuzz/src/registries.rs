@@ -7,8 +7,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use chrono::DateTime;
-use durabletask::orchestration::{when_all, when_any, RetryPolicy};
-use durabletask::{ActivityContext, EntityContext, EntityId, Error, OrchestrationContext, Registry, TaskError};
+use durabletask_sdk::orchestration::{when_all, when_any, RetryPolicy};
+use durabletask_sdk::{ActivityContext, EntityContext, EntityId, Error, OrchestrationContext, Registry, TaskError};
 use returns_aggregator::config::Config;
 use serde::Deserialize;
 use serde_json::Value;

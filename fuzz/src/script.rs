@@ -7,8 +7,8 @@
 //! pair of bytes `(kind, argument)` is one history event.
 
 use chrono::{DateTime, Utc};
-use durabletask::history;
-use durabletask::proto;
+use durabletask_sdk::history;
+use durabletask_sdk::proto;
 
 use crate::registries::SMALL_ORCHESTRATORS;
 

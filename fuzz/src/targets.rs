@@ -3,14 +3,14 @@
 
 use std::sync::OnceLock;
 
-use durabletask::entity::execute_entity_batch;
-use durabletask::functions::{
+use durabletask_sdk::entity::execute_entity_batch;
+use durabletask_sdk::functions::{
     activity_input, binding_bytes, binding_json, binding_text, decode_entity_batch_request,
     decode_orchestrator_request, metadata_datetime, metadata_int, metadata_object, metadata_string, BindingEncoding,
     DurableClientBinding, HttpRequestData, InvokeRequest, TimerInfo,
 };
-use durabletask::orchestration::execute_orchestrator;
-use durabletask::{proto, Registry};
+use durabletask_sdk::orchestration::execute_orchestrator;
+use durabletask_sdk::{proto, Registry};
 use prost::Message;
 use returns_aggregator::domain::parse_event;
 use serde_json::Value;

@@ -3,7 +3,7 @@
 //! after the retention period, all through its own state and scheduled self-signals.
 
 use chrono::{DateTime, Utc};
-use durabletask::{EntityContext, Error};
+use durabletask_sdk::{EntityContext, Error};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -18,8 +18,8 @@ mod publish;
 use std::sync::Arc;
 use std::time::Duration;
 
-use durabletask::orchestration::RetryPolicy;
-use durabletask::{EntityId, Registry};
+use durabletask_sdk::orchestration::RetryPolicy;
+use durabletask_sdk::{EntityId, Registry};
 
 use crate::config::Config;
 use crate::domain::{DomainConfig, ReturnId};

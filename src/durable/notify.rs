@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use durabletask::{Error, OrchestrationContext};
+use durabletask_sdk::{Error, OrchestrationContext};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 

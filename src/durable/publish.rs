@@ -2,7 +2,7 @@
 //! host sends after the activity returns successfully. If sending fails the invocation fails, and the
 //! orchestrator's retry policy runs the activity again.
 
-use durabletask::{ActivityContext, Error};
+use durabletask_sdk::{ActivityContext, Error};
 use serde_json::{json, Value};
 
 use crate::domain::{ReturnSettledNotification, ReturnStuckAlert};

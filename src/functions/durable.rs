@@ -1,8 +1,8 @@
 //! The Durable Functions triggers: orchestrator, entity and activity invocations, run through the SDK's
 //! executors. The payloads are base64 protobuf (orchestrators, entities) or JSON text (activities).
 
-use durabletask::functions::{handle_activity, handle_entity, handle_orchestrator, ActivityInvocationError};
-use durabletask::functions::{InvokeRequest, InvokeResponse};
+use durabletask_sdk::functions::{handle_activity, handle_entity, handle_orchestrator, ActivityInvocationError};
+use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
 
 use crate::app::AppState;
 use crate::error::AppError;

@@ -5,8 +5,8 @@
 //! "created more than 90 days ago and Completed" is, in practice, "finished more than ~90 days ago".
 
 use chrono::{DateTime, Utc};
-use durabletask::client::PurgeFilter;
-use durabletask::functions::{InvokeRequest, InvokeResponse};
+use durabletask_sdk::client::PurgeFilter;
+use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
 
 use crate::app::AppState;
 use crate::error::AppError;

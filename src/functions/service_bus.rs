@@ -10,7 +10,7 @@
 
 use base64::Engine as _;
 use chrono::Utc;
-use durabletask::functions::{BindingEncoding, InvokeRequest, InvokeResponse};
+use durabletask_sdk::functions::{BindingEncoding, InvokeRequest, InvokeResponse};
 use serde_json::{json, Value};
 
 use crate::app::AppState;

@@ -1,7 +1,7 @@
 //! `ReturnStatus`: `GET /api/returns/{returnId}` (function-key auth) answers what has arrived for a return, what
 //! is missing, and whether the notification went out — read from the return's entity through the durable client.
 
-use durabletask::functions::{HttpResponseData, InvokeRequest, InvokeResponse};
+use durabletask_sdk::functions::{HttpResponseData, InvokeRequest, InvokeResponse};
 use serde_json::json;
 
 use crate::app::AppState;

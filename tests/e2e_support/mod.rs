@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use durabletask::client::{ClientOptions, DurableClient};
-use durabletask::EntityId;
+use durabletask_sdk::client::{ClientOptions, DurableClient};
+use durabletask_sdk::EntityId;
 use local_host::messages::MessageLine;
 use local_host::stats::FunctionCounts;
 use local_host::{

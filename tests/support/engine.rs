@@ -12,10 +12,10 @@ use std::thread;
 use std::time::Duration;
 
 use axum::Router;
-use durabletask::client::{ClientOptions, DurableClient};
-use durabletask::proto::history_event::EventType;
-use durabletask::proto::orchestrator_action::OrchestratorActionType;
-use durabletask::proto::{self, work_item};
+use durabletask_sdk::client::{ClientOptions, DurableClient};
+use durabletask_sdk::proto::history_event::EventType;
+use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType;
+use durabletask_sdk::proto::{self, work_item};
 use tokio::sync::mpsc as tokio_mpsc;
 use tokio::task::JoinHandle;
 

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use durabletask::functions::{decode_protobuf, encode_return_value, host_string, DurableClientBinding};
-use durabletask::proto;
+use durabletask_sdk::functions::{decode_protobuf, encode_return_value, host_string, DurableClientBinding};
+use durabletask_sdk::proto;
 use serde_json::{json, Map, Value};
 
 /// The task hub named in `host.json`.

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use durabletask::{ActivityContext, Error};
+use durabletask_sdk::{ActivityContext, Error};
 
 use crate::python_value::PythonValue;
 

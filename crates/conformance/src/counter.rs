@@ -1,7 +1,7 @@
 //! The `counter` entity, as the oracle defines it: `add` (returns the new value), `get`, `fail` (always fails and
 //! changes nothing), `delete` (removes the state); any other operation returns `null` and changes nothing.
 
-use durabletask::{EntityContext, Error};
+use durabletask_sdk::{EntityContext, Error};
 
 /// The entity name both SDKs register.
 pub const COUNTER: &str = "counter";

@@ -27,13 +27,13 @@ pub mod wire;
 
 pub use python_value::PythonValue;
 
-use durabletask::Registry;
+use durabletask_sdk::Registry;
 
 /// Registers everything the oracle registers: the `Script` orchestrator, the `echo` and `boom` activities and the
 /// `counter` entity.
 ///
 /// ```
-/// let mut registry = durabletask::Registry::new();
+/// let mut registry = durabletask_sdk::Registry::new();
 /// durabletask_conformance::register(&mut registry);
 /// assert_eq!(registry.orchestrator_names(), ["Script"]);
 /// assert_eq!(registry.activity_names(), ["boom", "echo"]);

@@ -37,11 +37,11 @@ use std::any::type_name;
 
 use serde_json::Value;
 
-use durabletask::proto;
-use durabletask::proto::operation_action::OperationActionType;
-use durabletask::proto::operation_result::ResultType;
-use durabletask::proto::orchestrator_action::OrchestratorActionType as Action;
-use durabletask::proto::send_entity_message_action::EntityMessageType;
+use durabletask_sdk::proto;
+use durabletask_sdk::proto::operation_action::OperationActionType;
+use durabletask_sdk::proto::operation_result::ResultType;
+use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType as Action;
+use durabletask_sdk::proto::send_entity_message_action::EntityMessageType;
 
 use crate::activities::BoomError;
 use crate::counter::CounterError;

@@ -14,8 +14,8 @@ use futures::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use durabletask::orchestration::{when_all, when_any};
-use durabletask::{EntityId, Error, OrchestrationContext, TaskError};
+use durabletask_sdk::orchestration::{when_all, when_any};
+use durabletask_sdk::{EntityId, Error, OrchestrationContext, TaskError};
 
 /// The name both SDKs register the orchestrator under.
 pub const SCRIPT: &str = "Script";
@@ -241,7 +241,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use durabletask::FailureDetails;
+    use durabletask_sdk::FailureDetails;
 
     #[test]
     fn steps_use_the_oracle_json_shape() {

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use durabletask::Registry;
+use durabletask_sdk::Registry;
 
 use crate::wire::{self, Request, RequestKind, Response, WireError};
 
@@ -78,7 +78,7 @@ pub fn answer_line(registry: &Registry, line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use durabletask::proto;
+    use durabletask_sdk::proto;
 
     fn registry() -> Registry {
         let mut registry = Registry::new();

@@ -8,10 +8,10 @@ use base64::Engine as _;
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
-use durabletask::activity::execute_activity;
-use durabletask::entity::{execute_entity_batch, execute_entity_request};
-use durabletask::orchestration::execute_orchestrator;
-use durabletask::{proto, Registry};
+use durabletask_sdk::activity::execute_activity;
+use durabletask_sdk::entity::{execute_entity_batch, execute_entity_request};
+use durabletask_sdk::orchestration::execute_orchestrator;
+use durabletask_sdk::{proto, Registry};
 
 use crate::normalize;
 

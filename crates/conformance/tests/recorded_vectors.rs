@@ -4,10 +4,10 @@
 
 use std::collections::BTreeSet;
 
-use durabletask::Registry;
 use durabletask_conformance::diff::first_difference;
 use durabletask_conformance::oracle::vectors_file;
 use durabletask_conformance::wire::{self, read_vectors, RequestKind, Vector};
+use durabletask_sdk::Registry;
 
 /// The scenarios the recording must contain (the oracle's original ten and the ones added since).
 const REQUIRED_SCENARIOS: [&str; 14] = [

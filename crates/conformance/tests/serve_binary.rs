@@ -4,10 +4,10 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use durabletask::Registry;
 use durabletask_conformance::oracle::vectors_file;
 use durabletask_conformance::serve::{parse_answer, request_line};
 use durabletask_conformance::wire::{self, read_vectors, RequestKind};
+use durabletask_sdk::Registry;
 
 #[test]
 fn requests_are_answered_in_order_and_malformed_lines_do_not_stop_the_server() {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use durabletask::proto::{
+use durabletask_sdk::proto::{
     work_item::Request as WorkRequest, AbandonActivityTaskRequest, AbandonEntityTaskRequest,
     AbandonOrchestrationTaskRequest, ActivityRequest, ActivityResponse, EntityBatchRequest, EntityBatchResult,
     GetWorkItemsRequest, OperationInfo, OrchestratorRequest, OrchestratorResponse, WorkItem,

@@ -6,7 +6,7 @@
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use durabletask::proto::{
+use durabletask_sdk::proto::{
     self, history_event::EventType, orchestrator_action::OrchestratorActionType, EntityBatchRequest, EntityBatchResult,
     EntityRequest, OperationInfo, OperationRequest, OrchestrationInstance, OrchestratorRequest, OrchestratorResponse,
     TaskFailureDetails,
@@ -258,7 +258,7 @@ pub fn failed_entity_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use durabletask::proto::{
+    use durabletask_sdk::proto::{
         EntityOperationCalledEvent, EntityOperationSignaledEvent, ExecutionStartedEvent, HistoryEvent, OperationResult,
         OperationResultSuccess, ScheduleTaskAction,
     };

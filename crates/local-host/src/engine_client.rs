@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use durabletask::proto::task_hub_sidecar_service_client::TaskHubSidecarServiceClient;
+use durabletask_sdk::proto::task_hub_sidecar_service_client::TaskHubSidecarServiceClient;
 use tonic::transport::{Channel, Endpoint};
 
 /// The engine client type.

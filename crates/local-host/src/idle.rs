@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use durabletask::proto::{
+use durabletask_sdk::proto::{
     history_event::EventType, HistoryEvent, InstanceQuery, OrchestrationStatus, QueryInstancesRequest,
     StreamInstanceHistoryRequest,
 };
@@ -222,7 +222,7 @@ pub fn outstanding_timer(history: &[HistoryEvent]) -> Option<chrono::DateTime<Ut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use durabletask::proto::{TimerCreatedEvent, TimerFiredEvent};
+    use durabletask_sdk::proto::{TimerCreatedEvent, TimerFiredEvent};
 
     fn created(id: i32, seconds: i64) -> HistoryEvent {
         HistoryEvent {

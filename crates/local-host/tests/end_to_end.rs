@@ -6,7 +6,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use durabletask::proto::OrchestrationStatus;
+use durabletask_sdk::proto::OrchestrationStatus;
 use local_host::{
     EngineChoice, EngineLauncher, HandlerOutput, HostOptions, IdleOptions, LocalHost, PlanOptions, PublishedMessage,
     ServiceBusMessage,

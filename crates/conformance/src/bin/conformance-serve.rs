@@ -7,7 +7,7 @@
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use durabletask::Registry;
+use durabletask_sdk::Registry;
 
 fn main() -> ExitCode {
     let mut registry = Registry::new();

@@ -17,15 +17,15 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use prost_types::Timestamp;
 
-use durabletask::proto::operation_result::ResultType;
-use durabletask::proto::orchestrator_action::OrchestratorActionType as Action;
-use durabletask::proto::send_entity_message_action::EntityMessageType;
-use durabletask::proto::{self, history_event::EventType};
-use durabletask::Registry;
 use durabletask_conformance::diff::first_difference;
 use durabletask_conformance::oracle::Oracle;
 use durabletask_conformance::script::{Program, SCRIPT};
 use durabletask_conformance::wire::{self, Request, Response};
+use durabletask_sdk::proto::operation_result::ResultType;
+use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType as Action;
+use durabletask_sdk::proto::send_entity_message_action::EntityMessageType;
+use durabletask_sdk::proto::{self, history_event::EventType};
+use durabletask_sdk::Registry;
 
 use super::program::awaited_event_names;
 use super::rng::Rng;
@@ -425,7 +425,7 @@ impl<'a> Engine<'a> {
                         fire_at: Some(fire_at),
                         timer_id: id,
                     }))),
-                    not_before: Some(durabletask::time::to_datetime(&fire_at)),
+                    not_before: Some(durabletask_sdk::time::to_datetime(&fire_at)),
                 });
             }
             Action::CreateSubOrchestration(sub) => {
@@ -742,7 +742,7 @@ fn confirmation(id: i32, event_type: EventType) -> proto::HistoryEvent {
 fn orchestrator_started(time: DateTime<Utc>) -> proto::HistoryEvent {
     proto::HistoryEvent {
         event_id: -1,
-        timestamp: Some(durabletask::time::to_timestamp(time)),
+        timestamp: Some(durabletask_sdk::time::to_timestamp(time)),
         event_type: Some(EventType::OrchestratorStarted(proto::OrchestratorStartedEvent {})),
     }
 }

@@ -8,9 +8,9 @@ pub mod rng;
 
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
-use durabletask::Registry;
 use durabletask_conformance::oracle::Oracle;
 use durabletask_conformance::wire::{self, Request, Response};
+use durabletask_sdk::Registry;
 
 /// The oracle process of this test binary, started on first use. Panics with the setup instructions when the
 /// virtualenv is missing, so the tests fail rather than skip.

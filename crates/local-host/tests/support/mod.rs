@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use durabletask::proto::{
+use durabletask_sdk::proto::{
     self, history_event::EventType, operation_action::OperationActionType, operation_result::ResultType,
     orchestrator_action::OrchestratorActionType, task_hub_sidecar_service_client::TaskHubSidecarServiceClient,
 };

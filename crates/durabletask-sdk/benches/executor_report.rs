@@ -1,0 +1,229 @@
+//! A plain measuring binary for `scripts/bench-executors.sh`: writes the request vectors, times the executors
+//! on them and reports peak memory, in tab-separated lines the script can join with the Python side's.
+//!
+//! ```text
+//! cargo bench -p durabletask-sdk --bench executor_report -- vectors
+//! cargo bench -p durabletask-sdk --bench executor_report -- time [--samples N] [--min-sample-ms MS] [CASE...]
+//! cargo bench -p durabletask-sdk --bench executor_report -- rss CASE
+//! cargo bench -p durabletask-sdk --bench executor_report -- breakdown [CASE...]
+//! ```
+//!
+//! `time` prints `case  median_us  iterations_per_sample  samples  answer`: each sample runs decode → execute →
+//! encode back to back enough times to last at least `--min-sample-ms`; the median over the samples, divided by
+//! the iterations, is the time of one work item. `rss` runs one case once in this fresh process and prints
+//! `case  peak_kib  baseline_kib` from `/proc/self/status` (VmHWM at the end, VmRSS before loading the request).
+//! `breakdown` times the three steps separately: `case  decode_us  execute_us  encode_us`.
+
+mod support;
+
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use durabletask_sdk::entity::execute_entity_batch;
+use durabletask_sdk::orchestration::execute_orchestrator;
+use durabletask_sdk::{proto, Registry};
+use prost::Message;
+use support::{answer_of, app, execute_bytes, load_or_write, vectors, vectors_dir, Case, RequestKind};
+
+const DEFAULT_SAMPLES: usize = 11;
+const DEFAULT_MIN_SAMPLE: Duration = Duration::from_millis(50);
+
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench` to every bench binary.
+    let args: Vec<String> = std::env::args().skip(1).filter(|arg| arg != "--bench").collect();
+    let outcome = match args.first().map(String::as_str) {
+        Some("vectors") => write_vectors(),
+        Some("time") => time_cases(&args[1..]),
+        Some("rss") => peak_rss(&args[1..]),
+        Some("breakdown") => breakdown(&args[1..]),
+        _ => Err(
+            "usage: executor_report (vectors | time [--samples N] [--min-sample-ms MS] [CASE...] | rss CASE \
+                  | breakdown [CASE...])"
+                .to_string(),
+        ),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("executor_report: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn write_vectors() -> Result<(), String> {
+    let dir = vectors_dir();
+    vectors::write_all(&dir).map_err(|e| format!("cannot write the vectors to {}: {e}", dir.display()))?;
+    println!("{}", dir.display());
+    Ok(())
+}
+
+struct TimingOptions {
+    samples: usize,
+    min_sample: Duration,
+    cases: Vec<Case>,
+}
+
+fn parse_timing_options(args: &[String]) -> Result<TimingOptions, String> {
+    let mut options = TimingOptions {
+        samples: DEFAULT_SAMPLES,
+        min_sample: DEFAULT_MIN_SAMPLE,
+        cases: Vec::new(),
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut number = |flag: &str| -> Result<u64, String> {
+            let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            value
+                .parse()
+                .map_err(|_| format!("{flag} needs a whole number, got '{value}'"))
+        };
+        match arg.as_str() {
+            "--samples" => options.samples = number("--samples")?.max(1) as usize,
+            "--min-sample-ms" => options.min_sample = Duration::from_millis(number("--min-sample-ms")?),
+            name => options
+                .cases
+                .push(case_named(name).ok_or_else(|| format!("unknown case '{name}'"))?),
+        }
+    }
+    if options.cases.is_empty() {
+        options.cases = Case::ALL.to_vec();
+    }
+    Ok(options)
+}
+
+fn time_cases(args: &[String]) -> Result<(), String> {
+    let options = parse_timing_options(args)?;
+    let registry = app::registry();
+    for case in &options.cases {
+        let request = checked_request(&registry, case)?;
+        let run = || execute_bytes(&registry, case.kind(), black_box(&request));
+        let (median, iterations) = median_per_iteration(run, &options);
+        println!(
+            "{}\t{:.3}\t{iterations}\t{}\t{}",
+            case.name(),
+            median.as_secs_f64() * 1e6,
+            options.samples,
+            case.expected_answer()
+        );
+    }
+    Ok(())
+}
+
+fn breakdown(args: &[String]) -> Result<(), String> {
+    let options = parse_timing_options(args)?;
+    let registry = app::registry();
+    for case in &options.cases {
+        let request = checked_request(&registry, case)?;
+        let (decode, execute, encode) = match case.kind() {
+            RequestKind::Orchestrator => {
+                let decoded = proto::OrchestratorRequest::decode(request.as_slice()).expect("a valid request");
+                let response = execute_orchestrator(&registry, &decoded);
+                (
+                    median_per_iteration(
+                        || proto::OrchestratorRequest::decode(black_box(request.as_slice())),
+                        &options,
+                    ),
+                    median_per_iteration(|| execute_orchestrator(&registry, black_box(&decoded)), &options),
+                    median_per_iteration(|| black_box(&response).encode_to_vec(), &options),
+                )
+            }
+            RequestKind::EntityBatch => {
+                let decoded = proto::EntityBatchRequest::decode(request.as_slice()).expect("a valid request");
+                let result = execute_entity_batch(&registry, &decoded);
+                (
+                    median_per_iteration(
+                        || proto::EntityBatchRequest::decode(black_box(request.as_slice())),
+                        &options,
+                    ),
+                    median_per_iteration(|| execute_entity_batch(&registry, black_box(&decoded)), &options),
+                    median_per_iteration(|| black_box(&result).encode_to_vec(), &options),
+                )
+            }
+        };
+        let micros = |(median, _): (Duration, u32)| median.as_secs_f64() * 1e6;
+        println!(
+            "{}\t{:.3}\t{:.3}\t{:.3}",
+            case.name(),
+            micros(decode),
+            micros(execute),
+            micros(encode)
+        );
+    }
+    Ok(())
+}
+
+/// Reads a case's request and checks that running it gives the expected answer.
+fn checked_request(registry: &Registry, case: &Case) -> Result<Vec<u8>, String> {
+    let request = load_or_write(&vectors_dir(), case).map_err(|e| format!("cannot read {}: {e}", case.name()))?;
+    let answer = answer_of(case.kind(), &execute_bytes(registry, case.kind(), &request));
+    if answer != case.expected_answer() {
+        return Err(format!(
+            "{} answered '{answer}', expected '{}'",
+            case.name(),
+            case.expected_answer()
+        ));
+    }
+    Ok(request)
+}
+
+/// The median time of one call of `run`, over `options.samples` samples of back-to-back calls that each last at
+/// least `options.min_sample` (the calibration doubles as the warm-up); also the calls per sample.
+fn median_per_iteration<T>(mut run: impl FnMut() -> T, options: &TimingOptions) -> (Duration, u32) {
+    let mut sample = |iterations: u32| {
+        let started = Instant::now();
+        for _ in 0..iterations {
+            black_box(run());
+        }
+        started.elapsed()
+    };
+    let mut iterations: u32 = 1;
+    loop {
+        let elapsed = sample(iterations);
+        if elapsed >= options.min_sample || iterations >= 1 << 24 {
+            break;
+        }
+        let wanted = options.min_sample.as_secs_f64() / elapsed.as_secs_f64().max(1e-9) * f64::from(iterations);
+        iterations = (wanted.ceil() as u32).clamp(iterations + 1, iterations.saturating_mul(10));
+    }
+    let mut per_iteration: Vec<Duration> = (0..options.samples).map(|_| sample(iterations) / iterations).collect();
+    per_iteration.sort_unstable();
+    (per_iteration[per_iteration.len() / 2], iterations)
+}
+
+fn peak_rss(args: &[String]) -> Result<(), String> {
+    let [name] = args else {
+        return Err("rss needs exactly one case name".to_string());
+    };
+    let case = case_named(name).ok_or_else(|| format!("unknown case '{name}'"))?;
+    let registry = app::registry();
+    let baseline = status_kib("VmRSS")?;
+    // One run, checked: the peak covers the request bytes, the decoded request, the replay and the response.
+    checked_request(&registry, &case)?;
+    println!("{name}\t{}\t{baseline}", status_kib("VmHWM")?);
+    Ok(())
+}
+
+/// The case named `name`.
+fn case_named(name: &str) -> Option<Case> {
+    Case::ALL.into_iter().find(|case| case.name() == name)
+}
+
+/// A `kB` field of `/proc/self/status`.
+fn status_kib(field: &str) -> Result<u64, String> {
+    let status =
+        std::fs::read_to_string("/proc/self/status").map_err(|e| format!("cannot read /proc/self/status: {e}"))?;
+    status
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(field)?
+                .strip_prefix(':')?
+                .trim()
+                .strip_suffix("kB")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .ok_or_else(|| format!("/proc/self/status has no {field}"))
+}

@@ -1,0 +1,234 @@
+//! A durable client: start, query, signal, terminate and purge orchestrations and entities through the
+//! engine's `TaskHubSidecarService` gRPC endpoint.
+//!
+//! In an Azure Functions app the endpoint comes from the `durableClient` input binding
+//! ([`DurableClientBinding::rpc_base_url`](crate::functions::DurableClientBinding)); never assume a fixed
+//! port. [`ClientCache`] keeps one HTTP/2 channel per endpoint so every invocation reuses it.
+//!
+//! Every call carries a deadline ([`ClientOptions::call_timeout`], or the timeout given to the `wait_for_*`
+//! calls) and the `Durable-TaskHub` / `Durable-ConnectionName` headers when they are configured.
+//! Failures are [`ClientError`]s, whose [`is_transient`](ClientError::is_transient) separates "try again"
+//! from "the request is wrong".
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), durabletask_sdk::client::ClientError> {
+//! use durabletask_sdk::client::{ClientOptions, DurableClient};
+//! use durabletask_sdk::EntityId;
+//!
+//! let options = ClientOptions::default().with_task_hub("Hub");
+//! let client = DurableClient::connect("http://127.0.0.1:4001", options).await?;
+//! client.signal_entity(&EntityId::new("counter", "c1"), "add", &5).await?;
+//! let id = client.start_orchestration("Greet", None, &"Tokyo").await?;
+//! let state = client.get_instance(&id, true).await?;
+//! # Ok(()) }
+//! ```
+
+mod cache;
+mod entities;
+mod entity_types;
+mod error;
+mod options;
+mod orchestration_types;
+mod orchestrations;
+mod page;
+mod status;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tonic::metadata::AsciiMetadataValue;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Request, Response, Status};
+
+use crate::functions::DurableClientBinding;
+use crate::proto::task_hub_sidecar_service_client::TaskHubSidecarServiceClient;
+
+pub use cache::ClientCache;
+pub use entity_types::{CleanEntityStorageResult, EntityMetadata, EntityQuery};
+pub use error::ClientError;
+pub use options::{ClientOptions, DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
+pub use orchestration_types::{InstanceQuery, OrchestrationMetadata, PurgeFilter, PurgeResult, DEFAULT_PAGE_SIZE};
+pub use page::Page;
+pub use status::{OrchestrationStatus, ParseStatusError};
+/// The gRPC status codes carried by [`ClientError::Rpc`].
+pub use tonic::Code;
+
+/// The gRPC header naming the task hub (gRPC metadata keys are lowercase; the server matches any case).
+pub const TASK_HUB_HEADER: &str = "durable-taskhub";
+/// The gRPC header naming the storage connection.
+pub const CONNECTION_NAME_HEADER: &str = "durable-connectionname";
+
+/// An async client of a durable engine. Cheap to clone: clones share one HTTP/2 channel.
+#[derive(Debug, Clone)]
+pub struct DurableClient {
+    sidecar: TaskHubSidecarServiceClient<Channel>,
+    task_hub: Option<AsciiMetadataValue>,
+    connection_name: Option<AsciiMetadataValue>,
+    call_timeout: Duration,
+}
+
+impl DurableClient {
+    /// Connects to the engine at `endpoint` (`http://host:port`; `http://` is assumed when no scheme is
+    /// given), failing when it cannot be reached.
+    pub async fn connect(endpoint: &str, options: ClientOptions) -> Result<Self, ClientError> {
+        let channel = endpoint_for(endpoint, &options)?
+            .connect()
+            .await
+            .map_err(|source| ClientError::Transport {
+                endpoint: endpoint.to_string(),
+                source,
+            })?;
+        Self::with_channel(channel, options)
+    }
+
+    /// A client that connects on its first call, so building it does no I/O. Must be called within a
+    /// Tokio runtime.
+    pub fn connect_lazy(endpoint: &str, options: ClientOptions) -> Result<Self, ClientError> {
+        let channel = endpoint_for(endpoint, &options)?.connect_lazy();
+        Self::with_channel(channel, options)
+    }
+
+    /// A lazily connecting client for the engine a `durableClient` binding names, with the binding's task
+    /// hub, connection name, message size limit and timeout (see [`ClientOptions::with_binding`]).
+    pub fn from_binding(binding: &DurableClientBinding) -> Result<Self, ClientError> {
+        Self::connect_lazy(&binding.rpc_base_url, ClientOptions::default().with_binding(binding))
+    }
+
+    /// A client over an existing channel (for sharing a channel, or a custom transport).
+    pub fn with_channel(channel: Channel, options: ClientOptions) -> Result<Self, ClientError> {
+        Ok(Self {
+            sidecar: TaskHubSidecarServiceClient::new(channel)
+                .max_decoding_message_size(options.max_receive_message_size),
+            task_hub: header_value(TASK_HUB_HEADER, options.task_hub.as_deref())?,
+            connection_name: header_value(CONNECTION_NAME_HEADER, options.connection_name.as_deref())?,
+            call_timeout: options.call_timeout,
+        })
+    }
+
+    /// The deadline applied to each call.
+    pub fn call_timeout(&self) -> Duration {
+        self.call_timeout
+    }
+
+    /// The generated gRPC client, for RPCs this type does not wrap. Build its requests with
+    /// [`DurableClient::request`] so they carry the headers and the deadline.
+    pub fn sidecar(&self) -> TaskHubSidecarServiceClient<Channel> {
+        self.sidecar.clone()
+    }
+
+    /// A request carrying the task hub and connection headers and the default deadline.
+    pub fn request<T>(&self, message: T) -> Request<T> {
+        self.request_with_timeout(message, self.call_timeout)
+    }
+
+    /// A request carrying the task hub and connection headers and the given deadline.
+    pub fn request_with_timeout<T>(&self, message: T, timeout: Duration) -> Request<T> {
+        let mut request = Request::new(message);
+        request.set_timeout(timeout);
+        let metadata = request.metadata_mut();
+        if let Some(task_hub) = &self.task_hub {
+            metadata.insert(TASK_HUB_HEADER, task_hub.clone());
+        }
+        if let Some(connection_name) = &self.connection_name {
+            metadata.insert(CONNECTION_NAME_HEADER, connection_name.clone());
+        }
+        request
+    }
+
+    /// Checks that the engine answers (`Hello`).
+    pub async fn hello(&self) -> Result<(), ClientError> {
+        self.call("Hello", (), self.call_timeout, |mut sidecar, request| async move {
+            sidecar.hello(request).await
+        })
+        .await
+    }
+
+    /// Sends one unary call with the headers and `timeout`, and classifies its failure.
+    async fn call<Req, Resp, F, Fut>(
+        &self,
+        rpc: &'static str,
+        message: Req,
+        timeout: Duration,
+        send: F,
+    ) -> Result<Resp, ClientError>
+    where
+        F: FnOnce(TaskHubSidecarServiceClient<Channel>, Request<Req>) -> Fut,
+        Fut: Future<Output = Result<Response<Resp>, Status>>,
+    {
+        let request = self.request_with_timeout(message, timeout);
+        match send(self.sidecar.clone(), request).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => {
+                tracing::debug!(rpc, code = ?status.code(), message = status.message(), "durable client call failed");
+                Err(ClientError::from_status(rpc, status))
+            }
+        }
+    }
+}
+
+/// The endpoint for `url`, with `http://` assumed when no scheme is given.
+fn endpoint_for(url: &str, options: &ClientOptions) -> Result<Endpoint, ClientError> {
+    let url = url.trim();
+    let url = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
+    let endpoint = Endpoint::from_shared(url.clone()).map_err(|error| ClientError::InvalidConfig {
+        message: format!("'{url}' is not a valid endpoint URL: {error}"),
+    })?;
+    Ok(endpoint.connect_timeout(options.connect_timeout).tcp_nodelay(true))
+}
+
+fn header_value(header: &'static str, value: Option<&str>) -> Result<Option<AsciiMetadataValue>, ClientError> {
+    value
+        .filter(|value| !value.is_empty())
+        .map(|value| {
+            let invalid = || ClientError::InvalidConfig {
+                message: format!("the {header} header value '{value}' must be printable ASCII"),
+            };
+            // gRPC metadata values are ASCII; the HTTP layer alone would let other bytes through.
+            if !value.bytes().all(|byte| (0x20..0x7f).contains(&byte)) {
+                return Err(invalid());
+            }
+            AsciiMetadataValue::try_from(value).map_err(|_| invalid())
+        })
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn requests_carry_the_headers_and_a_deadline() {
+        let options = ClientOptions::default()
+            .with_task_hub("ReturnsHub")
+            .with_connection_name("Storage")
+            .with_call_timeout(Duration::from_secs(7));
+        let client = DurableClient::connect_lazy("127.0.0.1:1", options).unwrap();
+        let request = client.request(());
+        let metadata = request.metadata();
+        assert_eq!(metadata.get(TASK_HUB_HEADER).unwrap(), "ReturnsHub");
+        assert_eq!(metadata.get(CONNECTION_NAME_HEADER).unwrap(), "Storage");
+        assert_eq!(metadata.get("grpc-timeout").unwrap(), "7000000u");
+    }
+
+    #[tokio::test]
+    async fn no_headers_are_sent_for_the_default_hub() {
+        let client = DurableClient::connect_lazy("http://127.0.0.1:1", ClientOptions::default()).unwrap();
+        let request = client.request(());
+        assert!(request.metadata().get(TASK_HUB_HEADER).is_none());
+        assert!(request.metadata().get(CONNECTION_NAME_HEADER).is_none());
+        assert!(request.metadata().get("grpc-timeout").is_some());
+    }
+
+    #[tokio::test]
+    async fn bad_configuration_is_reported() {
+        let error = DurableClient::connect_lazy("http://exa mple:1", ClientOptions::default()).unwrap_err();
+        assert!(matches!(error, ClientError::InvalidConfig { .. }), "{error:?}");
+        let error = DurableClient::connect_lazy("http://127.0.0.1:1", ClientOptions::default().with_task_hub("hüb"))
+            .unwrap_err();
+        assert!(error.to_string().contains("durable-taskhub"), "{error}");
+    }
+}

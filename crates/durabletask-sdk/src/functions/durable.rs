@@ -1,0 +1,122 @@
+//! The payloads of the Durable Functions triggers: base64 protobuf for orchestrations and entities, JSON
+//! text for activities.
+//!
+//! The extension hands the orchestration and entity triggers a base64 string of the protobuf request,
+//! which the host then JSON-encodes once more; it expects back, as `ReturnValue`, one JSON string holding
+//! the standard base64 of the protobuf response, with no further quoting.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use prost::Message;
+use serde_json::Value;
+
+use super::error::{EnvelopeError, EnvelopeProblem};
+use super::value::{decode_base64, peel_json_string};
+use crate::proto;
+
+/// Decodes the `orchestrationTrigger` value into the protocol's `OrchestratorRequest`.
+pub fn decode_orchestrator_request(value: &Value) -> Result<proto::OrchestratorRequest, EnvelopeError> {
+    decode_protobuf(value, "OrchestratorRequest")
+}
+
+/// Decodes the `entityTrigger` value into the protocol's (V1) `EntityBatchRequest`.
+pub fn decode_entity_batch_request(value: &Value) -> Result<proto::EntityBatchRequest, EnvelopeError> {
+    decode_protobuf(value, "EntityBatchRequest")
+}
+
+/// Decodes a binding value holding base64 protobuf (JSON-encoded once more or not) into `M`; `message`
+/// names the type in errors.
+pub fn decode_protobuf<M: Message + Default>(value: &Value, message: &'static str) -> Result<M, EnvelopeError> {
+    let Value::String(text) = value else {
+        return Err(EnvelopeError::shape("a base64 string", value));
+    };
+    let bytes = decode_base64(&peel_json_string(text))?;
+    M::decode(bytes.as_slice())
+        .map_err(|source| EnvelopeError::value(EnvelopeProblem::InvalidProtobuf { message, source }))
+}
+
+/// The `ReturnValue` answering a durable trigger: one JSON string holding the standard base64 of `message`.
+///
+/// ```
+/// use durabletask_sdk::functions::encode_return_value;
+/// use durabletask_sdk::proto::OrchestratorResponse;
+///
+/// let response = OrchestratorResponse { instance_id: "abc123".into(), ..Default::default() };
+/// assert_eq!(encode_return_value(&response), serde_json::json!("CgZhYmMxMjM="));
+/// ```
+pub fn encode_return_value(message: &impl Message) -> Value {
+    Value::String(STANDARD.encode(message.encode_to_vec()))
+}
+
+/// The raw JSON text of an activity's input, or `None` when the activity was called without one.
+///
+/// The host sends the input's JSON text as a JSON string whose content is JSON-encoded once more (on the
+/// wire `"\"\\\"Tokyo\\\"\""` for the input `"Tokyo"`), and JSON `null` when there is no input.
+pub fn activity_input(value: &Value) -> Result<Option<String>, EnvelopeError> {
+    let text = match value {
+        Value::Null => return Ok(None),
+        Value::String(encoded) => peel_json_string(encoded),
+        other => other.to_string(),
+    };
+    if let Err(source) = serde_json::from_str::<serde::de::IgnoredAny>(&text) {
+        return Err(EnvelopeError::value(EnvelopeProblem::InvalidJson {
+            expected: "the JSON text of the activity input",
+            source,
+        }));
+    }
+    Ok(Some(text).filter(|text| text.trim() != "null"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn protobuf_round_trips_through_the_return_value_shape() {
+        let request = proto::EntityBatchRequest {
+            instance_id: "@counter@k".into(),
+            entity_state: Some("5".into()),
+            ..Default::default()
+        };
+        let wire = encode_return_value(&request);
+        let Value::String(base64) = &wire else {
+            panic!("not a string")
+        };
+        assert!(!base64.contains('"'));
+        assert_eq!(decode_entity_batch_request(&wire).unwrap(), request);
+        let double_encoded = Value::String(serde_json::to_string(base64).unwrap());
+        assert_eq!(decode_entity_batch_request(&double_encoded).unwrap(), request);
+    }
+
+    #[test]
+    fn wrong_shapes_and_bad_bytes_are_named() {
+        let error = decode_orchestrator_request(&json!({"instanceId": "x"})).unwrap_err();
+        assert_eq!(
+            error.in_binding("context").to_string(),
+            "binding 'context': expected a base64 string, found an object"
+        );
+        let error = decode_orchestrator_request(&json!("\"!!\"")).unwrap_err();
+        assert!(error.to_string().contains("base64"), "{error}");
+        let error = decode_orchestrator_request(&json!("/w==")).unwrap_err();
+        assert!(
+            error.to_string().contains("expected a protobuf OrchestratorRequest"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn activity_inputs() {
+        assert_eq!(
+            activity_input(&json!("\"\\\"Tokyo\\\"\"")).unwrap().as_deref(),
+            Some("\"Tokyo\"")
+        );
+        assert_eq!(activity_input(&json!("\"42\"")).unwrap().as_deref(), Some("42"));
+        assert_eq!(activity_input(&json!({"n": 2})).unwrap().as_deref(), Some("{\"n\":2}"));
+        assert_eq!(activity_input(&Value::Null).unwrap(), None);
+        assert_eq!(activity_input(&json!("\"null\"")).unwrap(), None);
+        let error = activity_input(&json!("\"not json\"")).unwrap_err();
+        assert!(error.to_string().contains("JSON text of the activity input"), "{error}");
+    }
+}

@@ -1,0 +1,266 @@
+//! The invocation the Functions host POSTs to a custom handler, and the answer it expects back.
+
+use chrono::{DateTime, Utc};
+use serde::de::Deserializer;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::error::{EnvelopeError, EnvelopeProblem, ValueLocation};
+use super::{durable, value, BindingEncoding, DurableClientBinding, HttpRequestData, HttpResponseData, TimerInfo};
+use crate::proto;
+
+/// The body of `POST /{FunctionName}`: `{"Data": {...}, "Metadata": {...}}`.
+///
+/// `Data` holds one entry per input binding (the trigger included), keyed by the binding name in
+/// function.json; `Metadata` holds the trigger's metadata. Missing or `null` sections read as empty.
+/// The accessor methods find a value and decode it, naming the binding or key in their errors.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InvokeRequest {
+    /// Input binding values by binding name.
+    #[serde(rename = "Data", default, deserialize_with = "map_or_empty")]
+    pub data: Map<String, Value>,
+    /// Trigger metadata by key (always including `sys`).
+    #[serde(rename = "Metadata", default, deserialize_with = "map_or_empty")]
+    pub metadata: Map<String, Value>,
+}
+
+impl InvokeRequest {
+    /// Parses an invocation body.
+    pub fn from_slice(body: &[u8]) -> Result<Self, EnvelopeError> {
+        serde_json::from_slice(body).map_err(|source| {
+            EnvelopeError::new(
+                ValueLocation::Body,
+                EnvelopeProblem::InvalidJson {
+                    expected: "a {\"Data\":…,\"Metadata\":…} object",
+                    source,
+                },
+            )
+        })
+    }
+
+    /// The raw value of the input binding `name`.
+    pub fn binding(&self, name: &str) -> Result<&Value, EnvelopeError> {
+        self.data
+            .get(name)
+            .ok_or_else(|| EnvelopeError::new(ValueLocation::Binding(name.to_string()), EnvelopeProblem::Missing))
+    }
+
+    /// The text of the input binding `name` (see [`binding_text`](super::binding_text)).
+    pub fn binding_text(&self, name: &str) -> Result<String, EnvelopeError> {
+        self.decode_binding(name, value::binding_text)
+    }
+
+    /// The JSON value of the input binding `name` (see [`binding_json`](super::binding_json)).
+    pub fn binding_json(&self, name: &str) -> Result<Value, EnvelopeError> {
+        self.decode_binding(name, value::binding_json)
+    }
+
+    /// The bytes of the input binding `name` (see [`binding_bytes`](super::binding_bytes)).
+    pub fn binding_bytes(&self, name: &str, encoding: BindingEncoding) -> Result<Vec<u8>, EnvelopeError> {
+        self.decode_binding(name, |value| value::binding_bytes(value, encoding))
+    }
+
+    /// The `OrchestratorRequest` of the `orchestrationTrigger` binding `name`.
+    pub fn orchestrator_request(&self, name: &str) -> Result<proto::OrchestratorRequest, EnvelopeError> {
+        self.decode_binding(name, durable::decode_orchestrator_request)
+    }
+
+    /// The `EntityBatchRequest` of the `entityTrigger` binding `name`.
+    pub fn entity_batch_request(&self, name: &str) -> Result<proto::EntityBatchRequest, EnvelopeError> {
+        self.decode_binding(name, durable::decode_entity_batch_request)
+    }
+
+    /// The input JSON text of the `activityTrigger` binding `name`; `None` when the activity got no input
+    /// (the binding absent or `null`).
+    pub fn activity_input(&self, name: &str) -> Result<Option<String>, EnvelopeError> {
+        match self.data.get(name) {
+            None => Ok(None),
+            Some(value) => durable::activity_input(value).map_err(|error| error.in_binding(name)),
+        }
+    }
+
+    /// The `durableClient` input binding `name`.
+    pub fn durable_client(&self, name: &str) -> Result<DurableClientBinding, EnvelopeError> {
+        self.decode_binding(name, DurableClientBinding::from_value)
+    }
+
+    /// The `httpTrigger` binding `name`.
+    pub fn http_request(&self, name: &str) -> Result<HttpRequestData, EnvelopeError> {
+        self.decode_binding(name, HttpRequestData::from_value)
+    }
+
+    /// The `timerTrigger` binding `name`.
+    pub fn timer(&self, name: &str) -> Result<TimerInfo, EnvelopeError> {
+        self.decode_binding(name, TimerInfo::from_value)
+    }
+
+    /// The raw metadata entry `key`; `None` when absent or `null`.
+    pub fn metadata_value(&self, key: &str) -> Option<&Value> {
+        self.metadata.get(key).filter(|value| !value.is_null())
+    }
+
+    /// The string metadata entry `key` (see [`metadata_string`](super::metadata_string)); `None` when absent.
+    pub fn metadata_string(&self, key: &str) -> Result<Option<String>, EnvelopeError> {
+        self.decode_metadata(key, value::metadata_string)
+    }
+
+    /// The integer metadata entry `key` (see [`metadata_int`](super::metadata_int)); `None` when absent.
+    pub fn metadata_int(&self, key: &str) -> Result<Option<i64>, EnvelopeError> {
+        self.decode_metadata(key, value::metadata_int)
+    }
+
+    /// The date metadata entry `key` (see [`metadata_datetime`](super::metadata_datetime)); `None` when absent.
+    pub fn metadata_datetime(&self, key: &str) -> Result<Option<DateTime<Utc>>, EnvelopeError> {
+        self.decode_metadata(key, value::metadata_datetime)
+    }
+
+    /// The object metadata entry `key` (see [`metadata_object`](super::metadata_object)); `None` when absent.
+    pub fn metadata_object(&self, key: &str) -> Result<Option<Map<String, Value>>, EnvelopeError> {
+        self.decode_metadata(key, value::metadata_object)
+    }
+
+    /// The function name the host reports in `Metadata.sys.MethodName`.
+    pub fn method_name(&self) -> Option<&str> {
+        self.metadata.get("sys")?.get("MethodName")?.as_str()
+    }
+
+    fn decode_binding<T>(
+        &self,
+        name: &str,
+        decode: impl FnOnce(&Value) -> Result<T, EnvelopeError>,
+    ) -> Result<T, EnvelopeError> {
+        decode(self.binding(name)?).map_err(|error| error.in_binding(name))
+    }
+
+    fn decode_metadata<T>(
+        &self,
+        key: &str,
+        decode: impl FnOnce(&Value) -> Result<T, EnvelopeError>,
+    ) -> Result<Option<T>, EnvelopeError> {
+        self.metadata_value(key)
+            .map(|value| decode(value).map_err(|error| error.in_metadata(key)))
+            .transpose()
+    }
+}
+
+/// The answer to an invocation: `{"Outputs": {...}, "Logs": [...], "ReturnValue": ...}`.
+///
+/// All three fields are always serialized (`Outputs` as `{}` when empty), so the host never gets an empty
+/// body, which it would wait on until the function times out.
+///
+/// ```
+/// use durabletask_sdk::functions::InvokeResponse;
+///
+/// let response = InvokeResponse::new().with_output("outEvents", serde_json::json!([{"id": 1}])).with_log("sent 1");
+/// assert_eq!(
+///     serde_json::to_string(&response).unwrap(),
+///     r#"{"Outputs":{"outEvents":[{"id":1}]},"Logs":["sent 1"],"ReturnValue":null}"#
+/// );
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InvokeResponse {
+    /// Output binding values by binding name.
+    #[serde(rename = "Outputs", default, deserialize_with = "map_or_empty")]
+    pub outputs: Map<String, Value>,
+    /// Lines the host writes to the function's log at Information level.
+    #[serde(rename = "Logs", default, deserialize_with = "vec_or_empty")]
+    pub logs: Vec<String>,
+    /// The function's return value (for durable triggers, the base64 response).
+    #[serde(rename = "ReturnValue", default)]
+    pub return_value: Value,
+}
+
+impl InvokeResponse {
+    /// An empty answer: no outputs, no logs, a `null` return value.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The answer to a durable trigger: `message` as the base64 return value.
+    pub fn durable(message: &impl prost::Message) -> Self {
+        Self::new().with_return_value(durable::encode_return_value(message))
+    }
+
+    /// Sets the output binding `name`.
+    pub fn with_output(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.outputs.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sets the `http` output binding `name`.
+    pub fn with_http_output(self, name: impl Into<String>, response: &HttpResponseData) -> Self {
+        self.with_output(name, response.to_value())
+    }
+
+    /// Adds a log line.
+    pub fn with_log(mut self, line: impl Into<String>) -> Self {
+        self.logs.push(line.into());
+        self
+    }
+
+    /// Sets the return value.
+    pub fn with_return_value(mut self, value: impl Into<Value>) -> Self {
+        self.return_value = value.into();
+        self
+    }
+
+    /// The JSON body to send back (with `Content-Type: application/json`).
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        // A map of JSON values, a list of strings and a JSON value always serialize.
+        serde_json::to_vec(self).unwrap_or_else(|_| b"{}".to_vec())
+    }
+}
+
+fn map_or_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Map<String, Value>, D::Error> {
+    Ok(Option::<Map<String, Value>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+fn vec_or_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn missing_and_null_sections_read_as_empty() {
+        let request = InvokeRequest::from_slice(br#"{"Data":null}"#).unwrap();
+        assert!(request.data.is_empty() && request.metadata.is_empty());
+        let error = request.binding("message").unwrap_err();
+        assert_eq!(error.to_string(), "binding 'message': it is missing");
+        let error = InvokeRequest::from_slice(b"[1]").unwrap_err();
+        assert!(
+            error.to_string().starts_with("invocation body: expected a {"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn metadata_accessors_name_the_key() {
+        let request: InvokeRequest = serde_json::from_value(json!({
+            "Data": {},
+            "Metadata": {"DeliveryCount": "x", "MessageId": "\"m-1\"", "Gone": null,
+                         "sys": {"MethodName": "ServiceBusTrigger"}}
+        }))
+        .unwrap();
+        assert_eq!(request.metadata_string("MessageId").unwrap().as_deref(), Some("m-1"));
+        assert_eq!(request.metadata_string("Gone").unwrap(), None);
+        assert_eq!(request.metadata_int("Missing").unwrap(), None);
+        let error = request.metadata_int("DeliveryCount").unwrap_err();
+        assert_eq!(error.to_string(), "metadata 'DeliveryCount': 'x' is not an integer");
+        assert_eq!(request.method_name(), Some("ServiceBusTrigger"));
+    }
+
+    #[test]
+    fn empty_responses_still_have_every_section() {
+        assert_eq!(
+            String::from_utf8(InvokeResponse::new().to_json_bytes()).unwrap(),
+            r#"{"Outputs":{},"Logs":[],"ReturnValue":null}"#
+        );
+        let back: InvokeResponse = serde_json::from_str(r#"{"Outputs":null,"ReturnValue":"x"}"#).unwrap();
+        assert_eq!(back.return_value, json!("x"));
+    }
+}

@@ -1,0 +1,47 @@
+//! The Azure Functions custom-handler envelope: what the Functions host POSTs to the handler and what it
+//! expects back, and the decoding of every binding value shape it sends.
+//!
+//! - [`InvokeRequest`] / [`InvokeResponse`]: the `{"Data","Metadata"}` request and the
+//!   `{"Outputs","Logs","ReturnValue"}` answer.
+//! - [`binding_text`], [`binding_json`], [`binding_bytes`] and the `metadata_*` functions: undo the host's
+//!   encodings (strings JSON-encoded twice, numbers as text, base64 for binary data, several date formats).
+//! - [`decode_orchestrator_request`], [`decode_entity_batch_request`], [`activity_input`] and
+//!   [`encode_return_value`]: the Durable Functions trigger payloads.
+//! - [`DurableClientBinding`], [`HttpRequestData`] / [`HttpResponseData`] and [`TimerInfo`]: typed binding
+//!   values.
+//! - [`handle_orchestrator`], [`handle_entity`] and [`handle_activity`]: a whole durable trigger invocation, from
+//!   request to answer, through a [`Registry`](crate::Registry).
+//!
+//! ```
+//! use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
+//!
+//! let body = br#"{"Data":{"message":"\"hello\""},"Metadata":{"MessageId":"\"m-1\"","DeliveryCount":"1"}}"#;
+//! let request = InvokeRequest::from_slice(body).unwrap();
+//! assert_eq!(request.binding_text("message").unwrap(), "hello");
+//! assert_eq!(request.metadata_int("DeliveryCount").unwrap(), Some(1));
+//! let answer = InvokeResponse::new().with_log("processed m-1");
+//! # let _ = answer;
+//! ```
+
+mod client_binding;
+mod durable;
+mod envelope;
+mod error;
+mod http;
+mod timer;
+mod triggers;
+mod value;
+
+pub use client_binding::DurableClientBinding;
+pub use durable::{
+    activity_input, decode_entity_batch_request, decode_orchestrator_request, decode_protobuf, encode_return_value,
+};
+pub use envelope::{InvokeRequest, InvokeResponse};
+pub use error::{EnvelopeError, EnvelopeProblem, ValueLocation};
+pub use http::{HttpRequestData, HttpResponseData};
+pub use timer::{ScheduleStatus, TimerInfo};
+pub use triggers::{handle_activity, handle_entity, handle_orchestrator, ActivityInvocationError};
+pub use value::{
+    binding_bytes, binding_json, binding_text, host_string, metadata_datetime, metadata_int, metadata_object,
+    metadata_string, BindingEncoding,
+};

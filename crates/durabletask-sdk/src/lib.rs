@@ -1,0 +1,71 @@
+//! # durabletask-sdk: Durable Functions and Durable Task orchestrations in Rust
+//!
+//! A Durable Task SDK speaking the protobuf protocol of `microsoft/durabletask-protobuf`: the protocol the Azure
+//! Durable Functions extension uses to drive custom handlers, and that durabletask sidecars (the Durable Task
+//! Scheduler, the in-memory engine of durabletask-python) serve over gRPC.
+//!
+//! - **Write** orchestrators as `async fn(OrchestrationContext, Input) -> Result<Output, Error>`
+//!   ([`orchestration`]), activities as `async fn(ActivityContext, Input) -> Result<Output, Error>` ([`activity`]),
+//!   and entities as `fn(&mut EntityContext) -> Result<Output, Error>` ([`entity`]); register them in a
+//!   [`Registry`].
+//! - **Run** them with pure executors — [`orchestration::execute_orchestrator`] (replay: history in, new actions
+//!   out), [`entity::execute_entity_batch`] / [`entity::execute_entity_request`] (one transaction per operation) —
+//!   behind an Azure Functions custom handler ([`functions`]: the host's envelope and ready-made trigger handlers)
+//!   or a standalone gRPC worker ([`worker`]).
+//! - **Manage** instances and entities with the gRPC [`client::DurableClient`]: signal, query and clean entities;
+//!   start, wait for, raise events to, suspend, terminate, query and purge orchestrations.
+//! - **Test** orchestrators with [`history`] builders, without any engine.
+//!
+//! ```
+//! use durabletask_sdk::orchestration::execute_orchestrator;
+//! use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType as Action;
+//! use durabletask_sdk::{history, proto, Error, OrchestrationContext, Registry};
+//!
+//! async fn greet(ctx: OrchestrationContext, name: String) -> Result<String, Error> {
+//!     Ok(ctx.call_activity("SayHello", &name).await?)
+//! }
+//!
+//! let mut registry = Registry::new();
+//! registry.add_orchestrator("Greet", greet).unwrap();
+//! let past = vec![
+//!     history::orchestrator_started_now(),
+//!     history::execution_started("Greet", "id-1", Some("\"Ada\"")),
+//!     history::task_scheduled(1, "SayHello", Some("\"Ada\"")),
+//! ];
+//! let new = vec![history::orchestrator_started_now(), history::task_completed(1, Some("\"Hello, Ada!\""))];
+//! let request = proto::OrchestratorRequest { instance_id: "id-1".into(), past_events: past, new_events: new, ..Default::default() };
+//! let response = execute_orchestrator(&registry, &request);
+//! let Some(Action::CompleteOrchestration(done)) = &response.actions[0].orchestrator_action_type else { panic!() };
+//! assert_eq!(done.result.as_deref(), Some("\"Hello, Ada!\""));
+//! ```
+//!
+//! Behaviour is checked against Microsoft's durabletask-python executors (the `durabletask-conformance` crate).
+
+#![warn(missing_docs)]
+
+pub mod activity;
+pub mod client;
+pub mod entity;
+mod entity_id;
+pub mod failure;
+pub mod functions;
+pub mod history;
+pub mod json;
+pub mod orchestration;
+mod registry;
+pub mod time;
+pub mod worker;
+
+/// Protocol messages and the `TaskHubSidecarService` gRPC client and server, generated from
+/// `proto/orchestrator_service.proto`.
+#[allow(missing_docs, clippy::all, clippy::pedantic)]
+pub mod proto {
+    tonic::include_proto!("_");
+}
+
+pub use activity::ActivityContext;
+pub use entity::EntityContext;
+pub use entity_id::{EntityId, EntityIdError};
+pub use failure::{Error, FailureDetails, TaskError};
+pub use orchestration::OrchestrationContext;
+pub use registry::{Registry, RegistryError};

@@ -1,0 +1,418 @@
+//! [`OrchestrationContext`]: everything an orchestrator may do. Every method is deterministic: it reads time,
+//! GUIDs and results from history, never from the machine, so each replay makes the same decisions.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::retry::RetryPolicy;
+use super::state::{ContinueAsNew, ReplayState, SlotKey, TimerChain};
+use super::task::{CompositeTask, DurableFuture};
+use crate::entity_id::EntityId;
+use crate::failure::{Error, TaskError};
+use crate::json;
+use crate::proto;
+use crate::proto::orchestrator_action::OrchestratorActionType as Action;
+use crate::proto::send_entity_message_action::EntityMessageType;
+
+/// Timers longer than this are split into chained timers, as the official SDKs do (Azure Storage limits how far
+/// ahead a message can be scheduled).
+pub const MAXIMUM_TIMER_INTERVAL: Duration = Duration::from_secs(3 * 24 * 60 * 60);
+
+/// The context an orchestrator runs with. Cheap to clone; clones share the same episode.
+///
+/// ```
+/// use durabletask_sdk::{Error, OrchestrationContext};
+///
+/// async fn greet_all(ctx: OrchestrationContext, cities: Vec<String>) -> Result<Vec<String>, Error> {
+///     let mut greetings = Vec::new();
+///     for city in &cities {
+///         greetings.push(ctx.call_activity::<String>("SayHello", city).await?);
+///     }
+///     ctx.set_custom_status(&serde_json::json!({ "greeted": greetings.len() }))?;
+///     Ok(greetings)
+/// }
+/// ```
+#[derive(Clone)]
+pub struct OrchestrationContext {
+    state: Rc<RefCell<ReplayState>>,
+}
+
+impl OrchestrationContext {
+    pub(crate) fn new(state: Rc<RefCell<ReplayState>>) -> Self {
+        Self { state }
+    }
+
+    /// The orchestration instance id.
+    pub fn instance_id(&self) -> String {
+        self.state.borrow().instance_id.clone()
+    }
+
+    /// The orchestrator's registered name.
+    pub fn name(&self) -> String {
+        self.state.borrow().name.clone()
+    }
+
+    /// The version the instance was started with, if any.
+    pub fn version(&self) -> Option<String> {
+        self.state.borrow().version.clone()
+    }
+
+    /// The parent orchestration's instance id, when this is a sub-orchestration.
+    pub fn parent_instance_id(&self) -> Option<String> {
+        self.state.borrow().parent_instance_id.clone()
+    }
+
+    /// The orchestration input decoded from JSON (absent input decodes as `null`, so `Option<T>` and `()` work).
+    pub fn input<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        let state = self.state.borrow();
+        json::decode(state.input.as_deref()).map_err(|e| {
+            Error::new(
+                "InvalidInputError",
+                format!("the input of orchestration '{}' could not be decoded: {e}", state.name),
+            )
+        })
+    }
+
+    /// The current time of the orchestration: when the current episode started, as recorded in history.
+    pub fn current_utc_datetime(&self) -> DateTime<Utc> {
+        self.state.borrow().current_utc
+    }
+
+    /// True while the orchestrator re-runs past history (use it to avoid duplicate logs).
+    pub fn is_replaying(&self) -> bool {
+        self.state.borrow().is_replaying
+    }
+
+    /// A deterministic GUID: the same on every replay (see the module docs of `guid` for the scheme).
+    pub fn new_guid(&self) -> uuid::Uuid {
+        self.state.borrow_mut().new_guid()
+    }
+
+    /// Sets the custom status that clients see (any JSON value; `null` clears it).
+    pub fn set_custom_status(&self, status: &impl Serialize) -> Result<(), Error> {
+        let encoded = json::encode(status)?;
+        self.state.borrow_mut().custom_status = encoded;
+        Ok(())
+    }
+
+    /// Schedules an activity with JSON input and returns its task.
+    pub fn call_activity<T: DeserializeOwned>(&self, name: &str, input: &impl Serialize) -> DurableFuture<T> {
+        let input = self.encode_or_fail(input);
+        self.schedule_activity(name, input)
+    }
+
+    /// Schedules an activity that is retried on failure according to `policy`, waiting on durable timers.
+    pub fn call_activity_with_retry<T: DeserializeOwned + 'static>(
+        &self,
+        name: &str,
+        input: &impl Serialize,
+        policy: RetryPolicy,
+    ) -> CompositeTask<T> {
+        let input = self.encode_or_fail(input);
+        let first = self.schedule_activity::<T>(name, input.clone());
+        let ctx = self.clone();
+        let name = name.to_string();
+        CompositeTask::new(ctx.retry_loop(policy, first, move |ctx| ctx.schedule_activity(&name, input.clone())))
+    }
+
+    /// Starts a sub-orchestration (instance id defaults to `<parent id>:<task id as 4 hex digits>`).
+    pub fn call_sub_orchestrator<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        input: &impl Serialize,
+        instance_id: Option<&str>,
+    ) -> DurableFuture<T> {
+        let input = self.encode_or_fail(input);
+        self.schedule_sub_orchestration(name, input, instance_id.map(str::to_string))
+    }
+
+    /// Starts a sub-orchestration that is retried on failure according to `policy`.
+    pub fn call_sub_orchestrator_with_retry<T: DeserializeOwned + 'static>(
+        &self,
+        name: &str,
+        input: &impl Serialize,
+        instance_id: Option<&str>,
+        policy: RetryPolicy,
+    ) -> CompositeTask<T> {
+        let input = self.encode_or_fail(input);
+        let first = self.schedule_sub_orchestration::<T>(name, input.clone(), instance_id.map(str::to_string));
+        // Every attempt targets the same instance id as the first one.
+        let instance_id = self.scheduled_sub_orchestration_id(first.task_id());
+        let name = name.to_string();
+        CompositeTask::new(self.clone().retry_loop(policy, first, move |ctx| {
+            ctx.schedule_sub_orchestration(&name, input.clone(), instance_id.clone())
+        }))
+    }
+
+    /// A durable timer that fires at `fire_at` (long timers are chained in steps of at most three days).
+    pub fn create_timer(&self, fire_at: DateTime<Utc>) -> DurableFuture<()> {
+        let first_step = next_timer_step(self.current_utc_datetime(), fire_at);
+        if first_step >= fire_at {
+            return self.schedule_timer(fire_at);
+        }
+        let mut state = self.state.borrow_mut();
+        let id = schedule_timer_action(&mut state, first_step);
+        let key = SlotKey::LongTimer(id);
+        state.add_slot(key);
+        state.timer_chains.insert(
+            id,
+            TimerChain {
+                final_fire_at: fire_at,
+                key,
+            },
+        );
+        drop(state);
+        DurableFuture::new(self.state.clone(), key)
+    }
+
+    /// A durable timer that fires `delay` after the current orchestration time.
+    pub fn create_timer_after(&self, delay: Duration) -> DurableFuture<()> {
+        let delay = chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX);
+        let fire_at = self
+            .current_utc_datetime()
+            .checked_add_signed(delay)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        self.create_timer(fire_at)
+    }
+
+    /// Waits for an external event (names are case-insensitive); events that arrived earlier are delivered in
+    /// arrival order, one per wait.
+    pub fn wait_for_external_event<T: DeserializeOwned>(&self, name: &str) -> DurableFuture<T> {
+        let key = self.state.borrow_mut().wait_for_event(name);
+        DurableFuture::new(self.state.clone(), key)
+    }
+
+    /// Sends an event to another orchestration instance (fire and forget).
+    pub fn send_event(&self, instance_id: &str, name: &str, data: &impl Serialize) {
+        let data = self.encode_or_fail(data);
+        let mut state = self.state.borrow_mut();
+        let id = state.next_sequence_number();
+        let action = Action::SendEvent(proto::SendEventAction {
+            instance: Some(proto::OrchestrationInstance {
+                instance_id: instance_id.to_string(),
+                execution_id: None,
+            }),
+            name: name.to_string(),
+            data,
+        });
+        state.add_action(new_action(id, action), false);
+    }
+
+    /// Signals an entity operation (fire and forget).
+    pub fn signal_entity(&self, entity: &EntityId, operation: &str, input: &impl Serialize) {
+        self.signal_entity_internal(entity, operation, input, None);
+    }
+
+    /// Signals an entity operation to be delivered at `at`.
+    pub fn signal_entity_at(&self, entity: &EntityId, operation: &str, input: &impl Serialize, at: DateTime<Utc>) {
+        self.signal_entity_internal(entity, operation, input, Some(at));
+    }
+
+    /// Calls an entity operation and waits for its result.
+    pub fn call_entity<T: DeserializeOwned>(
+        &self,
+        entity: &EntityId,
+        operation: &str,
+        input: &impl Serialize,
+    ) -> DurableFuture<T> {
+        let input = self.encode_or_fail(input);
+        let mut state = self.state.borrow_mut();
+        let id = state.next_sequence_number();
+        let request_id = state.new_guid().to_string();
+        let action = Action::SendEntityMessage(proto::SendEntityMessageAction {
+            entity_message_type: Some(EntityMessageType::EntityOperationCalled(
+                proto::EntityOperationCalledEvent {
+                    request_id: request_id.clone(),
+                    operation: operation.to_string(),
+                    scheduled_time: None,
+                    input,
+                    parent_instance_id: Some(state.instance_id.clone()),
+                    parent_execution_id: None,
+                    target_instance_id: Some(entity.to_string()),
+                },
+            )),
+        });
+        state.entity_calls.insert(request_id, id);
+        state.add_action(new_action(id, action), true);
+        drop(state);
+        DurableFuture::new(self.state.clone(), SlotKey::Sequence(id))
+    }
+
+    /// Ends this execution and restarts the orchestration with `input` and a fresh history once the orchestrator
+    /// returns. External events that arrived but were not awaited are dropped.
+    pub fn continue_as_new(&self, input: &impl Serialize) {
+        self.request_continue_as_new(input, false);
+    }
+
+    /// Like [`continue_as_new`](Self::continue_as_new), but external events that arrived and were not awaited are
+    /// carried over to the new execution.
+    pub fn continue_as_new_preserving_events(&self, input: &impl Serialize) {
+        self.request_continue_as_new(input, true);
+    }
+
+    fn request_continue_as_new(&self, input: &impl Serialize, preserve_unprocessed_events: bool) {
+        let input = self.encode_or_fail(input);
+        let mut state = self.state.borrow_mut();
+        if state.continue_as_new.is_none() {
+            state.continue_as_new = Some(ContinueAsNew {
+                input,
+                preserve_unprocessed_events,
+            });
+        }
+    }
+
+    fn signal_entity_internal(
+        &self,
+        entity: &EntityId,
+        operation: &str,
+        input: &impl Serialize,
+        at: Option<DateTime<Utc>>,
+    ) {
+        let input = self.encode_or_fail(input);
+        let mut state = self.state.borrow_mut();
+        let id = state.next_sequence_number();
+        let request_id = state.new_guid().to_string();
+        let action = Action::SendEntityMessage(proto::SendEntityMessageAction {
+            entity_message_type: Some(EntityMessageType::EntityOperationSignaled(
+                proto::EntityOperationSignaledEvent {
+                    request_id,
+                    operation: operation.to_string(),
+                    scheduled_time: at.map(crate::time::to_timestamp),
+                    input,
+                    target_instance_id: Some(entity.to_string()),
+                },
+            )),
+        });
+        state.add_action(new_action(id, action), false);
+    }
+
+    fn schedule_activity<T>(&self, name: &str, input: Option<String>) -> DurableFuture<T> {
+        let mut state = self.state.borrow_mut();
+        let id = state.next_sequence_number();
+        let action = Action::ScheduleTask(proto::ScheduleTaskAction {
+            name: name.to_string(),
+            version: None,
+            input,
+            tags: Default::default(),
+            parent_trace_context: None,
+        });
+        state.add_action(new_action(id, action), true);
+        drop(state);
+        DurableFuture::new(self.state.clone(), SlotKey::Sequence(id))
+    }
+
+    fn schedule_sub_orchestration<T>(
+        &self,
+        name: &str,
+        input: Option<String>,
+        instance_id: Option<String>,
+    ) -> DurableFuture<T> {
+        let mut state = self.state.borrow_mut();
+        let id = state.next_sequence_number();
+        let instance_id = instance_id.unwrap_or_else(|| format!("{}:{id:04x}", state.instance_id));
+        let action = Action::CreateSubOrchestration(proto::CreateSubOrchestrationAction {
+            instance_id,
+            name: name.to_string(),
+            version: None,
+            input,
+            parent_trace_context: None,
+            tags: Default::default(),
+        });
+        state.add_action(new_action(id, action), true);
+        drop(state);
+        DurableFuture::new(self.state.clone(), SlotKey::Sequence(id))
+    }
+
+    fn scheduled_sub_orchestration_id(&self, task_id: i32) -> Option<String> {
+        let state = self.state.borrow();
+        match state.pending_actions.get(&task_id)?.orchestrator_action_type.as_ref()? {
+            Action::CreateSubOrchestration(create) => Some(create.instance_id.clone()),
+            _ => None,
+        }
+    }
+
+    fn schedule_timer(&self, fire_at: DateTime<Utc>) -> DurableFuture<()> {
+        let mut state = self.state.borrow_mut();
+        let id = schedule_timer_action(&mut state, fire_at);
+        state.add_slot(SlotKey::Sequence(id));
+        drop(state);
+        DurableFuture::new(self.state.clone(), SlotKey::Sequence(id))
+    }
+
+    /// Awaits `first`; on failure waits the policy's delay on a durable timer and tries again with `attempt`.
+    async fn retry_loop<T: DeserializeOwned>(
+        self,
+        policy: RetryPolicy,
+        first: DurableFuture<T>,
+        attempt: impl Fn(&OrchestrationContext) -> DurableFuture<T>,
+    ) -> Result<T, TaskError> {
+        let started_at = self.current_utc_datetime();
+        let mut current = first;
+        let mut attempt_number = 1;
+        loop {
+            let error = match current.await {
+                Ok(value) => return Ok(value),
+                Err(error) => error,
+            };
+            attempt_number += 1;
+            let non_retriable = error.failure_details().is_some_and(|d| d.is_non_retriable);
+            let timed_out = policy.retry_timeout().is_some_and(|timeout| {
+                chrono::Duration::from_std(timeout)
+                    .ok()
+                    .and_then(|timeout| started_at.checked_add_signed(timeout))
+                    .is_some_and(|deadline| self.current_utc_datetime() >= deadline)
+            });
+            let delay = match policy.delay_before_attempt(attempt_number) {
+                Some(delay) if !non_retriable && !timed_out => delay,
+                _ => return Err(error),
+            };
+            self.create_timer_after(delay).await?;
+            current = attempt(&self);
+        }
+    }
+
+    /// Encodes a value; an unencodable value fails the orchestration with a clear message rather than panicking.
+    fn encode_or_fail(&self, value: &impl Serialize) -> Option<String> {
+        match json::encode(value) {
+            Ok(encoded) => encoded,
+            Err(error) => {
+                self.state
+                    .borrow_mut()
+                    .encoding_error
+                    .get_or_insert_with(|| error.to_string());
+                None
+            }
+        }
+    }
+}
+
+/// The fire time of the next step of a timer due at `fire_at`, starting at `now`.
+pub(crate) fn next_timer_step(now: DateTime<Utc>, fire_at: DateTime<Utc>) -> DateTime<Utc> {
+    let maximum = chrono::Duration::from_std(MAXIMUM_TIMER_INTERVAL).expect("three days fit");
+    match now.checked_add_signed(maximum) {
+        Some(step) if step < fire_at => step,
+        _ => fire_at,
+    }
+}
+
+/// Records a timer action at a new sequence number; returns the number.
+pub(crate) fn schedule_timer_action(state: &mut ReplayState, fire_at: DateTime<Utc>) -> i32 {
+    let id = state.next_sequence_number();
+    let action = Action::CreateTimer(proto::CreateTimerAction {
+        fire_at: Some(crate::time::to_timestamp(fire_at)),
+    });
+    state.add_action(new_action(id, action), false);
+    id
+}
+
+fn new_action(id: i32, action: Action) -> proto::OrchestratorAction {
+    proto::OrchestratorAction {
+        id,
+        orchestrator_action_type: Some(action),
+    }
+}
