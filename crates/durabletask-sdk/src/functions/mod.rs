@@ -28,6 +28,7 @@ mod durable;
 mod envelope;
 mod error;
 mod http;
+pub mod ncrontab;
 mod timer;
 mod triggers;
 mod value;
