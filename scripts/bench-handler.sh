@@ -19,6 +19,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+# The host passes every app setting to the handler; the handler refuses to start without this one.
+export FUNCTIONS_WORKER_RUNTIME=custom
 python="${DURABLE_VENV:-$root/.venv}/bin/python"
 duration="${BENCH_DURATION:-10}"
 connections="${BENCH_CONNECTIONS:-16}"

@@ -10,7 +10,8 @@
 //! - [`durable`]: the entity, orchestrator and activities, registered with the `durabletask-sdk` SDK;
 //! - [`domain`]: the pure return model (events, aggregate, completion rule, messages);
 //! - [`config`]: app settings, validated at start-up;
-//! - [`function_folders`]: the check that the function folders and the handler agree.
+//! - [`function_folders`]: the check that the function folders and the handler agree;
+//! - [`host_checks`]: the check of the worker runtime and the extension bundle range the host is configured with.
 
 pub mod app;
 pub mod config;
@@ -19,3 +20,4 @@ pub mod durable;
 pub mod error;
 pub mod function_folders;
 pub mod functions;
+pub mod host_checks;

@@ -26,6 +26,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
+    returns_aggregator::host_checks::check_app(&config.app_root).map_err(|e| e.to_string())?;
     let folders = read_function_folders(&config.app_root).map_err(|e| e.to_string())?;
     check_registrations(&config.app_root, &folders, FUNCTIONS).map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(config.listen_addr)

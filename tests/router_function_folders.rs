@@ -171,7 +171,10 @@ fn host_json_configures_the_custom_handler_and_the_task_hub() {
         host["extensionBundle"]["id"],
         "Microsoft.Azure.Functions.ExtensionBundle"
     );
-    assert_eq!(host["extensionBundle"]["version"], "[4.26.0, 5.0.0)");
+    assert_eq!(
+        host["extensionBundle"]["version"],
+        returns_aggregator::host_checks::RECOMMENDED_RANGE
+    );
     assert_eq!(host["customHandler"]["description"]["defaultExecutablePath"], "handler");
     assert_ne!(
         host["customHandler"]["enableForwardingHttpRequest"],
