@@ -319,13 +319,18 @@ impl BundleVersion {
             None => (without_metadata, ReleaseLabel::Release),
         };
         let mut parts = [0u64; 4];
-        let mut count = 0;
-        for part in numbers.split('.') {
-            if count == parts.len() || part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid());
+        let mut written = numbers.split('.');
+        for slot in &mut parts {
+            match written.next() {
+                Some(part) if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) => {
+                    *slot = part.parse().map_err(|_| invalid())?;
+                }
+                Some(_) => return Err(invalid()),
+                None => break,
             }
-            parts[count] = part.parse().map_err(|_| invalid())?;
-            count += 1;
+        }
+        if written.next().is_some() {
+            return Err(invalid());
         }
         Ok(BundleVersion { parts, release: label })
     }

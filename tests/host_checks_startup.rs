@@ -46,7 +46,11 @@ fn a_worker_runtime_other_than_custom_stops_the_handler_with_the_fix() {
 
     let output = run_handler(app.path(), &[]);
     assert!(!output.status.success());
-    assert!(stderr_of(&output).contains("FUNCTIONS_WORKER_RUNTIME is not set"), "{}", stderr_of(&output));
+    assert!(
+        stderr_of(&output).contains("FUNCTIONS_WORKER_RUNTIME is not set"),
+        "{}",
+        stderr_of(&output)
+    );
 }
 
 #[test]
@@ -92,5 +96,8 @@ fn the_repository_app_passes_the_host_checks() {
         !stderr.contains("FUNCTIONS_WORKER_RUNTIME") && !stderr.contains("extensionBundle"),
         "{stderr}"
     );
-    assert!(stderr.contains("function folders"), "it stopped at the function folders check: {stderr}");
+    assert!(
+        stderr.contains("function folders"),
+        "it stopped at the function folders check: {stderr}"
+    );
 }
