@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: sets up the Python virtualenv with the local durable engine
-# (durabletask 1.12.0), builds the workspace, then runs lint, unit, conformance, router and end-to-end tests.
+# (durabletask 1.12.0), builds the workspace, then runs lint, unit, conformance, router and end-to-end tests, and
+# builds and checks the deployment package.
 # Usage: bash scripts/test.sh            (from anywhere)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,3 +23,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tests"
 cargo test --workspace --locked
+
+step "deployment package (dist/app.zip: the statically linked handler, host.json, the function folders)"
+bash scripts/package.sh
+
+step "package tests (contents, ELF, .funcignore, the unpacked app under local-host)"
+cargo test --locked --test package -- --ignored
