@@ -11,6 +11,9 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 out="$root/out"
 mkdir -p "$out"
 
+# local-host reads the app settings from local.settings.json (git-ignored): a fresh clone starts from the template.
+[[ -f local.settings.json ]] || cp local.settings.example.json local.settings.json
+
 echo "==> python virtualenv with the local durable engine (durabletask 1.12.0)"
 bash scripts/setup-venv.sh
 

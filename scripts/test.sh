@@ -9,6 +9,9 @@ cd "$root"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "local settings (local-host reads the git-ignored local.settings.json; a fresh clone starts from the template)"
+[[ -f local.settings.json ]] || cp local.settings.example.json local.settings.json
+
 step "python virtualenv (local engine + reference executors)"
 bash scripts/setup-venv.sh
 

@@ -89,10 +89,10 @@ fn repository_functions() -> BTreeSet<String> {
         .collect()
 }
 
-/// The app settings the host would give the handler: the local settings' `Values` (the deploy steps set the same
-/// names as app settings).
+/// The app settings the host would give the handler: the `Values` of the committed local settings template (the
+/// deploy steps set the same names as app settings).
 fn app_settings() -> Vec<(String, String)> {
-    let settings = read_json(&repo_root().join("local.settings.json"));
+    let settings = read_json(&repo_root().join("local.settings.example.json"));
     settings["Values"]
         .as_object()
         .expect("Values")
@@ -242,7 +242,7 @@ fn funcignore_keeps_func_publish_to_the_same_files_as_the_package() {
     for generated in [".venv", "target", "out", "dist", ".azurite", "fuzz", ".cargo"] {
         assert!(excluded(generated, true), ".funcignore must exclude {generated}/");
     }
-    for local in ["local.settings.json", ".git", ".gitignore", ".funcignore"] {
+    for local in ["local.settings.json", "local.settings.example.json", ".git", ".gitignore", ".funcignore"] {
         assert!(excluded(local, false), ".funcignore must exclude {local}");
     }
 }

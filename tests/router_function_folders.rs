@@ -1,6 +1,7 @@
-//! The function folders, `host.json`, `local.settings.json` and the handler's function table agree: every function
-//! the router serves has a folder with the right trigger, every binding name the code reads or writes is declared
-//! with the right type and direction, and every setting a binding refers to has a value.
+//! The function folders, `host.json`, the local settings template (`local.settings.example.json`) and the handler's
+//! function table agree: every function the router serves has a folder with the right trigger, every binding name
+//! the code reads or writes is declared with the right type and direction, and every setting a binding refers to has
+//! a value.
 
 mod support;
 
@@ -197,8 +198,8 @@ fn host_json_configures_the_custom_handler_and_the_task_hub() {
 
 #[test]
 fn every_setting_a_binding_refers_to_has_a_local_value() {
-    let settings = read_json("local.settings.json");
-    let values = settings["Values"].as_object().expect("local.settings.json has Values");
+    let settings = read_json("local.settings.example.json");
+    let values = settings["Values"].as_object().expect("local.settings.example.json has Values");
     assert_eq!(
         values["FUNCTIONS_WORKER_RUNTIME"]
             .as_str()
@@ -236,14 +237,14 @@ fn every_setting_a_binding_refers_to_has_a_local_value() {
             .and_then(Value::as_str);
         assert!(
             value.is_some_and(|value| !value.trim().is_empty()),
-            "{function}/function.json refers to the setting {setting}, which local.settings.json does not set"
+            "{function}/function.json refers to the setting {setting}, which local.settings.example.json does not set"
         );
     }
 }
 
 #[test]
 fn the_local_settings_are_valid_handler_settings() {
-    let settings = read_json("local.settings.json");
+    let settings = read_json("local.settings.example.json");
     let mut values: std::collections::HashMap<&str, &str> = settings["Values"]
         .as_object()
         .expect("Values")
@@ -252,5 +253,5 @@ fn the_local_settings_are_valid_handler_settings() {
         .collect();
     // The host sets the port when it starts the handler.
     values.insert("FUNCTIONS_CUSTOMHANDLER_PORT", "7071");
-    Config::from_map(&values).unwrap_or_else(|error| panic!("local.settings.json would stop the handler: {error}"));
+    Config::from_map(&values).unwrap_or_else(|error| panic!("local.settings.example.json would stop the handler: {error}"));
 }
