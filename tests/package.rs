@@ -242,7 +242,13 @@ fn funcignore_keeps_func_publish_to_the_same_files_as_the_package() {
     for generated in [".venv", "target", "out", "dist", ".azurite", "fuzz", ".cargo"] {
         assert!(excluded(generated, true), ".funcignore must exclude {generated}/");
     }
-    for local in ["local.settings.json", "local.settings.example.json", ".git", ".gitignore", ".funcignore"] {
+    for local in [
+        "local.settings.json",
+        "local.settings.example.json",
+        ".git",
+        ".gitignore",
+        ".funcignore",
+    ] {
         assert!(excluded(local, false), ".funcignore must exclude {local}");
     }
 }

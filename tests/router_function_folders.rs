@@ -199,7 +199,9 @@ fn host_json_configures_the_custom_handler_and_the_task_hub() {
 #[test]
 fn every_setting_a_binding_refers_to_has_a_local_value() {
     let settings = read_json("local.settings.example.json");
-    let values = settings["Values"].as_object().expect("local.settings.example.json has Values");
+    let values = settings["Values"]
+        .as_object()
+        .expect("local.settings.example.json has Values");
     assert_eq!(
         values["FUNCTIONS_WORKER_RUNTIME"]
             .as_str()
@@ -253,5 +255,6 @@ fn the_local_settings_are_valid_handler_settings() {
         .collect();
     // The host sets the port when it starts the handler.
     values.insert("FUNCTIONS_CUSTOMHANDLER_PORT", "7071");
-    Config::from_map(&values).unwrap_or_else(|error| panic!("local.settings.example.json would stop the handler: {error}"));
+    Config::from_map(&values)
+        .unwrap_or_else(|error| panic!("local.settings.example.json would stop the handler: {error}"));
 }
