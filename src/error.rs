@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use durabletask_sdk::client::ClientError;
-use durabletask_sdk::functions::EnvelopeError;
+use durabletask_sdk::functions::{ActivityInvocationError, EnvelopeError, FailureKind};
 use serde_json::json;
 
 /// Why an invocation failed.
@@ -23,14 +23,10 @@ pub enum AppError {
     /// The durable engine could not be reached or answered with an error; the host should retry.
     #[error("the durable engine call failed: {0}")]
     Engine(#[from] ClientError),
-    /// An activity failed; the orchestration's retry policy decides what happens next.
-    #[error("activity '{name}' failed: {message}")]
-    Activity {
-        /// The activity.
-        name: String,
-        /// The failure message.
-        message: String,
-    },
+    /// An activity invocation failed, its request malformed (400) or the activity itself (500); either way the
+    /// orchestration's retry policy decides what happens next.
+    #[error(transparent)]
+    Activity(#[from] ActivityInvocationError),
 }
 
 impl AppError {
@@ -39,9 +35,15 @@ impl AppError {
             AppError::Envelope(_) => StatusCode::BAD_REQUEST,
             AppError::UnknownFunction(_) => StatusCode::NOT_FOUND,
             AppError::Engine(error) if error.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Engine(_) | AppError::Activity { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Engine(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Activity(error) => status_of(error.kind()),
         }
     }
+}
+
+/// The status the SDK's classification of a failed invocation asks for.
+fn status_of(kind: FailureKind) -> StatusCode {
+    StatusCode::from_u16(kind.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 impl IntoResponse for AppError {

@@ -139,3 +139,39 @@ async fn other_methods_on_function_paths_are_refused() {
     .await;
     assert_eq!(answer.status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn unclear_input_is_a_400_naming_the_problem() {
+    // Exact bodies: an empty durable context (what an empty base64 string decodes to), an activity invocation
+    // without its trigger binding, and bodies that are JSON but not an envelope object.
+    let router = router(&[]);
+    let empty_context = |function: &str| {
+        format!(r#"{{"Data":{{"context":"\"\""}},"Metadata":{{"sys":{{"MethodName":"{function}"}}}}}}"#)
+    };
+    let no_activity_input =
+        r#"{"Data":{},"Metadata":{"instanceId":"\"returns-settled-R-1\"","sys":{"MethodName":"PublishNotification"}}}"#;
+    let cases = [
+        (
+            "Orchestrator",
+            empty_context("Orchestrator"),
+            "the OrchestratorRequest is empty",
+        ),
+        (
+            "EntityFunction",
+            empty_context("EntityFunction"),
+            "the EntityBatchRequest is empty",
+        ),
+        (
+            "PublishNotification",
+            no_activity_input.to_string(),
+            "activity 'PublishNotification': binding 'input': it is missing",
+        ),
+        ("ServiceBusTrigger", "[]".to_string(), "invocation body"),
+        ("PurgeTimer", "null".to_string(), "invocation body"),
+        ("EntityFunction", "[{}]".to_string(), "invocation body"),
+    ];
+    for (function, body, problem) in cases {
+        let answer = invoke_raw(&router, function, body.as_bytes()).await;
+        answer.expect_error(StatusCode::BAD_REQUEST, &[problem]);
+    }
+}

@@ -1,7 +1,7 @@
 //! The Durable Functions triggers: orchestrator, entity and activity invocations, run through the SDK's
 //! executors. The payloads are base64 protobuf (orchestrators, entities) or JSON text (activities).
 
-use durabletask_sdk::functions::{handle_activity, handle_entity, handle_orchestrator, ActivityInvocationError};
+use durabletask_sdk::functions::{handle_activity, handle_entity, handle_orchestrator};
 use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
 
 use crate::app::AppState;
@@ -24,15 +24,8 @@ pub fn entity(state: &AppState, request: &InvokeRequest) -> Result<InvokeRespons
 }
 
 /// Runs one activity: its result is the return value, and what it set for output bindings goes to `Outputs`.
-/// A failure answers 500, which the extension records as a failed task for the orchestration's retry policy.
+/// A failure answers 500 (400 for a malformed request), which the extension records as a failed task for the
+/// orchestration's retry policy.
 pub async fn activity(state: &AppState, function: &str, request: &InvokeRequest) -> Result<InvokeResponse, AppError> {
-    handle_activity(&state.registry, function, request, ACTIVITY_BINDING)
-        .await
-        .map_err(|error| match error {
-            ActivityInvocationError::Envelope(envelope) => AppError::Envelope(envelope),
-            ActivityInvocationError::Failed { name, details } => AppError::Activity {
-                name,
-                message: details.to_string(),
-            },
-        })
+    Ok(handle_activity(&state.registry, function, request, ACTIVITY_BINDING).await?)
 }

@@ -116,11 +116,18 @@ proptest! {
     }
 
     #[test]
-    fn durable_return_values_decode_back(instance_id in ".*", state in proptest::option::of(".*")) {
+    fn durable_return_values_decode_back(instance_id in ".+", state in proptest::option::of(".*")) {
         let request = proto::EntityBatchRequest { instance_id, entity_state: state, ..Default::default() };
         let wire = encode_return_value(&request);
         prop_assert_eq!(decode_entity_batch_request(&wire).unwrap(), request.clone());
         let Value::String(base64) = wire else { unreachable!() };
         prop_assert_eq!(decode_entity_batch_request(&host_string(&base64)).unwrap(), request);
+    }
+
+    #[test]
+    fn requests_without_an_instance_id_are_refused(state in proptest::option::of(".*")) {
+        let request = proto::EntityBatchRequest { entity_state: state, ..Default::default() };
+        let error = decode_entity_batch_request(&encode_return_value(&request)).unwrap_err();
+        prop_assert!(error.to_string().contains("EntityBatchRequest"), "{}", error);
     }
 }

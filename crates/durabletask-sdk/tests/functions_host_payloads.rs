@@ -90,7 +90,8 @@ fn activity_inputs_as_string_object_and_none() {
 
     let none = fixture("activity_no_input.json");
     assert_eq!(none.activity_input("name").unwrap(), None);
-    assert_eq!(none.activity_input("absent").unwrap(), None);
+    let absent = none.activity_input("absent").unwrap_err();
+    assert_eq!(absent.to_string(), "binding 'absent': it is missing");
     assert_eq!(activity_input(&Value::Null).unwrap(), None);
 }
 

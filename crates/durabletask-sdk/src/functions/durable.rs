@@ -15,13 +15,45 @@ use super::value::{decode_base64, peel_json_string};
 use crate::proto;
 
 /// Decodes the `orchestrationTrigger` value into the protocol's `OrchestratorRequest`.
+///
+/// An empty value, or a request without an `instanceId` (which the extension always sets), is refused: running
+/// the orchestrator on it would answer 200 with an empty response the extension cannot use.
 pub fn decode_orchestrator_request(value: &Value) -> Result<proto::OrchestratorRequest, EnvelopeError> {
-    decode_protobuf(value, "OrchestratorRequest")
+    const MESSAGE: &str = "OrchestratorRequest";
+    let request: proto::OrchestratorRequest = decode_nonempty_protobuf(value, MESSAGE)?;
+    require_instance_id(&request.instance_id, MESSAGE)?;
+    Ok(request)
 }
 
 /// Decodes the `entityTrigger` value into the protocol's (V1) `EntityBatchRequest`.
+///
+/// An empty value, or a batch without the entity's `instanceId`, is refused (see
+/// [`decode_orchestrator_request`]).
 pub fn decode_entity_batch_request(value: &Value) -> Result<proto::EntityBatchRequest, EnvelopeError> {
-    decode_protobuf(value, "EntityBatchRequest")
+    const MESSAGE: &str = "EntityBatchRequest";
+    let request: proto::EntityBatchRequest = decode_nonempty_protobuf(value, MESSAGE)?;
+    require_instance_id(&request.instance_id, MESSAGE)?;
+    Ok(request)
+}
+
+/// [`decode_protobuf`], refusing a value with no bytes at all (which decodes to a message of defaults).
+fn decode_nonempty_protobuf<M: Message + Default>(value: &Value, message: &'static str) -> Result<M, EnvelopeError> {
+    if let Value::String(text) = value {
+        if peel_json_string(text).trim().is_empty() {
+            return Err(EnvelopeError::value(EnvelopeProblem::EmptyMessage { message }));
+        }
+    }
+    decode_protobuf(value, message)
+}
+
+fn require_instance_id(instance_id: &str, message: &'static str) -> Result<(), EnvelopeError> {
+    if instance_id.is_empty() {
+        return Err(EnvelopeError::value(EnvelopeProblem::MissingField {
+            message,
+            field: "instanceId",
+        }));
+    }
+    Ok(())
 }
 
 /// Decodes a binding value holding base64 protobuf (JSON-encoded once more or not) into `M`; `message`
@@ -51,7 +83,8 @@ pub fn encode_return_value(message: &impl Message) -> Value {
 /// The raw JSON text of an activity's input, or `None` when the activity was called without one.
 ///
 /// The host sends the input's JSON text as a JSON string whose content is JSON-encoded once more (on the
-/// wire `"\"\\\"Tokyo\\\"\""` for the input `"Tokyo"`), and JSON `null` when there is no input.
+/// wire `"\"\\\"Tokyo\\\"\""` for the input `"Tokyo"`), and the text `null` when there is no input; JSON
+/// `null` is read as no input too.
 pub fn activity_input(value: &Value) -> Result<Option<String>, EnvelopeError> {
     let text = match value {
         Value::Null => return Ok(None),
@@ -103,6 +136,37 @@ mod tests {
         assert!(
             error.to_string().contains("expected a protobuf OrchestratorRequest"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn empty_requests_and_requests_without_an_instance_id_are_named() {
+        for empty in [json!(""), json!("\"\""), json!("  ")] {
+            let error = decode_orchestrator_request(&empty).unwrap_err().in_binding("context");
+            assert_eq!(
+                error.to_string(),
+                "binding 'context': the OrchestratorRequest is empty (no bytes after base64 decoding)"
+            );
+            let error = decode_entity_batch_request(&empty).unwrap_err();
+            assert!(error.to_string().contains("the EntityBatchRequest is empty"), "{error}");
+        }
+        let anonymous = encode_return_value(&proto::EntityBatchRequest {
+            entity_state: Some("1".into()),
+            ..Default::default()
+        });
+        let error = decode_entity_batch_request(&anonymous).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "binding value: the EntityBatchRequest has no instanceId"
+        );
+        let anonymous = encode_return_value(&proto::OrchestratorRequest {
+            new_events: vec![proto::HistoryEvent::default()],
+            ..Default::default()
+        });
+        let error = decode_orchestrator_request(&anonymous).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "binding value: the OrchestratorRequest has no instanceId"
         );
     }
 

@@ -1,7 +1,9 @@
 //! The invocation the Functions host POSTs to a custom handler, and the answer it expects back.
 
+use std::fmt;
+
 use chrono::{DateTime, Utc};
-use serde::de::Deserializer;
+use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -12,15 +14,16 @@ use crate::proto;
 /// The body of `POST /{FunctionName}`: `{"Data": {...}, "Metadata": {...}}`.
 ///
 /// `Data` holds one entry per input binding (the trigger included), keyed by the binding name in
-/// function.json; `Metadata` holds the trigger's metadata. Missing or `null` sections read as empty.
+/// function.json; `Metadata` holds the trigger's metadata. Missing or `null` sections read as empty, but the
+/// body itself must be a JSON object: an array such as `[]` is refused rather than read as an empty envelope.
 /// The accessor methods find a value and decode it, naming the binding or key in their errors.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct InvokeRequest {
     /// Input binding values by binding name.
-    #[serde(rename = "Data", default, deserialize_with = "map_or_empty")]
+    #[serde(rename = "Data")]
     pub data: Map<String, Value>,
     /// Trigger metadata by key (always including `sys`).
-    #[serde(rename = "Metadata", default, deserialize_with = "map_or_empty")]
+    #[serde(rename = "Metadata")]
     pub metadata: Map<String, Value>,
 }
 
@@ -71,12 +74,10 @@ impl InvokeRequest {
     }
 
     /// The input JSON text of the `activityTrigger` binding `name`; `None` when the activity got no input
-    /// (the binding absent or `null`).
+    /// (the text `null`, or JSON `null`). The host always sends the trigger binding, so its absence is an
+    /// error.
     pub fn activity_input(&self, name: &str) -> Result<Option<String>, EnvelopeError> {
-        match self.data.get(name) {
-            None => Ok(None),
-            Some(value) => durable::activity_input(value).map_err(|error| error.in_binding(name)),
-        }
+        self.decode_binding(name, durable::activity_input)
     }
 
     /// The `durableClient` input binding `name`.
@@ -211,6 +212,46 @@ impl InvokeResponse {
     }
 }
 
+impl<'de> Deserialize<'de> for InvokeRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // By hand, because a derived struct also accepts a JSON array (`[]` would read as an empty envelope).
+        deserializer.deserialize_map(InvokeRequestVisitor)
+    }
+}
+
+struct InvokeRequestVisitor;
+
+impl<'de> Visitor<'de> for InvokeRequestVisitor {
+    type Value = InvokeRequest;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<InvokeRequest, A::Error> {
+        let mut data: Option<Map<String, Value>> = None;
+        let mut metadata: Option<Map<String, Value>> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let section = match key.as_str() {
+                "Data" => &mut data,
+                "Metadata" => &mut metadata,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if section.is_some() {
+                return Err(A::Error::custom(format!("duplicate field `{key}`")));
+            }
+            *section = Some(map.next_value::<Option<Map<String, Value>>>()?.unwrap_or_default());
+        }
+        Ok(InvokeRequest {
+            data: data.unwrap_or_default(),
+            metadata: metadata.unwrap_or_default(),
+        })
+    }
+}
+
 fn map_or_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Map<String, Value>, D::Error> {
     Ok(Option::<Map<String, Value>>::deserialize(deserializer)?.unwrap_or_default())
 }
@@ -236,6 +277,21 @@ mod tests {
             error.to_string().starts_with("invocation body: expected a {"),
             "{error}"
         );
+        let request = InvokeRequest::from_slice(br#"{"Data":{"a":1},"Extra":[1],"Metadata":{"sys":{}}}"#).unwrap();
+        assert_eq!(request.data["a"], json!(1));
+        assert!(request.metadata.contains_key("sys"));
+        assert!(InvokeRequest::from_slice(br#"{"Data":{},"Data":{}}"#).is_err());
+    }
+
+    #[test]
+    fn only_an_object_is_an_envelope() {
+        for body in [&b"[]"[..], b"[{}]", b"null", b"1", b"\"Data\"", b"true"] {
+            let error = InvokeRequest::from_slice(body).unwrap_err();
+            assert_eq!(error.location(), &ValueLocation::Body, "{error}");
+            assert!(error.to_string().contains("expected a JSON object"), "{error}");
+        }
+        assert!(serde_json::from_value::<InvokeRequest>(json!([])).is_err());
+        assert_eq!(InvokeRequest::from_slice(b"{}").unwrap(), InvokeRequest::default());
     }
 
     #[test]

@@ -67,6 +67,47 @@ pub enum EnvelopeProblem {
     /// The text is not a valid value of the expected kind (an integer, a date, …).
     #[error("{0}")]
     InvalidText(String),
+    /// The bytes decode, but to an empty message: nothing the handler could act on.
+    #[error("the {message} is empty (no bytes after base64 decoding)")]
+    EmptyMessage {
+        /// The message type, e.g. "OrchestratorRequest".
+        message: &'static str,
+    },
+    /// The message lacks a field every real request carries.
+    #[error("the {message} has no {field}")]
+    MissingField {
+        /// The message type, e.g. "EntityBatchRequest".
+        message: &'static str,
+        /// The protocol's name of the field, e.g. "instanceId".
+        field: &'static str,
+    },
+}
+
+/// How a handler answers the host when an invocation fails. The Functions host treats every non-2xx alike (a
+/// failed invocation: Service Bus retries the message, the Durable extension fails the task), so the status is for
+/// the people reading the host's logs: it says whether the request or the handler is at fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The request is malformed or incomplete (400): sending the same request again cannot succeed.
+    BadRequest,
+    /// No function of the requested name is served (404).
+    NotFound,
+    /// The handler failed on a well-formed request (500).
+    HandlerFailed,
+    /// A dependency (the durable engine) is unavailable for now (503): a retry may succeed.
+    Unavailable,
+}
+
+impl FailureKind {
+    /// The HTTP status code of the answer.
+    pub const fn status_code(self) -> u16 {
+        match self {
+            FailureKind::BadRequest => 400,
+            FailureKind::NotFound => 404,
+            FailureKind::HandlerFailed => 500,
+            FailureKind::Unavailable => 503,
+        }
+    }
 }
 
 /// A binding value or metadata entry that could not be decoded. The message names the binding or key,
@@ -102,6 +143,11 @@ impl EnvelopeError {
     /// What was wrong with it.
     pub fn problem(&self) -> &EnvelopeProblem {
         &self.problem
+    }
+
+    /// Always [`FailureKind::BadRequest`]: a value that cannot be decoded is the request's fault.
+    pub fn kind(&self) -> FailureKind {
+        FailureKind::BadRequest
     }
 
     /// A problem with a value not yet attributed to a binding or key.

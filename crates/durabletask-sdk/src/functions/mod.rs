@@ -38,7 +38,7 @@ pub use durable::{
     activity_input, decode_entity_batch_request, decode_orchestrator_request, decode_protobuf, encode_return_value,
 };
 pub use envelope::{InvokeRequest, InvokeResponse};
-pub use error::{EnvelopeError, EnvelopeProblem, ValueLocation};
+pub use error::{EnvelopeError, EnvelopeProblem, FailureKind, ValueLocation};
 pub use http::{HttpRequestData, HttpResponseData};
 pub use timer::{ScheduleStatus, TimerInfo};
 pub use triggers::{handle_activity, handle_entity, handle_orchestrator, ActivityInvocationError};

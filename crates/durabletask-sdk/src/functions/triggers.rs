@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{EnvelopeError, InvokeRequest, InvokeResponse};
+use super::{EnvelopeError, FailureKind, InvokeRequest, InvokeResponse};
 use crate::activity::{run_activity, ActivityContext};
 use crate::entity::execute_entity_batch;
 use crate::failure::FailureDetails;
@@ -13,7 +13,7 @@ use crate::registry::Registry;
 /// Runs one orchestration episode from an `orchestrationTrigger` invocation whose trigger binding is `binding`.
 ///
 /// Orchestrator failures are inside the answer (a FAILED completion), so the handler answers 200 even then; only an
-/// unreadable payload is an error (answer it with a non-2xx).
+/// unreadable or empty payload is an error (a [`FailureKind::BadRequest`]: answer it with a 400).
 pub fn handle_orchestrator(
     registry: &Registry,
     request: &InvokeRequest,
@@ -33,13 +33,20 @@ pub fn handle_entity(
     Ok(InvokeResponse::durable(&execute_entity_batch(registry, &batch)))
 }
 
-/// Why an activity invocation did not succeed.
+/// Why an activity invocation did not succeed. Either way the extension records a failed task for the
+/// orchestration's retry policy; [`kind`](Self::kind) says which status to answer with.
 #[derive(Debug, thiserror::Error)]
 pub enum ActivityInvocationError {
-    /// The payload could not be read.
-    #[error(transparent)]
-    Envelope(#[from] EnvelopeError),
-    /// The activity failed (answer with a non-2xx: the extension records a failed task).
+    /// The request is malformed: the trigger binding is missing or not the JSON text of an input.
+    #[error("activity '{name}': {source}")]
+    BadRequest {
+        /// The activity (function) name.
+        name: String,
+        /// What could not be read.
+        #[source]
+        source: EnvelopeError,
+    },
+    /// The activity ran and failed (or could not decode its input into its input type).
     #[error("activity '{name}' failed: {details}")]
     Failed {
         /// The activity (function) name.
@@ -47,6 +54,16 @@ pub enum ActivityInvocationError {
         /// What it reported.
         details: FailureDetails,
     },
+}
+
+impl ActivityInvocationError {
+    /// [`FailureKind::BadRequest`] for a malformed request, [`FailureKind::HandlerFailed`] for a failed activity.
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            ActivityInvocationError::BadRequest { .. } => FailureKind::BadRequest,
+            ActivityInvocationError::Failed { .. } => FailureKind::HandlerFailed,
+        }
+    }
 }
 
 /// Runs the activity registered as `function` from an `activityTrigger` invocation whose trigger binding is
@@ -58,8 +75,15 @@ pub async fn handle_activity(
     request: &InvokeRequest,
     binding: &str,
 ) -> Result<InvokeResponse, ActivityInvocationError> {
-    let input = request.activity_input(binding)?;
-    let instance_id = request.metadata_string("instanceId")?.unwrap_or_default();
+    let bad_request = |source| ActivityInvocationError::BadRequest {
+        name: function.to_string(),
+        source,
+    };
+    let input = request.activity_input(binding).map_err(bad_request)?;
+    let instance_id = request
+        .metadata_string("instanceId")
+        .map_err(bad_request)?
+        .unwrap_or_default();
     let context = ActivityContext::new(instance_id, -1, function);
     let result = run_activity(registry, context.clone(), input)
         .await
