@@ -10,7 +10,7 @@
 
 use base64::Engine as _;
 use chrono::Utc;
-use durabletask_sdk::functions::{BindingEncoding, InvokeRequest, InvokeResponse};
+use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
 use serde_json::{json, Value};
 
 use crate::app::AppState;
@@ -93,20 +93,6 @@ fn reject(message: &ReceivedMessage, invalid: &InvalidEvent) -> InvokeResponse {
         ))
 }
 
-/// The message body in whichever shape the host sent it: base64 text for `dataType: binary` (what
-/// `function.json` declares), a JSON-encoded string for the default string type, or a JSON object or array when
-/// the host bound the body as an object.
-fn message_body(request: &InvokeRequest) -> Result<Vec<u8>, AppError> {
-    match request.binding(MESSAGE_BINDING)? {
-        Value::String(_) => match request.binding_bytes(MESSAGE_BINDING, BindingEncoding::Binary) {
-            Ok(bytes) => Ok(bytes),
-            Err(_) => Ok(request.binding_text(MESSAGE_BINDING)?.into_bytes()),
-        },
-        value @ (Value::Object(_) | Value::Array(_)) => Ok(serde_json::to_vec(value).unwrap_or_default()),
-        _ => Ok(request.binding_bytes(MESSAGE_BINDING, BindingEncoding::Binary)?),
-    }
-}
-
 /// The parts of a Service Bus invocation the handler uses.
 struct ReceivedMessage {
     body: Vec<u8>,
@@ -118,7 +104,7 @@ struct ReceivedMessage {
 
 impl ReceivedMessage {
     fn read(request: &InvokeRequest) -> Result<Self, AppError> {
-        let body = message_body(request)?;
+        let body = request.service_bus_body(MESSAGE_BINDING)?;
         let message_id = request.metadata_string("MessageId")?;
         let subject = request
             .metadata_string("Subject")?

@@ -7,7 +7,8 @@ use durabletask_sdk::client::OrchestrationStatus;
 use durabletask_sdk::functions::{
     activity_input, binding_bytes, binding_json, binding_text, decode_entity_batch_request,
     decode_orchestrator_request, encode_return_value, host_string, metadata_datetime, metadata_int, metadata_object,
-    metadata_string, BindingEncoding, DurableClientBinding, HttpRequestData, InvokeRequest, TimerInfo,
+    metadata_string, service_bus_body, BindingEncoding, DurableClientBinding, HttpRequestData, InvokeRequest,
+    TimerInfo,
 };
 use durabletask_sdk::proto;
 use proptest::prelude::*;
@@ -32,6 +33,23 @@ fn any_json() -> impl Strategy<Value = Value> {
     })
 }
 
+/// JSON objects without floating-point numbers (whose text need not read back bit for bit).
+fn json_object() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        ".*".prop_map(Value::String),
+    ];
+    let value = leaf.prop_recursive(2, 16, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map(".{0,8}", inner, 0..4).prop_map(|map| Value::Object(map.into_iter().collect())),
+        ]
+    });
+    prop::collection::btree_map(".{0,8}", value, 0..6).prop_map(|map| Value::Object(map.into_iter().collect()))
+}
+
 /// Every decoder on one value; only panics matter, errors are fine.
 fn decode_everything(value: &Value) {
     let _ = binding_text(value);
@@ -43,6 +61,7 @@ fn decode_everything(value: &Value) {
     let _ = metadata_datetime(value);
     let _ = metadata_object(value);
     let _ = activity_input(value);
+    let _ = service_bus_body(value);
     let _ = decode_orchestrator_request(value);
     let _ = decode_entity_batch_request(value);
     let _ = DurableClientBinding::from_value(value);
@@ -122,6 +141,31 @@ proptest! {
         prop_assert_eq!(decode_entity_batch_request(&wire).unwrap(), request.clone());
         let Value::String(base64) = wire else { unreachable!() };
         prop_assert_eq!(decode_entity_batch_request(&host_string(&base64)).unwrap(), request);
+    }
+
+    #[test]
+    fn service_bus_bodies_sent_as_base64_decode_to_their_bytes(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        prop_assert_eq!(service_bus_body(&Value::String(STANDARD.encode(&bytes))).unwrap(), bytes);
+    }
+
+    #[test]
+    fn service_bus_bodies_sent_as_host_strings_decode_to_their_text(text in ".*") {
+        prop_assert_eq!(service_bus_body(&host_string(&text)).unwrap(), text.into_bytes());
+    }
+
+    #[test]
+    fn service_bus_bodies_sent_as_objects_decode_to_their_json_text(object in json_object()) {
+        let bytes = service_bus_body(&object).unwrap();
+        prop_assert_eq!(serde_json::from_slice::<Value>(&bytes).unwrap(), object);
+    }
+
+    #[test]
+    fn one_service_bus_body_reads_the_same_in_every_shape(object in json_object()) {
+        let text = object.to_string();
+        let shapes = [Value::String(STANDARD.encode(&text)), host_string(&text), object.clone()];
+        for shape in shapes {
+            prop_assert_eq!(service_bus_body(&shape).unwrap(), text.clone().into_bytes());
+        }
     }
 
     #[test]

@@ -65,6 +65,23 @@ fn a_binary_service_bus_message() {
 }
 
 #[test]
+fn the_service_bus_body_reads_the_same_from_the_string_and_the_binary_shape() {
+    let body = br#"{"orderId":"A-1","qty":2}"#.to_vec();
+    assert_eq!(
+        fixture("service_bus_string.json").service_bus_body("message").unwrap(),
+        body
+    );
+    assert_eq!(
+        fixture("service_bus_binary.json").service_bus_body("message").unwrap(),
+        body
+    );
+    let error = fixture("service_bus_binary.json")
+        .service_bus_body("messages")
+        .unwrap_err();
+    assert_eq!(error.to_string(), "binding 'messages': it is missing");
+}
+
+#[test]
 fn a_timer_object() {
     let request = fixture("timer.json");
     let timer = request.timer("myTimer").unwrap();

@@ -63,6 +63,12 @@ impl InvokeRequest {
         self.decode_binding(name, |value| value::binding_bytes(value, encoding))
     }
 
+    /// The message body of the `serviceBusTrigger` binding `name`, in any shape the host sends it (see
+    /// [`service_bus_body`](super::service_bus_body)).
+    pub fn service_bus_body(&self, name: &str) -> Result<Vec<u8>, EnvelopeError> {
+        self.decode_binding(name, super::service_bus_body)
+    }
+
     /// The `OrchestratorRequest` of the `orchestrationTrigger` binding `name`.
     pub fn orchestrator_request(&self, name: &str) -> Result<proto::OrchestratorRequest, EnvelopeError> {
         self.decode_binding(name, durable::decode_orchestrator_request)

@@ -7,6 +7,7 @@
 //!   encodings (strings JSON-encoded twice, numbers as text, base64 for binary data, several date formats).
 //! - [`decode_orchestrator_request`], [`decode_entity_batch_request`], [`activity_input`] and
 //!   [`encode_return_value`]: the Durable Functions trigger payloads.
+//! - [`service_bus_body`]: the bytes of a Service Bus message body, in whichever shape the host sent it.
 //! - [`DurableClientBinding`], [`HttpRequestData`] / [`HttpResponseData`] and [`TimerInfo`]: typed binding
 //!   values.
 //! - [`handle_orchestrator`], [`handle_entity`] and [`handle_activity`]: a whole durable trigger invocation, from
@@ -29,6 +30,7 @@ mod envelope;
 mod error;
 mod http;
 pub mod ncrontab;
+mod service_bus;
 mod timer;
 mod triggers;
 mod value;
@@ -40,6 +42,7 @@ pub use durable::{
 pub use envelope::{InvokeRequest, InvokeResponse};
 pub use error::{EnvelopeError, EnvelopeProblem, FailureKind, ValueLocation};
 pub use http::{HttpRequestData, HttpResponseData};
+pub use service_bus::service_bus_body;
 pub use timer::{ScheduleStatus, TimerInfo};
 pub use triggers::{handle_activity, handle_entity, handle_orchestrator, ActivityInvocationError};
 pub use value::{

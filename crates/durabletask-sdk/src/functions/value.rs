@@ -142,12 +142,16 @@ pub fn host_string(text: &str) -> Value {
 
 /// Removes the JSON string layer the host adds to .NET strings, when it is there.
 pub(crate) fn peel_json_string(text: &str) -> String {
+    strip_json_string_layer(text).unwrap_or_else(|| text.to_string())
+}
+
+/// The content of `text` when it is one JSON string literal (the host's extra layer), `None` otherwise.
+pub(crate) fn strip_json_string_layer(text: &str) -> Option<String> {
     if text.starts_with('"') {
-        if let Ok(inner) = serde_json::from_str::<String>(text) {
-            return inner;
-        }
+        serde_json::from_str::<String>(text).ok()
+    } else {
+        None
     }
-    text.to_string()
 }
 
 /// Decodes standard (padded) base64, as .NET's `Convert.ToBase64String` writes it.
