@@ -355,6 +355,76 @@ async fn clients_built_from_a_binding_reach_the_engine_and_honour_its_size_limit
     DurableClient::from_binding(&binding).unwrap().hello().await.unwrap();
 }
 
+#[tokio::test]
+async fn answers_above_grpcs_usual_4_mib_are_read_with_the_default_limits() {
+    let engine = Engine::start();
+    let client = engine.client();
+    // Two instances with 3 MiB inputs: each request fits the engine's own 4 MiB receive limit, but one page
+    // holding both is about 6 MiB.
+    let input = "x".repeat(3 << 20);
+    for id in ["big-1", "big-2"] {
+        client
+            .start_orchestration("NobodyRunsThis", Some(id), &input)
+            .await
+            .unwrap();
+    }
+    let query = InstanceQuery::new().with_payloads().with_instance_id_prefix("big-");
+    let page = DurableClient::connect_lazy(&engine.url(), ClientOptions::default())
+        .unwrap()
+        .query_instances(&query, None)
+        .await
+        .expect("the default limit reads a 6 MiB answer");
+    assert_eq!(page.items.len(), 2);
+    assert!(page
+        .items
+        .iter()
+        .all(|state| state.read_input::<String>().unwrap() == input));
+
+    // gRPC's usual 4 MiB (this client's former default) cannot read it; extension 3.x's default binding value
+    // (4 MiB, sent whether configured or not) must not lower the limit back to that.
+    let four_mib = ClientOptions::default().with_max_receive_message_size(4 << 20);
+    let error = DurableClient::connect_lazy(&engine.url(), four_mib)
+        .unwrap()
+        .query_instances(&query, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::Rpc {
+                code: tonic::Code::OutOfRange,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let mut binding = DurableClientBinding::new(engine.url());
+    binding.max_grpc_message_size_in_bytes = Some(4_194_304);
+    let from_binding = ClientCache::default().client_for(&binding).unwrap();
+    assert_eq!(from_binding.query_instances(&query, None).await.unwrap().items.len(), 2);
+
+    // The send limit refuses an oversized request before it leaves the client.
+    let small_sends = ClientOptions::default().with_max_send_message_size(64 * 1024);
+    let error = DurableClient::connect_lazy(&engine.url(), small_sends)
+        .unwrap()
+        .start_orchestration("NobodyRunsThis", Some("too-big"), &"y".repeat(128 * 1024))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ClientError::RequestTooLarge {
+                rpc: "StartInstance",
+                limit: 65_536,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_transient());
+    assert!(client.get_instance("too-big", false).await.unwrap().is_none());
+}
+
 /// The local engine process and a stub worker.
 mod engine {
     use std::io::{BufRead, BufReader};

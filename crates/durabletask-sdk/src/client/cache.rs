@@ -1,31 +1,51 @@
-//! Reuse of one HTTP/2 channel per engine endpoint across invocations.
+//! Reuse of one HTTP/2 channel per engine endpoint across invocations, for a bounded number of endpoints.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
 
+use lru::LruCache;
 use tonic::transport::Channel;
 
 use super::{endpoint_for, ClientError, ClientOptions, DurableClient};
 use crate::functions::DurableClientBinding;
 
+/// The default number of endpoints a [`ClientCache`] keeps a channel for. A Functions app sees one endpoint (the
+/// host's) for its whole life, a few at most across host restarts; the bound only matters when something sends
+/// many distinct endpoint URLs.
+pub const DEFAULT_MAX_CACHED_ENDPOINTS: usize = 16;
+
 /// Hands out [`DurableClient`]s that share one lazily connected channel per endpoint URL.
 ///
 /// A Functions app receives the engine endpoint with every invocation (the `durableClient` binding); the
-/// cache turns that into a client without opening a new connection each time. Lookups take a read lock
-/// only; the write lock is taken once per new endpoint.
-#[derive(Debug, Default)]
+/// cache turns that into a client without opening a new connection each time. It keeps at most
+/// [`capacity`](Self::capacity) channels: a new endpoint beyond that evicts the least recently used one, whose
+/// connection closes once the clients still using it are dropped. The lock around the cache is held only to
+/// look a channel up or insert it, never across I/O.
+#[derive(Debug)]
 pub struct ClientCache {
     defaults: ClientOptions,
-    channels: RwLock<HashMap<String, Channel>>,
+    channels: Mutex<LruCache<String, Channel>>,
+}
+
+impl Default for ClientCache {
+    fn default() -> Self {
+        Self::new(ClientOptions::default())
+    }
 }
 
 impl ClientCache {
-    /// A cache whose clients start from `defaults` (deadline, connect timeout, size limit), overridden by
-    /// what each binding says.
+    /// A cache of up to [`DEFAULT_MAX_CACHED_ENDPOINTS`] channels whose clients start from `defaults` (deadline,
+    /// connect timeout, size limits), overridden by what each binding says.
     pub fn new(defaults: ClientOptions) -> Self {
+        Self::with_capacity(defaults, DEFAULT_MAX_CACHED_ENDPOINTS)
+    }
+
+    /// A cache of up to `capacity` channels (at least one).
+    pub fn with_capacity(defaults: ClientOptions, capacity: usize) -> Self {
+        let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
         Self {
             defaults,
-            channels: RwLock::new(HashMap::new()),
+            channels: Mutex::new(LruCache::new(capacity)),
         }
     }
 
@@ -45,10 +65,7 @@ impl ClientCache {
 
     /// How many endpoints have a channel.
     pub fn len(&self) -> usize {
-        self.channels
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .len()
+        self.lock().len()
     }
 
     /// True when no channel has been created yet.
@@ -56,25 +73,36 @@ impl ClientCache {
         self.len() == 0
     }
 
+    /// The most endpoints the cache keeps a channel for.
+    pub fn capacity(&self) -> usize {
+        self.lock().cap().get()
+    }
+
+    /// True when the cache holds a channel for `endpoint` (without marking it as used).
+    pub fn contains(&self, endpoint: &str) -> bool {
+        self.lock().contains(&cache_key(endpoint))
+    }
+
     fn channel(&self, endpoint: &str, options: &ClientOptions) -> Result<Channel, ClientError> {
-        let key = endpoint.trim().trim_end_matches('/').to_string();
-        // A poisoned lock only means another thread panicked mid-insert; the map itself is still valid.
-        if let Some(channel) = self
-            .channels
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(&key)
-        {
+        let key = cache_key(endpoint);
+        if let Some(channel) = self.lock().get(&key) {
             return Ok(channel.clone());
         }
-        let mut channels = self.channels.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(channel) = channels.get(&key) {
-            return Ok(channel.clone());
-        }
+        // Built outside the lock (it only parses the URL and spawns the channel's worker task). Two callers
+        // racing on a new endpoint both build one; the second insert wins and the first channel is dropped.
         let channel = endpoint_for(&key, options)?.connect_lazy();
-        channels.insert(key, channel.clone());
+        self.lock().push(key, channel.clone());
         Ok(channel)
     }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<String, Channel>> {
+        // A poisoned lock only means another thread panicked mid-operation; the cache itself is still valid.
+        self.channels.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn cache_key(endpoint: &str) -> String {
+    endpoint.trim().trim_end_matches('/').to_string()
 }
 
 #[cfg(test)]
@@ -108,5 +136,20 @@ mod tests {
         let cache = ClientCache::default();
         assert!(cache.client_for(&binding("http://bad host:1", None)).is_err());
         assert!(cache.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_least_recently_used_endpoint_is_evicted() {
+        let cache = ClientCache::with_capacity(ClientOptions::default(), 2);
+        let url = |port: u16| format!("http://127.0.0.1:{port}");
+        cache.client_for(&binding(&url(1), None)).unwrap();
+        cache.client_for(&binding(&url(2), None)).unwrap();
+        cache.client_for(&binding(&url(1), None)).unwrap(); // 1 is now more recent than 2
+        cache.client_for(&binding(&url(3), None)).unwrap();
+        assert_eq!(cache.len(), 2);
+        assert!(cache.contains(&url(1)) && cache.contains(&url(3)));
+        assert!(!cache.contains(&url(2)), "the least recently used endpoint stays");
+        assert_eq!(cache.capacity(), 2);
+        assert_eq!(ClientCache::with_capacity(ClientOptions::default(), 0).capacity(), 1);
     }
 }

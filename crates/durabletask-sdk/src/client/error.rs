@@ -75,6 +75,17 @@ pub enum ClientError {
         /// The status message.
         message: String,
     },
+    /// The request is larger than [`ClientOptions::max_send_message_size`](super::ClientOptions) allows; it was
+    /// not sent.
+    #[error("{rpc}: the request is {size} bytes, above the client's send limit of {limit} bytes")]
+    RequestTooLarge {
+        /// The RPC that would have been called.
+        rpc: &'static str,
+        /// The encoded size of the request.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// The engine's answer could not be understood (for example an unknown orchestration status).
     #[error("{rpc}: unexpected answer from the durable engine: {message}")]
     UnexpectedResponse {
@@ -108,6 +119,7 @@ impl ClientError {
             | ClientError::AlreadyExists { .. }
             | ClientError::NotFound { .. }
             | ClientError::InvalidArgument { .. }
+            | ClientError::RequestTooLarge { .. }
             | ClientError::UnexpectedResponse { .. }
             | ClientError::Payload(_) => false,
         }

@@ -3,7 +3,9 @@
 //!
 //! In an Azure Functions app the endpoint comes from the `durableClient` input binding
 //! ([`DurableClientBinding::rpc_base_url`](crate::functions::DurableClientBinding)); never assume a fixed
-//! port. [`ClientCache`] keeps one HTTP/2 channel per endpoint so every invocation reuses it.
+//! port. [`ClientCache`] keeps one HTTP/2 channel per endpoint (for the most recently used endpoints, a bounded
+//! number) so every invocation reuses it. Answers up to [`DEFAULT_MAX_RECEIVE_MESSAGE_SIZE`] (64 MiB, not gRPC's
+//! usual 4 MiB) are read by default.
 //!
 //! Every call carries a deadline ([`ClientOptions::call_timeout`], or the timeout given to the `wait_for_*`
 //! calls) and the `Durable-TaskHub` / `Durable-ConnectionName` headers when they are configured.
@@ -43,10 +45,13 @@ use tonic::{Request, Response, Status};
 use crate::functions::DurableClientBinding;
 use crate::proto::task_hub_sidecar_service_client::TaskHubSidecarServiceClient;
 
-pub use cache::ClientCache;
+pub use cache::{ClientCache, DEFAULT_MAX_CACHED_ENDPOINTS};
 pub use entity_types::{CleanEntityStorageResult, EntityMetadata, EntityQuery};
 pub use error::ClientError;
-pub use options::{ClientOptions, DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE};
+pub use options::{
+    ClientOptions, DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
+    DEFAULT_MAX_SEND_MESSAGE_SIZE,
+};
 pub use orchestration_types::{InstanceQuery, OrchestrationMetadata, PurgeFilter, PurgeResult, DEFAULT_PAGE_SIZE};
 pub use page::Page;
 pub use status::{OrchestrationStatus, ParseStatusError};
@@ -65,6 +70,7 @@ pub struct DurableClient {
     task_hub: Option<AsciiMetadataValue>,
     connection_name: Option<AsciiMetadataValue>,
     call_timeout: Duration,
+    max_send_message_size: usize,
 }
 
 impl DurableClient {
@@ -98,10 +104,12 @@ impl DurableClient {
     pub fn with_channel(channel: Channel, options: ClientOptions) -> Result<Self, ClientError> {
         Ok(Self {
             sidecar: TaskHubSidecarServiceClient::new(channel)
-                .max_decoding_message_size(options.max_receive_message_size),
+                .max_decoding_message_size(options.max_receive_message_size)
+                .max_encoding_message_size(options.max_send_message_size),
             task_hub: header_value(TASK_HUB_HEADER, options.task_hub.as_deref())?,
             connection_name: header_value(CONNECTION_NAME_HEADER, options.connection_name.as_deref())?,
             call_timeout: options.call_timeout,
+            max_send_message_size: options.max_send_message_size,
         })
     }
 
@@ -152,9 +160,20 @@ impl DurableClient {
         send: F,
     ) -> Result<Resp, ClientError>
     where
+        Req: prost::Message,
         F: FnOnce(TaskHubSidecarServiceClient<Channel>, Request<Req>) -> Fut,
         Fut: Future<Output = Result<Response<Resp>, Status>>,
     {
+        // Checked here because tonic reports its own send limit as a broken HTTP/2 stream (INTERNAL), which would
+        // read as transient and be retried forever.
+        let size = message.encoded_len();
+        if size > self.max_send_message_size {
+            return Err(ClientError::RequestTooLarge {
+                rpc,
+                size,
+                limit: self.max_send_message_size,
+            });
+        }
         let request = self.request_with_timeout(message, timeout);
         match send(self.sidecar.clone(), request).await {
             Ok(response) => Ok(response.into_inner()),

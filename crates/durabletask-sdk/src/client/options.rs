@@ -8,8 +8,16 @@ use crate::functions::DurableClientBinding;
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// The default time allowed to open the connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The default largest response accepted (gRPC's usual 4 MiB).
-pub const DEFAULT_MAX_RECEIVE_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+/// The default largest answer accepted from the engine: 64 MiB.
+///
+/// gRPC's usual 4 MiB is too small for a durable client: an entity's state or an instance's input and output
+/// travel whole in one answer (`GetEntity`, `GetInstance`, pages of `QueryInstances`), and the Durable extension's
+/// own gRPC endpoint accepts and sends messages up to 2 GiB. An answer above the limit fails with
+/// [`Code::OutOfRange`](tonic::Code::OutOfRange) instead of being buffered whole.
+pub const DEFAULT_MAX_RECEIVE_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+/// The default largest request sent to the engine (inputs of signals, new instances, events): 64 MiB. A larger
+/// request fails before it is sent.
+pub const DEFAULT_MAX_SEND_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 
 /// Settings of a [`DurableClient`](super::DurableClient).
 ///
@@ -32,8 +40,10 @@ pub struct ClientOptions {
     pub call_timeout: Duration,
     /// How long opening the connection may take.
     pub connect_timeout: Duration,
-    /// The largest response message accepted, in bytes.
+    /// The largest answer accepted (decoded), in bytes.
     pub max_receive_message_size: usize,
+    /// The largest request sent (encoded), in bytes.
+    pub max_send_message_size: usize,
 }
 
 impl Default for ClientOptions {
@@ -44,6 +54,7 @@ impl Default for ClientOptions {
             call_timeout: DEFAULT_CALL_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_receive_message_size: DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
+            max_send_message_size: DEFAULT_MAX_SEND_MESSAGE_SIZE,
         }
     }
 }
@@ -73,16 +84,27 @@ impl ClientOptions {
         self
     }
 
-    /// Sets the largest response message accepted, in bytes.
+    /// Sets the largest answer accepted, in bytes.
     pub fn with_max_receive_message_size(mut self, bytes: usize) -> Self {
         self.max_receive_message_size = bytes;
         self
     }
 
-    /// Applies what a `durableClient` binding says: its task hub and connection name, its
-    /// `maxGrpcMessageSizeInBytes` as the receive limit, and its `grpcHttpClientTimeout` as an upper bound
-    /// of the call deadline (a shorter deadline chosen by the app is kept). Settings the binding leaves out
-    /// keep their current values.
+    /// Sets the largest request sent, in bytes.
+    pub fn with_max_send_message_size(mut self, bytes: usize) -> Self {
+        self.max_send_message_size = bytes;
+        self
+    }
+
+    /// Applies what a `durableClient` binding says: its task hub and connection name; its
+    /// `maxGrpcMessageSizeInBytes` as the receive limit when that is larger than the current one; its
+    /// `grpcHttpClientTimeout` as an upper bound of the call deadline (a shorter deadline chosen by the app is
+    /// kept). Settings the binding leaves out keep their current values.
+    ///
+    /// The size only ever raises the limit because extension 3.x sends its default (4 MiB) whether or not anybody
+    /// configured it (`extensions.durableTask.maxGrpcMessageSizeInBytes` in host.json): a binding value cannot tell
+    /// a deliberate limit from the default, and the app's own setting is the deliberate one. A host.json that
+    /// raises the setting raises the client's limit with it.
     pub fn with_binding(mut self, binding: &DurableClientBinding) -> Self {
         if let Some(task_hub) = &binding.task_hub_name {
             self.task_hub = Some(task_hub.clone());
@@ -91,7 +113,7 @@ impl ClientOptions {
             self.connection_name = Some(connection_name.clone());
         }
         if let Some(size) = binding.max_grpc_message_size_in_bytes {
-            self.max_receive_message_size = size;
+            self.max_receive_message_size = self.max_receive_message_size.max(size);
         }
         if let Some(timeout) = binding.grpc_http_client_timeout {
             self.call_timeout = self.call_timeout.min(timeout);
@@ -108,14 +130,28 @@ mod tests {
     fn a_binding_overrides_only_what_it_sets() {
         let mut binding = DurableClientBinding::new("http://127.0.0.1:4001");
         binding.task_hub_name = Some("Hub".into());
-        binding.max_grpc_message_size_in_bytes = Some(64 << 20);
+        binding.max_grpc_message_size_in_bytes = Some(128 << 20);
         let options = ClientOptions::default()
             .with_connection_name("Storage")
             .with_binding(&binding);
         assert_eq!(options.task_hub.as_deref(), Some("Hub"));
         assert_eq!(options.connection_name.as_deref(), Some("Storage"));
-        assert_eq!(options.max_receive_message_size, 64 << 20);
+        assert_eq!(options.max_receive_message_size, 128 << 20);
+        assert_eq!(options.max_send_message_size, DEFAULT_MAX_SEND_MESSAGE_SIZE);
         assert_eq!(options.call_timeout, DEFAULT_CALL_TIMEOUT);
+    }
+
+    #[test]
+    fn the_binding_size_only_raises_the_receive_limit() {
+        // Extension 3.x sends its 4 MiB default even when host.json does not set it.
+        let mut binding = DurableClientBinding::new("http://127.0.0.1:4001");
+        binding.max_grpc_message_size_in_bytes = Some(4_194_304);
+        assert_eq!(
+            ClientOptions::default().with_binding(&binding).max_receive_message_size,
+            DEFAULT_MAX_RECEIVE_MESSAGE_SIZE
+        );
+        let small = ClientOptions::default().with_max_receive_message_size(1024);
+        assert_eq!(small.with_binding(&binding).max_receive_message_size, 4_194_304);
     }
 
     #[test]
