@@ -1,13 +1,19 @@
 //! `POST /PurgeTimer` against the real local engine: the nightly purge deletes finished instances of the configured
-//! statuses created before `now − retention`, never recent or unfinished ones, and logs what it removed.
+//! statuses created before `now − retention`, never recent or unfinished ones, logs each purge round and a summary,
+//! and cleans entity storage even when the purge ran out of time.
+//!
+//! The local engine (durabletask 1.12.0's in-memory backend) ignores the purge filter's timeout and purges every
+//! match in one call, so here a run always needs one round; the SDK's `client_purge_rounds` tests drive the rounds
+//! against an engine that purges a backlog in steps, as the Durable extension does on Azure Storage.
 
 mod support;
 
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use durabletask_sdk::client::{DurableClient, InstanceQuery, OrchestrationStatus};
+use durabletask_sdk::client::{DurableClient, InstanceQuery, OrchestrationStatus, PurgeBudget, PurgeFilter};
 use returns_aggregator::app::{app, AppState};
+use returns_aggregator::functions::purge;
 use support::engine::{LocalEngine, TerminatingWorker};
 use support::host::{closed_endpoint, purge_timer_invocation};
 use support::router::{config, invoke, router, Answer};
@@ -86,12 +92,22 @@ async fn purge(
 #[track_caller]
 fn expect_summary(answer: &Answer, deleted: u32, statuses: &str) {
     let logs = answer.logs();
-    assert_eq!(logs.len(), 1, "one summary line: {logs:?}");
-    let line = logs[0];
+    expect_run_logs(&logs, deleted, statuses);
+}
+
+/// One round (the local engine purges everything in one call) reported on its own line, then the summary.
+#[track_caller]
+fn expect_run_logs(logs: &[&str], deleted: u32, statuses: &str) {
+    assert_eq!(logs.len(), 2, "one round line and the summary: {logs:?}");
+    assert_eq!(
+        logs[0],
+        format!("purge round 1: {deleted} instance(s) deleted, nothing left")
+    );
+    let line = logs[1];
     for needle in [
         format!("purge: {deleted} instance(s)"),
         format!("with status {statuses}"),
-        "complete: true".into(),
+        "in 1 round(s) (complete: true)".into(),
     ] {
         assert!(line.contains(&needle), "the summary lacks {needle:?}: {line}");
     }
@@ -159,7 +175,52 @@ async fn finished_instances_older_than_the_retention_with_a_purged_status_are_de
     // A second night finds nothing more, and says so; a late run is named in the summary.
     let answer = purge(&engine, &settings, Some(Duration::ZERO), true).await;
     expect_summary(&answer, 0, "Terminated");
-    assert!(answer.logs()[0].contains("past due"), "{:?}", answer.logs());
+    assert!(answer.logs()[1].contains("past due"), "{:?}", answer.logs());
+}
+
+#[tokio::test]
+async fn a_large_backlog_is_purged_and_reported() {
+    const BACKLOG: usize = 300;
+    let engine = LocalEngine::start();
+    let client = engine.client();
+    terminated_instances(&client, BACKLOG).await;
+    let running = running_instance(&client).await;
+
+    let settings = [("PURGE_STATUSES", "Terminated")];
+    let answer = purge(&engine, &settings, Some(Duration::ZERO), false).await;
+    expect_summary(&answer, BACKLOG as u32, "Terminated");
+    assert_eq!(existing(&client).await, [running]);
+}
+
+#[tokio::test]
+async fn entity_storage_is_cleaned_even_when_the_purge_runs_out_of_time() {
+    let engine = LocalEngine::start();
+    let client = engine.client();
+    let terminated = terminated_instances(&client, 2).await;
+
+    // No time at all: not one purge call starts, the run reports itself incomplete and still cleans entity storage.
+    let filter = PurgeFilter::created_before(chrono::Utc::now() + chrono::Duration::seconds(60))
+        .with_statuses([OrchestrationStatus::Terminated]);
+    let logs = purge::run(&client, &filter, PurgeBudget::new(Duration::ZERO), false)
+        .await
+        .expect("the engine answers");
+    assert_eq!(logs.len(), 1, "no round, only the summary: {logs:?}");
+    for needle in [
+        "purge: 0 instance(s)",
+        "in 0 round(s) (complete: false)",
+        "entity storage: 0 empty entities removed, 0 orphaned locks released",
+    ] {
+        assert!(logs[0].contains(needle), "the summary lacks {needle:?}: {}", logs[0]);
+    }
+    assert_eq!(existing(&client).await.len(), terminated.len(), "nothing was purged");
+
+    // The next run, with time, finishes the job.
+    let logs = purge::run(&client, &filter, PurgeBudget::new(Duration::from_secs(60)), false)
+        .await
+        .expect("the engine answers");
+    let logs: Vec<&str> = logs.iter().map(String::as_str).collect();
+    expect_run_logs(&logs, 2, "Terminated");
+    assert!(existing(&client).await.is_empty());
 }
 
 #[tokio::test]

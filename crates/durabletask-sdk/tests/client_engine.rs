@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use durabletask_sdk::client::{
     ClientCache, ClientError, ClientOptions, DurableClient, EntityQuery, InstanceQuery, OrchestrationStatus,
-    PurgeFilter,
+    PurgeBudget, PurgeFilter,
 };
 use durabletask_sdk::functions::DurableClientBinding;
 use durabletask_sdk::EntityId;
@@ -266,6 +266,48 @@ async fn purge_by_filter_deletes_only_matching_finished_instances() {
         assert!(client.get_instance(id, false).await.unwrap().is_none(), "{id} survived");
     }
     assert!(client.get_instance(&pending, false).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn a_large_backlog_is_purged_within_a_budget_on_the_local_engine() {
+    // durabletask's in-memory engine ignores the filter timeout: it purges every match in one call and reports
+    // isComplete = true, so the run ends after one round (stepwise engines: client_purge_rounds.rs).
+    const BACKLOG: usize = 400;
+    let engine = Engine::start();
+    let client = engine.client();
+    let _worker = StubWorker::spawn(&client);
+    let mut ids = Vec::new();
+    for n in 0..BACKLOG {
+        ids.push(
+            client
+                .start_orchestration(ECHO, Some(&format!("done-{n}")), &n)
+                .await
+                .unwrap(),
+        );
+    }
+    for id in &ids {
+        let state = client.wait_for_instance_completion(id, WAIT).await.unwrap().unwrap();
+        assert_eq!(state.status, OrchestrationStatus::Completed);
+    }
+    let pending = client
+        .start_orchestration("NobodyRunsThis", Some("still-pending"), &())
+        .await
+        .unwrap();
+
+    let filter = PurgeFilter::created_before(Utc::now() + chrono::Duration::seconds(60));
+    let mut rounds = Vec::new();
+    let budget = PurgeBudget::new(Duration::from_secs(60)).with_per_call(Duration::from_secs(5));
+    let progress = client
+        .purge_instances_within(&filter, budget, |round| rounds.push(*round))
+        .await
+        .unwrap();
+    assert_eq!(progress.deleted_instance_count, BACKLOG as u64);
+    assert!(progress.is_complete);
+    assert_eq!(progress.rounds, 1);
+    assert_eq!(rounds.len(), 1);
+    let left = client.query_all_instances(&InstanceQuery::new()).await.unwrap();
+    assert_eq!(left.len(), 1, "only the pending instance stays");
+    assert_eq!(left[0].instance_id, pending);
 }
 
 #[tokio::test]

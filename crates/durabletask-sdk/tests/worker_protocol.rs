@@ -15,10 +15,13 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Bytes, Frame, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use prost::Message;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::UnboundedReceiverStream;
+
+mod fake_grpc;
+
+use fake_grpc::{decode, grpc_frame, ok_trailers};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -139,26 +142,6 @@ async fn serve(
         .header("content-type", "application/grpc")
         .body(StreamBody::new(UnboundedReceiverStream::new(body)))
         .unwrap())
-}
-
-fn decode<M: Message + Default>(bytes: &[u8]) -> M {
-    M::decode(bytes).expect("the worker sends valid protobuf")
-}
-
-/// A length-prefixed, uncompressed gRPC message.
-fn grpc_frame(message: &impl Message) -> Frame<Bytes> {
-    let encoded = message.encode_to_vec();
-    let mut framed = Vec::with_capacity(encoded.len() + 5);
-    framed.push(0);
-    framed.extend_from_slice(&u32::try_from(encoded.len()).unwrap().to_be_bytes());
-    framed.extend_from_slice(&encoded);
-    Frame::data(Bytes::from(framed))
-}
-
-fn ok_trailers() -> Frame<Bytes> {
-    let mut trailers = hyper::HeaderMap::new();
-    trailers.insert("grpc-status", "0".parse().unwrap());
-    Frame::trailers(trailers)
 }
 
 async fn echo(_ctx: ActivityContext, value: String) -> Result<String, Error> {

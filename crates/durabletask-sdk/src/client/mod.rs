@@ -33,6 +33,7 @@ mod options;
 mod orchestration_types;
 mod orchestrations;
 mod page;
+mod purge;
 mod status;
 
 use std::future::Future;
@@ -52,8 +53,11 @@ pub use options::{
     ClientOptions, DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
     DEFAULT_MAX_SEND_MESSAGE_SIZE,
 };
-pub use orchestration_types::{InstanceQuery, OrchestrationMetadata, PurgeFilter, PurgeResult, DEFAULT_PAGE_SIZE};
+pub use orchestration_types::{InstanceQuery, OrchestrationMetadata, DEFAULT_PAGE_SIZE};
 pub use page::Page;
+pub use purge::{
+    PurgeBudget, PurgeFilter, PurgeProgress, PurgeResult, PurgeRound, DEFAULT_PURGE_DEADLINE, PURGE_ANSWER_MARGIN,
+};
 pub use status::{OrchestrationStatus, ParseStatusError};
 /// The gRPC status codes carried by [`ClientError::Rpc`].
 pub use tonic::Code;

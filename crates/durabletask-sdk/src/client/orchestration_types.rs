@@ -1,4 +1,4 @@
-//! What the client reports about orchestration instances, and the filters it queries and purges with.
+//! What the client reports about orchestration instances, and the filter it queries them with.
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -169,80 +169,7 @@ impl InstanceQuery {
     }
 }
 
-/// Which finished instances a purge deletes.
-///
-/// The Functions extension 2.x fails a purge without a lower creation bound, so the client always sends
-/// one: the Unix epoch when `created_from` is `None`.
-///
-/// ```
-/// use chrono::{Duration, Utc};
-/// use durabletask_sdk::client::{OrchestrationStatus, PurgeFilter};
-///
-/// let filter = PurgeFilter::created_before(Utc::now() - Duration::days(90))
-///     .with_statuses([OrchestrationStatus::Completed]);
-/// assert!(filter.created_from.is_none());
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PurgeFilter {
-    /// Only instances created at or after this time (the Unix epoch when unset).
-    pub created_from: Option<DateTime<Utc>>,
-    /// Only instances created before this time.
-    pub created_to: Option<DateTime<Utc>>,
-    /// Only instances in one of these statuses (every terminal status when empty).
-    pub statuses: Vec<OrchestrationStatus>,
-}
-
-impl PurgeFilter {
-    /// Instances created before `time`.
-    pub fn created_before(time: DateTime<Utc>) -> Self {
-        Self {
-            created_to: Some(time),
-            ..Self::default()
-        }
-    }
-
-    /// Only instances in one of these statuses.
-    pub fn with_statuses(mut self, statuses: impl IntoIterator<Item = OrchestrationStatus>) -> Self {
-        self.statuses = statuses.into_iter().collect();
-        self
-    }
-
-    /// Only instances created at or after `time`.
-    pub fn with_created_from(mut self, time: DateTime<Utc>) -> Self {
-        self.created_from = Some(time);
-        self
-    }
-
-    pub(crate) fn to_proto(&self) -> proto::PurgeInstanceFilter {
-        proto::PurgeInstanceFilter {
-            created_time_from: Some(to_timestamp(self.created_from.unwrap_or(DateTime::UNIX_EPOCH))),
-            created_time_to: self.created_to.map(to_timestamp),
-            runtime_status: status_numbers(&self.statuses),
-            timeout: None,
-        }
-    }
-}
-
-/// What a purge deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PurgeResult {
-    /// How many instances were deleted.
-    pub deleted_instance_count: u32,
-    /// False when the engine stopped early (for example on its own timeout) and more instances match:
-    /// purge again to continue. Engines that do not report it purge everything in one call.
-    pub is_complete: bool,
-}
-
-impl From<proto::PurgeInstancesResponse> for PurgeResult {
-    fn from(response: proto::PurgeInstancesResponse) -> Self {
-        Self {
-            deleted_instance_count: u32::try_from(response.deleted_instance_count).unwrap_or(0),
-            is_complete: response.is_complete.unwrap_or(true),
-        }
-    }
-}
-
-fn status_numbers(statuses: &[OrchestrationStatus]) -> Vec<i32> {
+pub(super) fn status_numbers(statuses: &[OrchestrationStatus]) -> Vec<i32> {
     statuses
         .iter()
         .map(|status| proto::OrchestrationStatus::from(*status) as i32)
@@ -252,13 +179,6 @@ fn status_numbers(statuses: &[OrchestrationStatus]) -> Vec<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn purge_filters_always_carry_a_lower_creation_bound() {
-        let filter = PurgeFilter::default().to_proto();
-        assert_eq!(filter.created_time_from, Some(to_timestamp(DateTime::UNIX_EPOCH)));
-        assert_eq!(filter.created_time_to, None);
-    }
 
     #[test]
     fn unknown_statuses_from_the_engine_are_reported() {

@@ -1,14 +1,14 @@
 //! Client calls on orchestration instances: start, inspect, wait, raise events, terminate, suspend,
-//! resume, query and purge.
+//! resume and query.
 
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::page::next_token;
-use super::{ClientError, DurableClient, InstanceQuery, OrchestrationMetadata, Page, PurgeFilter, PurgeResult};
+use super::{ClientError, DurableClient, InstanceQuery, OrchestrationMetadata, Page};
 use crate::json;
-use crate::proto::{self, purge_instances_request};
+use crate::proto;
 
 impl DurableClient {
     /// Schedules a new instance of the orchestrator `name` and returns its instance id.
@@ -218,37 +218,6 @@ impl DurableClient {
                 None => return Ok(all),
             }
         }
-    }
-
-    /// Deletes one finished instance and its history (engines refuse to purge a running one).
-    pub async fn purge_instance(&self, instance_id: &str) -> Result<PurgeResult, ClientError> {
-        let request = proto::PurgeInstancesRequest {
-            request: Some(purge_instances_request::Request::InstanceId(instance_id.to_string())),
-            ..Default::default()
-        };
-        self.purge("PurgeInstances", request).await
-    }
-
-    /// Deletes the finished instances matching `filter`, with their history.
-    pub async fn purge_instances(&self, filter: &PurgeFilter) -> Result<PurgeResult, ClientError> {
-        let request = proto::PurgeInstancesRequest {
-            request: Some(purge_instances_request::Request::PurgeInstanceFilter(filter.to_proto())),
-            ..Default::default()
-        };
-        self.purge("PurgeInstances", request).await
-    }
-
-    async fn purge(
-        &self,
-        rpc: &'static str,
-        request: proto::PurgeInstancesRequest,
-    ) -> Result<PurgeResult, ClientError> {
-        let response = self
-            .call(rpc, request, self.call_timeout, |mut sidecar, request| async move {
-                sidecar.purge_instances(request).await
-            })
-            .await?;
-        Ok(response.into())
     }
 }
 
