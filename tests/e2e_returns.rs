@@ -230,15 +230,15 @@ async fn the_nightly_purge_removes_old_completed_instances_and_keeps_the_rest() 
     host.fire_timer("PurgeTimer").await.expect("the purge timer runs");
 
     assert!(
-        client.get_instance(settled, false).await.unwrap().is_none(),
+        client.get_instance_without_payloads(settled).await.unwrap().is_none(),
         "the old completed instance is purged"
     );
     assert!(
-        client.get_instance(&failed, false).await.unwrap().is_some(),
+        client.get_instance_without_payloads(&failed).await.unwrap().is_some(),
         "failed instances are kept by default"
     );
     let entity = client
-        .get_entity(&EntityId::new("EntityFunction", "RET-2025-900001"), true)
+        .get_entity(&EntityId::new("EntityFunction", "RET-2025-900001"))
         .await
         .unwrap();
     assert!(

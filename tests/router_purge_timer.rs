@@ -164,7 +164,7 @@ async fn finished_instances_older_than_the_retention_with_a_purged_status_are_de
     for id in &terminated {
         assert!(
             client
-                .get_instance(id, false)
+                .get_instance_without_payloads(id)
                 .await
                 .expect("the engine answers")
                 .is_none(),

@@ -125,7 +125,7 @@ async fn a_settled_return_reports_its_state_end_to_end() {
 
     // Settling started the notification orchestration (no worker runs it here).
     let instance = client
-        .get_instance(&format!("returns-settled-{return_id}"), true)
+        .get_instance(&format!("returns-settled-{return_id}"))
         .await
         .expect("the engine answers")
         .expect("the settled return started its orchestration");

@@ -217,7 +217,7 @@ async fn valid_events_reach_their_return_entity_on_the_real_engine() {
         "the signals did not reach the return's entity"
     );
     let metadata = client
-        .get_entity(&entity, false)
+        .get_entity_without_state(&entity)
         .await
         .expect("the engine answers")
         .expect("the entity exists");

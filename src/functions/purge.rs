@@ -13,7 +13,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use durabletask_sdk::client::{ClientError, DurableClient, PurgeBudget, PurgeFilter, PurgeRound};
+use durabletask_sdk::client::{
+    CleanEntityStorageOptions, ClientError, DurableClient, PurgeBudget, PurgeFilter, PurgeRound,
+};
 use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
 
 use crate::app::AppState;
@@ -58,7 +60,7 @@ pub async fn run(
             "the purge ran out of time before the engine reported it complete; the next run continues it"
         );
     }
-    let cleaned = client.clean_entity_storage(true, true).await?;
+    let cleaned = client.clean_entity_storage(CleanEntityStorageOptions::all()).await?;
     let summary = format!(
         "purge: {} instance(s) created before {} with status {} deleted in {} round(s) (complete: {}); entity \
          storage: {} empty entities removed, {} orphaned locks released{}",

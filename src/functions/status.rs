@@ -37,7 +37,7 @@ pub async fn handle(state: &AppState, request: &InvokeRequest) -> Result<InvokeR
         }
     };
     let client = state.clients.client_for(&request.durable_client(CLIENT_BINDING)?)?;
-    let entity = client.get_entity(&aggregate_entity_id(&return_id), true).await?;
+    let entity = client.get_entity(&aggregate_entity_id(&return_id)).await?;
     let entity_state = match entity.map(|metadata| metadata.state::<AggregateEntityState>()) {
         Some(Ok(Some(entity_state))) => entity_state,
         Some(Err(problem)) => {

@@ -117,7 +117,7 @@ pub async fn aggregate_state(host: &LocalHost, return_id: &str) -> Option<String
         .await
         .expect("the engine answers");
     client
-        .get_entity(&EntityId::new("EntityFunction", return_id), true)
+        .get_entity(&EntityId::new("EntityFunction", return_id))
         .await
         .expect("the engine answers")
         .and_then(|entity| entity.serialized_state)

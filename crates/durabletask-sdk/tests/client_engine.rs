@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use durabletask_sdk::client::{
-    ClientCache, ClientError, ClientOptions, DurableClient, EntityQuery, InstanceQuery, OrchestrationStatus,
-    PurgeBudget, PurgeFilter,
+    CleanEntityStorageOptions, ClientCache, ClientError, ClientOptions, DurableClient, EntityQuery, InstanceQuery,
+    OrchestrationStatus, PurgeBudget, PurgeFilter,
 };
 use durabletask_sdk::functions::DurableClientBinding;
 use durabletask_sdk::EntityId;
@@ -30,25 +30,18 @@ async fn started_instances_of_unregistered_orchestrators_stay_pending() {
         .await
         .unwrap();
     assert_eq!(id, "pending-1");
-    let state = client
-        .get_instance(&id, true)
-        .await
-        .unwrap()
-        .expect("the instance exists");
+    let state = client.get_instance(&id).await.unwrap().expect("the instance exists");
     assert_eq!(state.status, OrchestrationStatus::Pending);
     assert_eq!(state.name, "NobodyRunsThis");
     assert_eq!(state.read_input::<Value>().unwrap(), json!({"returnId": "R-1"}));
     assert!(state.created_at.is_some() && state.completed_at.is_none());
-    let without_payloads = client.get_instance(&id, false).await.unwrap().unwrap();
+    let without_payloads = client.get_instance_without_payloads(&id).await.unwrap().unwrap();
     assert_eq!(without_payloads.input, None);
 
     let generated = client.start_orchestration("NobodyRunsThis", None, &()).await.unwrap();
     assert_eq!(generated.len(), 32, "a dashless UUID: {generated}");
     assert!(generated.chars().all(|c| c.is_ascii_hexdigit()));
-    assert_eq!(
-        client.get_instance(&generated, true).await.unwrap().unwrap().input,
-        None
-    );
+    assert_eq!(client.get_instance(&generated).await.unwrap().unwrap().input, None);
 
     let error = client
         .start_orchestration("NobodyRunsThis", Some("pending-1"), &())
@@ -68,9 +61,9 @@ async fn missing_instances_and_entities_are_none_or_not_found() {
     let engine = Engine::start();
     let client = engine.client();
 
-    assert!(client.get_instance("nope", true).await.unwrap().is_none());
+    assert!(client.get_instance("nope").await.unwrap().is_none());
     assert!(client
-        .get_entity(&EntityId::new("counter", "nope"), true)
+        .get_entity(&EntityId::new("counter", "nope"))
         .await
         .unwrap()
         .is_none());
@@ -105,7 +98,7 @@ async fn signals_without_an_entity_worker_wait_in_the_backlog() {
     }
 
     let stored = client
-        .get_entity(&entity, true)
+        .get_entity(&entity)
         .await
         .unwrap()
         .expect("a signal creates the entity");
@@ -151,17 +144,20 @@ async fn entity_clean_up_removes_empty_entities_and_keeps_busy_ones() {
         .await
         .unwrap();
     let scheduled = client
-        .get_entity(&later, false)
+        .get_entity_without_state(&later)
         .await
         .unwrap()
         .expect("created by the signal");
     assert_eq!(scheduled.backlog_queue_size, 0);
 
-    let cleaned = client.clean_entity_storage(true, true).await.unwrap();
+    let cleaned = client
+        .clean_entity_storage(CleanEntityStorageOptions::all())
+        .await
+        .unwrap();
     assert_eq!(cleaned.empty_entities_removed, 1);
     assert_eq!(cleaned.orphaned_locks_released, 0);
-    assert!(client.get_entity(&later, false).await.unwrap().is_none());
-    assert!(client.get_entity(&busy, false).await.unwrap().is_some());
+    assert!(client.get_entity_without_state(&later).await.unwrap().is_none());
+    assert!(client.get_entity_without_state(&busy).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -255,7 +251,7 @@ async fn purge_by_filter_deletes_only_matching_finished_instances() {
         .unwrap();
     assert_eq!(purged.deleted_instance_count, 1);
     assert!(purged.is_complete);
-    assert!(client.get_instance(&old, false).await.unwrap().is_none());
+    assert!(client.get_instance_without_payloads(&old).await.unwrap().is_none());
 
     // Statuses filter: Completed and Terminated, from the epoch default, to now.
     let filter = PurgeFilter::created_before(Utc::now() + chrono::Duration::seconds(60))
@@ -263,9 +259,12 @@ async fn purge_by_filter_deletes_only_matching_finished_instances() {
     let purged = client.purge_instances(&filter).await.unwrap();
     assert_eq!(purged.deleted_instance_count, 2);
     for id in [&completed, &terminated] {
-        assert!(client.get_instance(id, false).await.unwrap().is_none(), "{id} survived");
+        assert!(
+            client.get_instance_without_payloads(id).await.unwrap().is_none(),
+            "{id} survived"
+        );
     }
-    assert!(client.get_instance(&pending, false).await.unwrap().is_some());
+    assert!(client.get_instance_without_payloads(&pending).await.unwrap().is_some());
 }
 
 #[tokio::test]
@@ -376,7 +375,7 @@ async fn clients_built_from_a_binding_reach_the_engine_and_honour_its_size_limit
         .start_orchestration("NobodyRunsThis", None, &big_input)
         .await
         .unwrap();
-    let error = small.get_instance(&id, true).await.unwrap_err();
+    let error = small.get_instance(&id).await.unwrap_err();
     assert!(
         matches!(
             error,
@@ -391,7 +390,7 @@ async fn clients_built_from_a_binding_reach_the_engine_and_honour_its_size_limit
 
     binding.max_grpc_message_size_in_bytes = Some(4 * 1024 * 1024);
     let large = cache.client_for(&binding).unwrap();
-    let state = large.get_instance(&id, true).await.unwrap().unwrap();
+    let state = large.get_instance(&id).await.unwrap().unwrap();
     assert_eq!(state.read_input::<String>().unwrap(), big_input);
     assert_eq!(cache.len(), 1, "both clients share one channel");
     DurableClient::from_binding(&binding).unwrap().hello().await.unwrap();
@@ -464,7 +463,7 @@ async fn answers_above_grpcs_usual_4_mib_are_read_with_the_default_limits() {
         "{error:?}"
     );
     assert!(!error.is_transient());
-    assert!(client.get_instance("too-big", false).await.unwrap().is_none());
+    assert!(client.get_instance_without_payloads("too-big").await.unwrap().is_none());
 }
 
 /// The local engine process and a stub worker.
@@ -560,7 +559,7 @@ mod engine {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let state = client
-                .get_instance(id, false)
+                .get_instance_without_payloads(id)
                 .await
                 .unwrap()
                 .expect("the instance exists");

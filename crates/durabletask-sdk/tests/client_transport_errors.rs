@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use durabletask_sdk::client::{ClientError, ClientOptions, DurableClient};
+use durabletask_sdk::client::{ClientError, ClientOptions, DurableClient, DEFAULT_PURGE_DEADLINE};
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response};
@@ -45,7 +45,7 @@ async fn a_silent_engine_hits_the_call_deadline() {
         .with_connect_timeout(Duration::from_secs(30));
     let client = DurableClient::connect_lazy(&format!("http://127.0.0.1:{port}"), options).unwrap();
     let started = std::time::Instant::now();
-    let error = client.get_instance("any", false).await.unwrap_err();
+    let error = client.get_instance_without_payloads("any").await.unwrap_err();
     assert!(
         matches!(error, ClientError::DeadlineExceeded { rpc: "GetInstance", .. }),
         "{error:?}"
@@ -122,10 +122,16 @@ async fn every_call_carries_the_task_hub_headers_and_a_deadline() {
 
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 4);
-    for headers in seen.iter().take(3) {
+    for headers in seen.iter() {
         assert_eq!(headers["durable-taskhub"], "ReturnsHub");
         assert_eq!(headers["durable-connectionname"], "Storage");
-        assert_eq!(headers["grpc-timeout"], "12000000u");
     }
+    assert_eq!(seen[0]["grpc-timeout"], "12000000u");
+    assert_eq!(seen[2]["grpc-timeout"], "12000000u");
+    assert_eq!(DEFAULT_PURGE_DEADLINE, Duration::from_secs(300));
+    assert_eq!(
+        seen[1]["grpc-timeout"], "300000m",
+        "purges without a filter timeout get the long purge deadline (5 minutes, in milliseconds)"
+    );
     assert_eq!(seen[3]["grpc-timeout"], "3000000u", "wait calls use their own deadline");
 }

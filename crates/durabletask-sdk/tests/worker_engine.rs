@@ -148,11 +148,7 @@ async fn an_entity_signalled_by_the_client_and_called_by_an_orchestration_keeps_
 
     assert_eq!(state.status, OrchestrationStatus::Completed, "{state:?}");
     assert_eq!(state.read_output::<i64>().unwrap(), 8, "the call runs after the signal");
-    let stored = client
-        .get_entity(&entity, true)
-        .await
-        .unwrap()
-        .expect("the entity exists");
+    let stored = client.get_entity(&entity).await.unwrap().expect("the entity exists");
     assert_eq!(stored.state::<i64>().unwrap(), Some(8));
     worker.stop().await.unwrap();
 }

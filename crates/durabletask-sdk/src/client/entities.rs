@@ -5,7 +5,9 @@ use serde::Serialize;
 
 use super::orchestrations::repeated_token;
 use super::page::next_token;
-use super::{CleanEntityStorageResult, ClientError, DurableClient, EntityMetadata, EntityQuery, Page};
+use super::{
+    CleanEntityStorageOptions, CleanEntityStorageResult, ClientError, DurableClient, EntityMetadata, EntityQuery, Page,
+};
 use crate::time::to_timestamp;
 use crate::{json, proto, EntityId};
 
@@ -60,8 +62,18 @@ impl DurableClient {
         Ok(())
     }
 
-    /// The stored entity, or `None` when it does not exist. With `include_state` its state is included.
-    pub async fn get_entity(
+    /// The stored entity with its state, or `None` when it does not exist.
+    pub async fn get_entity(&self, entity: &EntityId) -> Result<Option<EntityMetadata>, ClientError> {
+        self.fetch_entity(entity, true).await
+    }
+
+    /// The stored entity without its state (last change, backlog, lock: a smaller answer), or `None` when it does
+    /// not exist.
+    pub async fn get_entity_without_state(&self, entity: &EntityId) -> Result<Option<EntityMetadata>, ClientError> {
+        self.fetch_entity(entity, false).await
+    }
+
+    async fn fetch_entity(
         &self,
         entity: &EntityId,
         include_state: bool,
@@ -125,12 +137,21 @@ impl DurableClient {
         }
     }
 
-    /// Removes entities that have neither state nor pending work, and/or releases locks held by
-    /// orchestrations that no longer exist, going through every page of the clean-up and summing the counts.
+    /// Cleans entity storage as `options` say (remove entities that have neither state nor pending work, release
+    /// locks held by orchestrations that no longer exist), going through every page of the clean-up and summing
+    /// the counts.
+    ///
+    /// ```no_run
+    /// # async fn example(client: durabletask_sdk::client::DurableClient) -> Result<(), durabletask_sdk::client::ClientError> {
+    /// use durabletask_sdk::client::CleanEntityStorageOptions;
+    ///
+    /// let cleaned = client.clean_entity_storage(CleanEntityStorageOptions::all()).await?;
+    /// println!("{} empty entities removed", cleaned.empty_entities_removed);
+    /// # Ok(()) }
+    /// ```
     pub async fn clean_entity_storage(
         &self,
-        remove_empty_entities: bool,
-        release_orphaned_locks: bool,
+        options: CleanEntityStorageOptions,
     ) -> Result<CleanEntityStorageResult, ClientError> {
         const RPC: &str = "CleanEntityStorage";
         let mut total = CleanEntityStorageResult::default();
@@ -138,8 +159,8 @@ impl DurableClient {
         loop {
             let request = proto::CleanEntityStorageRequest {
                 continuation_token: token.clone(),
-                remove_empty_entities,
-                release_orphaned_locks,
+                remove_empty_entities: options.remove_empty_entities,
+                release_orphaned_locks: options.release_orphaned_locks,
             };
             let response = self
                 .call(RPC, request, self.call_timeout, |mut sidecar, request| async move {

@@ -123,6 +123,50 @@ impl EntityQuery {
     }
 }
 
+/// What an entity storage clean-up does. [`CleanEntityStorageOptions::all`] (also the default) does both.
+///
+/// ```
+/// use durabletask_sdk::client::CleanEntityStorageOptions;
+///
+/// let locks_only = CleanEntityStorageOptions::all().with_remove_empty_entities(false);
+/// assert!(locks_only.release_orphaned_locks && !locks_only.remove_empty_entities);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanEntityStorageOptions {
+    /// Delete entities that have neither state nor pending work.
+    pub remove_empty_entities: bool,
+    /// Release locks held by orchestrations that no longer exist.
+    pub release_orphaned_locks: bool,
+}
+
+impl CleanEntityStorageOptions {
+    /// Both: remove empty entities and release orphaned locks.
+    pub fn all() -> Self {
+        Self {
+            remove_empty_entities: true,
+            release_orphaned_locks: true,
+        }
+    }
+
+    /// Sets whether empty entities are removed.
+    pub fn with_remove_empty_entities(mut self, remove: bool) -> Self {
+        self.remove_empty_entities = remove;
+        self
+    }
+
+    /// Sets whether orphaned locks are released.
+    pub fn with_release_orphaned_locks(mut self, release: bool) -> Self {
+        self.release_orphaned_locks = release;
+        self
+    }
+}
+
+impl Default for CleanEntityStorageOptions {
+    fn default() -> Self {
+        Self::all()
+    }
+}
+
 /// What an entity storage clean-up removed, summed over all its pages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CleanEntityStorageResult {

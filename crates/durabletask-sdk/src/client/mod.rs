@@ -21,7 +21,7 @@
 //! let client = DurableClient::connect("http://127.0.0.1:4001", options).await?;
 //! client.signal_entity(&EntityId::new("counter", "c1"), "add", &5).await?;
 //! let id = client.start_orchestration("Greet", None, &"Tokyo").await?;
-//! let state = client.get_instance(&id, true).await?;
+//! let state = client.get_instance(&id).await?;
 //! # Ok(()) }
 //! ```
 
@@ -47,7 +47,7 @@ use crate::functions::DurableClientBinding;
 use crate::proto::task_hub_sidecar_service_client::TaskHubSidecarServiceClient;
 
 pub use cache::{ClientCache, DEFAULT_MAX_CACHED_ENDPOINTS};
-pub use entity_types::{CleanEntityStorageResult, EntityMetadata, EntityQuery};
+pub use entity_types::{CleanEntityStorageOptions, CleanEntityStorageResult, EntityMetadata, EntityQuery};
 pub use error::ClientError;
 pub use options::{
     ClientOptions, DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,

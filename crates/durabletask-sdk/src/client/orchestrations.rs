@@ -48,9 +48,22 @@ impl DurableClient {
         Ok(response.instance_id)
     }
 
-    /// The state of an instance, or `None` when it does not exist. With `fetch_payloads` the input, output
-    /// and custom status are included.
-    pub async fn get_instance(
+    /// The state of an instance with its payloads (input, output, custom status, failure details), or `None` when
+    /// it does not exist.
+    pub async fn get_instance(&self, instance_id: &str) -> Result<Option<OrchestrationMetadata>, ClientError> {
+        self.fetch_instance(instance_id, true).await
+    }
+
+    /// The state of an instance without its payloads (status, name and times only: a smaller answer), or `None`
+    /// when it does not exist.
+    pub async fn get_instance_without_payloads(
+        &self,
+        instance_id: &str,
+    ) -> Result<Option<OrchestrationMetadata>, ClientError> {
+        self.fetch_instance(instance_id, false).await
+    }
+
+    async fn fetch_instance(
         &self,
         instance_id: &str,
         fetch_payloads: bool,
