@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use returns_aggregator::app::FUNCTIONS;
 use returns_aggregator::config::Config;
 use returns_aggregator::function_folders::{check_registrations, read_function_folders, FunctionFolder};
-use returns_aggregator::functions::{durable, purge, service_bus, status};
+use returns_aggregator::functions::{durable, purge, service_bus, status, CLIENT_BINDING};
 use serde_json::Value;
 use support::router::app_root;
 
@@ -78,13 +78,7 @@ fn every_binding_name_the_code_uses_is_declared() {
         "serviceBusTrigger",
         "in",
     );
-    assert_binding(
-        &folders,
-        "ServiceBusTrigger",
-        service_bus::CLIENT_BINDING,
-        "durableClient",
-        "in",
-    );
+    assert_binding(&folders, "ServiceBusTrigger", CLIENT_BINDING, "durableClient", "in");
     assert_binding(
         &folders,
         "ServiceBusTrigger",
@@ -131,9 +125,9 @@ fn every_binding_name_the_code_uses_is_declared() {
     );
     assert_binding(&folders, "PublishAlert", "alert", "serviceBus", "out");
     assert_binding(&folders, "PurgeTimer", purge::TIMER_BINDING, "timerTrigger", "in");
-    assert_binding(&folders, "PurgeTimer", purge::CLIENT_BINDING, "durableClient", "in");
+    assert_binding(&folders, "PurgeTimer", CLIENT_BINDING, "durableClient", "in");
     assert_binding(&folders, "ReturnStatus", status::REQUEST_BINDING, "httpTrigger", "in");
-    assert_binding(&folders, "ReturnStatus", status::CLIENT_BINDING, "durableClient", "in");
+    assert_binding(&folders, "ReturnStatus", CLIENT_BINDING, "durableClient", "in");
     assert_binding(&folders, "ReturnStatus", status::RESPONSE_BINDING, "http", "out");
 }
 

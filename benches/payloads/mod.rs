@@ -22,7 +22,8 @@ use durabletask_sdk::{history, proto, Registry};
 use returns_aggregator::config::Config;
 use returns_aggregator::durable::{self, APPLY_EVENT_OPERATION};
 use returns_aggregator::functions::durable::{ACTIVITY_BINDING, CONTEXT_BINDING};
-use returns_aggregator::functions::service_bus::{CLIENT_BINDING, MESSAGE_BINDING};
+use returns_aggregator::functions::service_bus::MESSAGE_BINDING;
+use returns_aggregator::functions::CLIENT_BINDING;
 use serde_json::{json, Value};
 
 /// The scenario every payload is derived from, relative to the repository root.

@@ -20,11 +20,10 @@ use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
 
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::functions::CLIENT_BINDING;
 
 /// The timer trigger binding.
 pub const TIMER_BINDING: &str = "timer";
-/// The durable client binding.
-pub const CLIENT_BINDING: &str = "client";
 /// The time one run may spend purging. host.json's `functionTimeout` is 5 minutes; the last purge call may end up
 /// to the SDK's `PURGE_ANSWER_MARGIN` (30 s) after the budget, and the entity storage clean-up follows.
 pub const PURGE_BUDGET: Duration = Duration::from_secs(3 * 60);

@@ -17,11 +17,10 @@ use crate::app::AppState;
 use crate::domain::{parse_event, InvalidEvent, ReturnEvent};
 use crate::durable::{aggregate_entity_id, APPLY_EVENT_OPERATION};
 use crate::error::AppError;
+use crate::functions::CLIENT_BINDING;
 
 /// The trigger binding (`function.json`).
 pub const MESSAGE_BINDING: &str = "message";
-/// The durable client input binding.
-pub const CLIENT_BINDING: &str = "client";
 /// The output binding of the invalid-events queue.
 pub const INVALID_EVENTS_BINDING: &str = "invalidEvents";
 

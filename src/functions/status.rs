@@ -8,13 +8,12 @@ use crate::app::AppState;
 use crate::domain::{ReturnId, ReturnStatusReport};
 use crate::durable::{aggregate_entity_id, AggregateEntityState};
 use crate::error::AppError;
+use crate::functions::CLIENT_BINDING;
 
 /// The HTTP trigger binding.
 pub const REQUEST_BINDING: &str = "req";
 /// The HTTP output binding.
 pub const RESPONSE_BINDING: &str = "res";
-/// The durable client binding.
-pub const CLIENT_BINDING: &str = "client";
 
 /// Answers one status request.
 pub async fn handle(state: &AppState, request: &InvokeRequest) -> Result<InvokeResponse, AppError> {

@@ -6,9 +6,9 @@ use base64::Engine as _;
 use durabletask_sdk::client::OrchestrationStatus;
 use durabletask_sdk::functions::{
     activity_input, binding_bytes, binding_json, binding_text, decode_entity_batch_request,
-    decode_orchestrator_request, encode_return_value, host_string, metadata_datetime, metadata_int, metadata_object,
-    metadata_string, service_bus_body, BindingEncoding, DurableClientBinding, HttpRequestData, InvokeRequest,
-    TimerInfo,
+    decode_orchestrator_request, encode_return_value, format_timespan, host_string, metadata_datetime, metadata_int,
+    metadata_object, metadata_string, parse_timespan, peel_host_string, service_bus_body, BindingEncoding,
+    DurableClientBinding, HttpRequestData, InvokeRequest, TimerInfo,
 };
 use durabletask_sdk::proto;
 use proptest::prelude::*;
@@ -166,6 +166,23 @@ proptest! {
         for shape in shapes {
             prop_assert_eq!(service_bus_body(&shape).unwrap(), text.clone().into_bytes());
         }
+    }
+
+    #[test]
+    fn timespans_round_trip_at_dotnet_tick_precision(seconds in 0u64..10_000_000, ticks in 0u32..10_000_000) {
+        let duration = std::time::Duration::new(seconds, ticks * 100);
+        prop_assert_eq!(parse_timespan(&format_timespan(duration)).unwrap(), duration);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics_the_timespan_parser(text in ".*") {
+        let _ = parse_timespan(&text);
+    }
+
+    #[test]
+    fn host_strings_peel_back_to_their_text(text in ".*") {
+        let layered = host_string(&text);
+        prop_assert_eq!(peel_host_string(layered.as_str().unwrap()), text);
     }
 
     #[test]

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::{EnvelopeError, EnvelopeProblem};
-use super::value::{binding_text, host_string};
+use super::timespan::{format_timespan, parse_timespan};
+use super::value::{binding_text, host_string, peel_host_string};
 
 /// What the Durable extension passes to a function through a `durableClient` input binding.
 ///
@@ -140,9 +141,9 @@ fn optional_timespan<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Optio
             .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
             .map(Some)
             .ok_or_else(|| de::Error::custom(format!("grpcHttpClientTimeout {number} is not a duration"))),
-        Some(Value::String(text)) => parse_timespan(&super::value::peel_json_string(&text))
+        Some(Value::String(text)) => parse_timespan(&peel_host_string(&text))
             .map(Some)
-            .ok_or_else(|| de::Error::custom(format!("grpcHttpClientTimeout '{text}' is not a [d.]hh:mm:ss duration"))),
+            .map_err(|error| de::Error::custom(format!("grpcHttpClientTimeout: {error}"))),
         Some(other) => Err(de::Error::custom(format!(
             "grpcHttpClientTimeout {other} is not a duration"
         ))),
@@ -153,71 +154,5 @@ fn timespan_text<S: Serializer>(duration: &Option<Duration>, serializer: S) -> R
     match duration {
         Some(duration) => serializer.serialize_str(&format_timespan(*duration)),
         None => serializer.serialize_none(),
-    }
-}
-
-/// Parses a non-negative .NET `TimeSpan` text: `[d.]hh:mm:ss[.fffffff]`.
-pub(crate) fn parse_timespan(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let (days, clock) = match text.split_once(':') {
-        Some((head, _)) => match head.split_once('.') {
-            Some((days, _)) => (days.parse::<u64>().ok()?, &text[days.len() + 1..]),
-            None => (0, text),
-        },
-        None => return None,
-    };
-    let mut parts = clock.split(':');
-    let (hours, minutes, seconds) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let hours: u64 = hours.parse().ok()?;
-    let minutes: u64 = minutes.parse().ok()?;
-    let (whole, fraction) = seconds.split_once('.').unwrap_or((seconds, ""));
-    let whole: u64 = whole.parse().ok()?;
-    if minutes > 59 || whole > 59 || !fraction.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let nanos = format!("{fraction:0<9}").get(..9)?.parse::<u32>().ok()?;
-    let seconds = ((days * 24 + hours) * 60 + minutes) * 60 + whole;
-    Some(Duration::new(seconds, nanos))
-}
-
-/// Formats a duration the way .NET writes a `TimeSpan`: `[d.]hh:mm:ss[.fffffff]`.
-pub(crate) fn format_timespan(duration: Duration) -> String {
-    let total = duration.as_secs();
-    let (days, hours, minutes, seconds) = (total / 86_400, total / 3600 % 24, total / 60 % 60, total % 60);
-    let mut text = if days > 0 {
-        format!("{days}.{hours:02}:{minutes:02}:{seconds:02}")
-    } else {
-        format!("{hours:02}:{minutes:02}:{seconds:02}")
-    };
-    let ticks = duration.subsec_nanos() / 100;
-    if ticks > 0 {
-        text.push_str(&format!(".{ticks:07}"));
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timespans_parse_and_format() {
-        assert_eq!(parse_timespan("00:01:40"), Some(Duration::from_secs(100)));
-        assert_eq!(parse_timespan("1.02:03:04.5"), Some(Duration::new(93_784, 500_000_000)));
-        assert_eq!(parse_timespan("00:00:01.0000001"), Some(Duration::new(1, 100)));
-        for bad in ["", "100", "00:61:00", "a:b:c", "00:00:00:00", "-00:00:01", "00:00:01.x"] {
-            assert_eq!(parse_timespan(bad), None, "{bad}");
-        }
-        for duration in [
-            Duration::from_secs(100),
-            Duration::new(93_784, 500_000_000),
-            Duration::ZERO,
-        ] {
-            assert_eq!(parse_timespan(&format_timespan(duration)), Some(duration));
-        }
-        assert_eq!(format_timespan(Duration::from_secs(100)), "00:01:40");
     }
 }

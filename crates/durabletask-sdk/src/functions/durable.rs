@@ -11,7 +11,7 @@ use prost::Message;
 use serde_json::Value;
 
 use super::error::{EnvelopeError, EnvelopeProblem};
-use super::value::{decode_base64, peel_json_string};
+use super::value::{decode_base64, peel_host_string};
 use crate::proto;
 
 /// Decodes the `orchestrationTrigger` value into the protocol's `OrchestratorRequest`.
@@ -39,7 +39,7 @@ pub fn decode_entity_batch_request(value: &Value) -> Result<proto::EntityBatchRe
 /// [`decode_protobuf`], refusing a value with no bytes at all (which decodes to a message of defaults).
 fn decode_nonempty_protobuf<M: Message + Default>(value: &Value, message: &'static str) -> Result<M, EnvelopeError> {
     if let Value::String(text) = value {
-        if peel_json_string(text).trim().is_empty() {
+        if peel_host_string(text).trim().is_empty() {
             return Err(EnvelopeError::value(EnvelopeProblem::EmptyMessage { message }));
         }
     }
@@ -62,7 +62,7 @@ pub fn decode_protobuf<M: Message + Default>(value: &Value, message: &'static st
     let Value::String(text) = value else {
         return Err(EnvelopeError::shape("a base64 string", value));
     };
-    let bytes = decode_base64(&peel_json_string(text))?;
+    let bytes = decode_base64(&peel_host_string(text))?;
     M::decode(bytes.as_slice())
         .map_err(|source| EnvelopeError::value(EnvelopeProblem::InvalidProtobuf { message, source }))
 }
@@ -88,7 +88,7 @@ pub fn encode_return_value(message: &impl Message) -> Value {
 pub fn activity_input(value: &Value) -> Result<Option<String>, EnvelopeError> {
     let text = match value {
         Value::Null => return Ok(None),
-        Value::String(encoded) => peel_json_string(encoded),
+        Value::String(encoded) => peel_host_string(encoded),
         other => other.to_string(),
     };
     if let Err(source) = serde_json::from_str::<serde::de::IgnoredAny>(&text) {

@@ -5,13 +5,19 @@
 //!   `{"Outputs","Logs","ReturnValue"}` answer.
 //! - [`binding_text`], [`binding_json`], [`binding_bytes`] and the `metadata_*` functions: undo the host's
 //!   encodings (strings JSON-encoded twice, numbers as text, base64 for binary data, several date formats).
-//! - [`decode_orchestrator_request`], [`decode_entity_batch_request`], [`activity_input`] and
-//!   [`encode_return_value`]: the Durable Functions trigger payloads.
+//! - The binding-value helpers for code on either side of the protocol (a handler, or a local host playing the
+//!   Functions host): [`host_string`] / [`peel_host_string`] add and remove the host's extra JSON string layer,
+//!   [`parse_timespan`] / [`format_timespan`] read and write .NET `TimeSpan` text, [`decode_protobuf`] /
+//!   [`encode_return_value`] read and write base64 protobuf.
+//! - [`decode_orchestrator_request`], [`decode_entity_batch_request`] and [`activity_input`]: the Durable
+//!   Functions trigger payloads; empty or anonymous requests are refused.
 //! - [`service_bus_body`]: the bytes of a Service Bus message body, in whichever shape the host sent it.
 //! - [`DurableClientBinding`], [`HttpRequestData`] / [`HttpResponseData`] and [`TimerInfo`]: typed binding
 //!   values.
 //! - [`handle_orchestrator`], [`handle_entity`] and [`handle_activity`]: a whole durable trigger invocation, from
 //!   request to answer, through a [`Registry`](crate::Registry).
+//! - [`FailureKind`]: whether a failed invocation is the request's fault (400) or the handler's (500), for the
+//!   status of the answer.
 //!
 //! ```
 //! use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
@@ -32,6 +38,7 @@ mod http;
 pub mod ncrontab;
 mod service_bus;
 mod timer;
+mod timespan;
 mod triggers;
 mod value;
 
@@ -44,8 +51,9 @@ pub use error::{EnvelopeError, EnvelopeProblem, FailureKind, ValueLocation};
 pub use http::{HttpRequestData, HttpResponseData};
 pub use service_bus::service_bus_body;
 pub use timer::{ScheduleStatus, TimerInfo};
+pub use timespan::{format_timespan, parse_timespan, InvalidTimeSpan};
 pub use triggers::{handle_activity, handle_entity, handle_orchestrator, ActivityInvocationError};
 pub use value::{
     binding_bytes, binding_json, binding_text, host_string, metadata_datetime, metadata_int, metadata_object,
-    metadata_string, BindingEncoding,
+    metadata_string, peel_host_string, BindingEncoding,
 };

@@ -38,7 +38,7 @@ pub enum BindingEncoding {
 /// ```
 pub fn binding_text(value: &Value) -> Result<String, EnvelopeError> {
     match value {
-        Value::String(text) => Ok(peel_json_string(text)),
+        Value::String(text) => Ok(peel_host_string(text)),
         Value::Null => Err(EnvelopeError::shape("a string", value)),
         other => Ok(other.to_string()),
     }
@@ -67,7 +67,7 @@ pub fn binding_bytes(value: &Value, encoding: BindingEncoding) -> Result<Vec<u8>
     match encoding {
         BindingEncoding::Text => binding_text(value).map(String::into_bytes),
         BindingEncoding::Binary => match value {
-            Value::String(text) => decode_base64(&peel_json_string(text)),
+            Value::String(text) => decode_base64(&peel_host_string(text)),
             other => Err(EnvelopeError::shape("a base64 string", other)),
         },
     }
@@ -76,7 +76,7 @@ pub fn binding_bytes(value: &Value, encoding: BindingEncoding) -> Result<Vec<u8>
 /// A string metadata entry (`"\"m-123\""` or `"m-123"`); numbers and booleans give their JSON text.
 pub fn metadata_string(value: &Value) -> Result<String, EnvelopeError> {
     match value {
-        Value::String(text) => Ok(peel_json_string(text)),
+        Value::String(text) => Ok(peel_host_string(text)),
         Value::Number(_) | Value::Bool(_) => Ok(value.to_string()),
         other => Err(EnvelopeError::shape("a string", other)),
     }
@@ -87,7 +87,7 @@ pub fn metadata_int(value: &Value) -> Result<i64, EnvelopeError> {
     match value {
         Value::Number(number) => number.as_i64().ok_or_else(|| not_an_integer(&number.to_string())),
         Value::String(text) => {
-            let text = peel_json_string(text);
+            let text = peel_host_string(text);
             text.trim().parse().map_err(|_| not_an_integer(&text))
         }
         other => Err(EnvelopeError::shape("an integer", other)),
@@ -108,7 +108,7 @@ pub fn metadata_int(value: &Value) -> Result<i64, EnvelopeError> {
 pub fn metadata_datetime(value: &Value) -> Result<DateTime<Utc>, EnvelopeError> {
     match value {
         Value::String(text) => {
-            let text = peel_json_string(text);
+            let text = peel_host_string(text);
             parse_host_datetime(&text).ok_or_else(|| {
                 EnvelopeError::value(EnvelopeProblem::InvalidText(format!(
                     "'{text}' is not an ISO 8601 date-time"
@@ -140,8 +140,17 @@ pub fn host_string(text: &str) -> Value {
     Value::String(Value::String(text.to_string()).to_string())
 }
 
-/// Removes the JSON string layer the host adds to .NET strings, when it is there.
-pub(crate) fn peel_json_string(text: &str) -> String {
+/// The text of a string value with the JSON string layer the host adds to .NET strings removed, when it is there
+/// (the inverse of [`host_string`]): `"hello"` (with the quotes) gives `hello`; text without the layer is returned
+/// as is.
+///
+/// ```
+/// use durabletask_sdk::functions::peel_host_string;
+///
+/// assert_eq!(peel_host_string("\"m-1\""), "m-1");
+/// assert_eq!(peel_host_string("m-1"), "m-1");
+/// ```
+pub fn peel_host_string(text: &str) -> String {
     strip_json_string_layer(text).unwrap_or_else(|| text.to_string())
 }
 
