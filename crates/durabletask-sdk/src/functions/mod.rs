@@ -51,7 +51,7 @@ pub use error::{EnvelopeError, EnvelopeProblem, FailureKind, ValueLocation};
 pub use http::{HttpRequestData, HttpResponseData};
 pub use service_bus::service_bus_body;
 pub use timer::{ScheduleStatus, TimerInfo};
-pub use timespan::{format_timespan, parse_timespan, InvalidTimeSpan};
+pub use timespan::{format_timespan, parse_timespan, TimeSpanError};
 pub use triggers::{handle_activity, handle_entity, handle_orchestrator, ActivityInvocationError};
 pub use value::{
     binding_bytes, binding_json, binding_text, host_string, metadata_datetime, metadata_int, metadata_object,

@@ -43,7 +43,7 @@ use chrono::{DateTime, Utc};
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
 
-use super::client_binding::format_timespan;
+use super::timespan::{format_timespan, parse_timespan, TimeSpanError};
 
 /// A `timerTrigger` schedule: an NCRONTAB expression or a constant interval.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -345,109 +345,6 @@ pub enum ScheduleError {
         /// The engine's complaint.
         reason: String,
     },
-}
-
-/// Why a text is not a usable .NET `TimeSpan`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TimeSpanError {
-    /// Not one of the TimeSpan layouts.
-    #[error("expected hh:mm[:ss[.fffffff]], d.hh:mm[:ss[.fffffff]], d:hh:mm:ss[.fffffff] or a whole number of days")]
-    Layout,
-    /// A part is not a number.
-    #[error("'{0}' is not a whole number")]
-    NotANumber(String),
-    /// A part is out of its range.
-    #[error("{part} {value} is out of range (at most {max})")]
-    OutOfRange {
-        /// `hours`, `minutes` or `seconds`.
-        part: &'static str,
-        /// The value found.
-        value: u64,
-        /// Its largest allowed value.
-        max: u64,
-    },
-    /// More than 7 fraction digits (.NET counts in 100 ns ticks).
-    #[error("the fraction of a second has more than 7 digits")]
-    Fraction,
-    /// A negative span (`-01:00:00`).
-    #[error("it is negative")]
-    Negative,
-    /// A zero interval.
-    #[error("an interval must be longer than zero")]
-    Zero,
-    /// Too large to represent.
-    #[error("it is too large")]
-    TooLarge,
-}
-
-/// Parses a non-negative .NET `TimeSpan` as `TimeSpan.Parse` reads it (invariant culture): `d`,
-/// `[d.]hh:mm[:ss[.fffffff]]` or `d:hh:mm:ss[.fffffff]`; `hh:mm:ss` with `hh` ≥ 24 reads as `d:hh:mm`. Used
-/// for timer schedules and for host-style durations such as `30.00:00:00` or `00:05:00`.
-pub fn parse_timespan(text: &str) -> Result<Duration, TimeSpanError> {
-    let text = text.trim();
-    if text.starts_with('-') {
-        return Err(TimeSpanError::Negative);
-    }
-    if text.is_empty() || text.starts_with('+') {
-        return Err(TimeSpanError::Layout);
-    }
-    let parts: Vec<&str> = text.split(':').collect();
-    let (days, hours, minutes, seconds) = match parts.as_slice() {
-        [days] => (number(days)?, "0", "0", "0"),
-        [head, minutes] => {
-            let (days, hours) = split_days(head)?;
-            (days, hours, *minutes, "0")
-        }
-        [head, minutes, seconds] => {
-            let (days, hours) = split_days(head)?;
-            // .NET reads `hh:mm:ss` whose hours overflow (and that has neither days nor a fraction) as d:hh:mm.
-            if !head.contains('.') && !seconds.contains('.') && number(hours)? > 23 {
-                (number(hours)?, *minutes, *seconds, "0")
-            } else {
-                (days, hours, *minutes, *seconds)
-            }
-        }
-        [days, hours, minutes, seconds] if !days.contains('.') => (number(days)?, *hours, *minutes, *seconds),
-        _ => return Err(TimeSpanError::Layout),
-    };
-    let hours = bounded("hours", number(hours)?, 23)?;
-    let minutes = bounded("minutes", number(minutes)?, 59)?;
-    let (whole, fraction) = seconds.split_once('.').unwrap_or((seconds, ""));
-    let whole = bounded("seconds", number(whole)?, 59)?;
-    if seconds.contains('.') && !is_digits(fraction) {
-        return Err(TimeSpanError::NotANumber(fraction.to_string()));
-    }
-    if fraction.len() > 7 {
-        return Err(TimeSpanError::Fraction);
-    }
-    let nanos: u32 = format!("{fraction:0<9}").parse().map_err(|_| TimeSpanError::Layout)?;
-    let total = days
-        .checked_mul(86_400)
-        .and_then(|s| s.checked_add(hours * 3_600 + minutes * 60 + whole))
-        .ok_or(TimeSpanError::TooLarge)?;
-    Ok(Duration::new(total, nanos))
-}
-
-fn split_days(head: &str) -> Result<(u64, &str), TimeSpanError> {
-    match head.split_once('.') {
-        Some((days, hours)) => Ok((number(days)?, hours)),
-        None => Ok((0, head)),
-    }
-}
-
-fn number(text: &str) -> Result<u64, TimeSpanError> {
-    if !is_digits(text) {
-        return Err(TimeSpanError::NotANumber(text.to_string()));
-    }
-    text.parse().map_err(|_| TimeSpanError::TooLarge)
-}
-
-fn bounded(part: &'static str, value: u64, max: u64) -> Result<u64, TimeSpanError> {
-    if value > max {
-        Err(TimeSpanError::OutOfRange { part, value, max })
-    } else {
-        Ok(value)
-    }
 }
 
 /// NCrontab splits on spaces only (a tab is part of a field).
