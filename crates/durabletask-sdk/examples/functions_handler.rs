@@ -1,20 +1,14 @@
-//! A complete Azure Durable Functions custom handler in Rust: an orchestrator, an activity and an entity, served
-//! to the Functions host with axum. Function folders it expects (one `function.json` each):
-//! `HelloCities` (orchestrationTrigger "context"), `SayHello` (activityTrigger "name"), `Counter` (entityTrigger
-//! "context").
+//! A complete Azure Durable Functions custom handler in Rust: an orchestrator, an activity and an entity, described
+//! once as a `FunctionApp` and served to the Functions host with axum (the SDK's `axum` feature).
 //!
-//! Run with `FUNCTIONS_CUSTOMHANDLER_PORT=7071 cargo run -p durabletask-sdk --example functions_handler`
-//! (under `func start`, the host sets the port and starts the binary itself).
+//! `cargo run -p durabletask-sdk --example functions_handler -- write-function-folders <app root>` writes the
+//! function folders the host needs (`HelloCities/`, `SayHello/`, `Counter/`, one `function.json` each). Run it with
+//! `FUNCTIONS_CUSTOMHANDLER_PORT=7071 cargo run -p durabletask-sdk --example functions_handler` (under `func start`
+//! the host sets the port and starts the binary itself).
 
-use std::sync::Arc;
+use std::path::Path;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
-use durabletask_sdk::functions::{handle_activity, handle_entity, handle_orchestrator, InvokeRequest};
+use durabletask_sdk::functions::FunctionApp;
 use durabletask_sdk::{ActivityContext, EntityContext, EntityId, Error, OrchestrationContext, Registry};
 
 /// Greets three cities in turn, counting the greetings in an entity.
@@ -49,44 +43,38 @@ fn counter(ctx: &mut EntityContext) -> Result<i64, Error> {
     }
 }
 
-fn registry() -> Registry {
+/// The functions the host sees, each served by the registry entry of its name.
+fn app() -> Result<FunctionApp, Box<dyn std::error::Error>> {
     let mut registry = Registry::new();
     registry
-        .add_orchestrator("HelloCities", hello_cities)
-        .and_then(|r| r.add_activity("SayHello", say_hello))
-        .and_then(|r| r.add_entity("Counter", counter))
-        .expect("names are unique");
-    registry
-}
-
-/// `POST /{FunctionName}`: the host's invocation of one function.
-async fn invoke(State(registry): State<Arc<Registry>>, Path(function): Path<String>, body: Bytes) -> Response {
-    let request = match InvokeRequest::from_slice(&body) {
-        Ok(request) => request,
-        Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
-    };
-    let answer = match function.as_str() {
-        "HelloCities" => handle_orchestrator(&registry, &request, "context").map_err(|e| e.to_string()),
-        "Counter" => handle_entity(&registry, &request, "context").map_err(|e| e.to_string()),
-        "SayHello" => handle_activity(&registry, &function, &request, "name")
-            .await
-            .map_err(|e| e.to_string()),
-        other => Err(format!("no function named {other}")),
-    };
-    match answer {
-        Ok(answer) => ([(header::CONTENT_TYPE, "application/json")], answer.to_json_bytes()).into_response(),
-        Err(message) => (StatusCode::INTERNAL_SERVER_ERROR, message).into_response(),
-    }
+        .add_orchestrator("HelloCities", hello_cities)?
+        .add_activity("SayHello", say_hello)?
+        .add_entity("Counter", counter)?;
+    let app = FunctionApp::builder(registry)
+        .orchestrator("HelloCities") // orchestrationTrigger "context"
+        .activity("SayHello", "name") // activityTrigger "name"
+        .entity("Counter") // entityTrigger "context"
+        .build()?;
+    Ok(app)
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let app = app()?;
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some("write-function-folders") {
+        let root = args.next().unwrap_or_else(|| ".".into());
+        for file in app.write_function_folders(Path::new(&root))? {
+            println!("wrote {}", file.display());
+        }
+        return Ok(());
+    }
+    // Under the host, refuse to start when the deployed folders are not the ones this handler serves.
+    if let Some(root) = std::env::var_os("FUNCTIONS_APP_ROOT_PATH") {
+        app.check_function_folders(Path::new(&root))?;
+    }
     let port: u16 = std::env::var("FUNCTIONS_CUSTOMHANDLER_PORT")?.parse()?;
-    let app = Router::new()
-        .route("/", get(|| async { "ready" }))
-        .route("/{function}", post(invoke))
-        .with_state(Arc::new(registry()));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    axum::serve(listener, app).await?;
+    axum::serve(listener, app.into_router()).await?;
     Ok(())
 }

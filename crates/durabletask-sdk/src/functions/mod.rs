@@ -30,6 +30,7 @@
 //! # let _ = answer;
 //! ```
 
+mod app;
 mod client_binding;
 mod durable;
 mod envelope;
@@ -42,6 +43,10 @@ mod timespan;
 mod triggers;
 mod value;
 
+pub use app::{
+    read_function_folders, Binding, Direction, FunctionApp, FunctionAppBuilder, FunctionAppError, FunctionDefinition,
+    FunctionHandler, InvocationError, TriggerKind, DEFAULT_MAX_REQUEST_BYTES,
+};
 pub use client_binding::DurableClientBinding;
 pub use durable::{
     activity_input, decode_entity_batch_request, decode_orchestrator_request, decode_protobuf, encode_return_value,
