@@ -10,10 +10,13 @@
 //!   [`Registry`].
 //! - **Run** them with pure executors — [`orchestration::execute_orchestrator`] (replay: history in, new actions
 //!   out), [`entity::execute_entity_batch`] / [`entity::execute_entity_request`] (one transaction per operation) —
-//!   behind an Azure Functions custom handler ([`functions`]: the host's envelope and ready-made trigger handlers)
-//!   or a standalone gRPC worker ([`worker`]).
+//!   behind an Azure Functions custom handler ([`functions`]: the host's envelope, ready-made trigger handlers,
+//!   and [`functions::FunctionApp`], one model of the app's functions that dispatches invocations, writes and
+//!   checks the function folders, and — with the `axum` feature — serves the host) or a standalone gRPC worker
+//!   ([`worker`]).
 //! - **Manage** instances and entities with the gRPC [`client::DurableClient`]: signal, query and clean entities;
-//!   start, wait for, raise events to, suspend, terminate, query and purge orchestrations.
+//!   start, wait for, raise events to, suspend, terminate, query and purge orchestrations (a large backlog in
+//!   rounds within a time budget).
 //! - **Test** orchestrators with [`history`] builders, without any engine.
 //!
 //! ```
@@ -40,6 +43,9 @@
 //! ```
 //!
 //! Behaviour is checked against Microsoft's durabletask-python executors (the `durabletask-conformance` crate).
+//!
+//! Cargo features: `axum` (off by default) adds `functions::FunctionApp::into_router`, the custom handler's HTTP
+//! server.
 
 #![warn(missing_docs)]
 
