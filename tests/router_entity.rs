@@ -10,8 +10,8 @@ use durabletask_sdk::proto::operation_action::OperationActionType;
 use durabletask_sdk::proto::operation_result::ResultType;
 use durabletask_sdk::proto::{self, OperationRequest};
 use durabletask_sdk::time::to_datetime;
-use returns_aggregator::domain::{ReturnAggregate, ReturnStatus};
-use returns_aggregator::durable::{AggregateEntityState, NotifyInput};
+use returns_aggregator::domain::{KeptBody, ReturnAggregate, ReturnSettledNotification, ReturnStatus};
+use returns_aggregator::durable::{AggregateEntityState, Publication};
 use serde_json::{json, Value};
 use support::events::{body, event, processing_time, return_id, settling_bodies, Kind};
 use support::host::{entity_invocation, entity_result};
@@ -162,16 +162,16 @@ async fn settling_starts_the_notification_orchestration_once() {
     assert_eq!(starts.len(), 1, "{:?}", batch.actions);
     assert_eq!(starts[0].name, "Orchestrator");
     assert_eq!(starts[0].instance_id, format!("returns-settled-{return_id}"));
-    let input: NotifyInput =
-        serde_json::from_str(starts[0].input.as_deref().expect("an input")).expect("a NotifyInput");
-    let NotifyInput::Settled { aggregate } = input else {
+    let input: Publication =
+        serde_json::from_str(starts[0].input.as_deref().expect("an input")).expect("a Publication");
+    let Publication::Settled(notification) = input else {
         panic!("the orchestration was not started for the settled notification");
     };
-    assert_eq!(aggregate.return_id().as_str(), return_id);
-    assert_eq!(aggregate.status(), ReturnStatus::Settled);
-    assert!(
-        !aggregate.is_compacted(),
-        "the orchestrator needs the details to build the notification"
+    assert_eq!(notification.return_id.as_str(), return_id);
+    assert_eq!(
+        *notification,
+        ReturnSettledNotification::from_aggregate(&state(&batch).aggregate).unwrap(),
+        "the orchestrator is handed the finished notification"
     );
     assert_eq!(state(&batch).aggregate.status(), ReturnStatus::Settled);
 }
@@ -275,20 +275,66 @@ async fn an_unknown_operation_fails_only_itself() {
 }
 
 #[tokio::test]
-async fn an_event_for_another_return_or_a_broken_event_fails_its_operation() {
+async fn an_event_for_another_return_or_a_broken_event_is_kept_on_the_invalid_events_queue() {
+    // The real extension does not retry a failed entity operation and a signal's failure reaches nobody: what the
+    // entity cannot record must be kept, not failed.
     let return_id = "RET-2025-910206";
+    let broken = json!({ "eventType": "ReturnBooked" });
     let operations = vec![
         apply(&body(Kind::Booked, "RET-2025-999999")),
-        operation("apply", Some(&json!({ "eventType": "ReturnBooked" }))),
+        operation("apply", Some(&broken)),
         operation("apply", None),
         apply(&body(Kind::Booked, return_id)),
     ];
     let batch = run_batch(return_id, None, operations).await;
     let results = results(&batch);
-    assert_eq!(results[0].as_ref().unwrap_err(), "WrongReturn");
-    assert_eq!(results[1].as_ref().unwrap_err(), "InvalidEvent");
-    assert_eq!(results[2].as_ref().unwrap_err(), "InvalidEvent");
-    assert_eq!(results[3].as_ref().unwrap()["disposition"], "applied");
+    let reasons: Vec<_> = results
+        .iter()
+        .map(|result| {
+            let result = result.as_ref().expect("no operation fails");
+            (result["disposition"].clone(), result["reason"].clone())
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (json!("refused"), json!("WrongReturn")),
+            (json!("refused"), json!("UnreadableEvent")),
+            (json!("refused"), json!("UnreadableEvent")),
+            (json!("applied"), Value::Null),
+        ]
+    );
+    let kept: Vec<_> = starts(&batch)
+        .into_iter()
+        .map(|start| {
+            assert_eq!(start.name, "Orchestrator");
+            assert!(
+                start.instance_id.starts_with("returns-invalid-"),
+                "{}",
+                start.instance_id
+            );
+            match serde_json::from_str(start.input.as_deref().unwrap()).unwrap() {
+                Publication::InvalidEvent(record) => *record,
+                other => panic!("not a kept event: {other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(kept.len(), 3, "{:?}", batch.actions);
+    assert_eq!(kept[0].reason, "WrongReturn");
+    assert_eq!(kept[0].field, "returnId");
+    assert!(kept[0].error.contains("RET-2025-999999"), "{}", kept[0].error);
+    assert_eq!(kept[0].return_id.as_deref(), Some(return_id));
+    assert_eq!(kept[0].rejected_by.as_deref(), Some("EntityFunction"));
+    assert_eq!(
+        kept[1].body,
+        KeptBody::Text(broken.to_string()),
+        "the input is kept as it came"
+    );
+    assert_ne!(kept[1].body, kept[2].body);
+    assert_eq!(
+        state(&batch).aggregate.booking().map(|b| b.order_id.as_str()),
+        Some("ORD-55501234")
+    );
 }
 
 #[tokio::test]
@@ -296,7 +342,7 @@ async fn published_records_the_notification_and_keeps_a_tombstone() {
     let return_id = "RET-2025-910207";
     let settled = run_batch(return_id, None, settling_bodies(return_id).iter().map(apply).collect()).await;
     let published_at = "2025-03-15T09:00:08Z";
-    let report = json!({ "kind": "settled", "publishedAt": published_at });
+    let report = json!({ "kind": "ReturnSettled", "publishedAt": published_at });
     let batch = run_batch(
         return_id,
         settled.entity_state.as_deref(),
@@ -338,8 +384,8 @@ async fn a_return_past_its_deadline_raises_one_stuck_alert() {
     assert_eq!(starts.len(), 1, "{:?}", batch.actions);
     assert_eq!(starts[0].name, "Orchestrator");
     assert_eq!(starts[0].instance_id, format!("returns-stuck-{return_id}"));
-    let input: NotifyInput = serde_json::from_str(starts[0].input.as_deref().unwrap()).unwrap();
-    let NotifyInput::Stuck { alert } = input else {
+    let input: Publication = serde_json::from_str(starts[0].input.as_deref().unwrap()).unwrap();
+    let Publication::Stuck(alert) = input else {
         panic!("the orchestration was not started for the stuck alert");
     };
     assert_eq!(alert.return_id.as_str(), return_id);

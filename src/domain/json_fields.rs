@@ -3,7 +3,7 @@
 //! Value readers are plain functions `fn(&Value) -> Result<T, String>` whose error text completes the sentence
 //! `"<field>: …"`; [`Fields`] attaches the path.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde_json::{Map, Value};
 
 use super::invalid_event::InvalidEvent;
@@ -190,11 +190,18 @@ pub fn boolean(value: &Value) -> Result<bool, String> {
 }
 
 /// An RFC 3339 timestamp (any offset), converted to UTC.
+///
+/// The instant must fall in the years 0000..=9999 once in UTC: RFC 3339 allows `9999-12-31T23:59:59-14:00`,
+/// whose UTC form (`+10000-…`) is no RFC 3339 timestamp any more, so the event could not be stored and read back.
 pub fn timestamp(value: &Value) -> Result<DateTime<Utc>, String> {
     let text = string(value).map_err(|_| format!("must be an RFC 3339 timestamp, got {}", describe(value)))?;
-    DateTime::parse_from_rfc3339(text)
+    let instant = DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| format!("must be an RFC 3339 timestamp, got {}", describe(value)))
+        .map_err(|_| format!("must be an RFC 3339 timestamp, got {}", describe(value)))?;
+    if !(0..=9999).contains(&instant.year()) {
+        return Err("must lie between the years 0000 and 9999 once converted to UTC".into());
+    }
+    Ok(instant)
 }
 
 #[cfg(test)]
@@ -286,5 +293,23 @@ mod tests {
             "2025-03-01T08:00:00+00:00"
         );
         assert_eq!(describe(&json!("x".repeat(50))), format!("\"{}\"…", "x".repeat(40)));
+    }
+
+    #[test]
+    fn timestamps_that_leave_the_four_digit_years_in_utc_are_refused() {
+        for text in ["9999-12-31T23:59:59-14:00", "0000-01-01T00:00:00+00:01"] {
+            assert_eq!(
+                timestamp(&json!(text)).unwrap_err(),
+                "must lie between the years 0000 and 9999 once converted to UTC",
+                "{text}"
+            );
+        }
+        for text in [
+            "9999-12-31T23:59:59Z",
+            "0000-01-01T00:00:00Z",
+            "0000-01-01T00:00:00-00:01",
+        ] {
+            assert!(timestamp(&json!(text)).is_ok(), "{text}");
+        }
     }
 }

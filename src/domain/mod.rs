@@ -33,7 +33,7 @@ pub use completion::{missing_pieces, ready_to_settle, MissingPiece};
 pub use event_parser::parse_event;
 pub use events::{EventPayload, EventType, ItemCondition, ReturnEvent};
 pub use identifiers::{EventKey, ReturnId};
-pub use invalid_event::{InvalidEvent, Problem};
+pub use invalid_event::{InvalidEvent, InvalidEventRecord, KeptBody, Problem};
 pub use lifecycle::{DomainConfig, ReturnStatus};
 pub use money::{Currency, Money};
 pub use notification::{ReturnSettledNotification, ReturnStuckAlert};

@@ -36,9 +36,11 @@ pub fn stuck_alert_id(return_id: &ReturnId) -> Uuid {
 /// The kind of a published message (its `kind` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MessageKind {
-    /// [`ReturnSettledNotification`].
+    /// [`ReturnSettledNotification`] (`settled` in reports of earlier builds).
+    #[serde(alias = "settled")]
     ReturnSettled,
-    /// [`ReturnStuckAlert`].
+    /// [`ReturnStuckAlert`] (`stuck` in reports of earlier builds).
+    #[serde(alias = "stuck")]
     ReturnStuck,
 }
 

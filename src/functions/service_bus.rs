@@ -8,20 +8,19 @@
 //! - an unreachable or failing engine answers 503, so Service Bus redelivers the message and dead-letters it after
 //!   its maximum delivery count: nothing is lost either way.
 
-use base64::Engine as _;
 use chrono::Utc;
 use durabletask_sdk::functions::{BindingEncoding, InvokeRequest, InvokeResponse};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::app::AppState;
-use crate::domain::{parse_event, InvalidEvent, ReturnEvent};
-use crate::durable::{aggregate_entity_id, APPLY_EVENT_OPERATION};
+use crate::domain::{parse_event, InvalidEvent, InvalidEventRecord, KeptBody, ReturnEvent};
+use crate::durable::contract::{aggregate_entity_id, AggregateOperation};
 use crate::error::AppError;
+
+pub use crate::durable::contract::CLIENT_BINDING;
 
 /// The trigger binding (`function.json`).
 pub const MESSAGE_BINDING: &str = "message";
-/// The durable client input binding.
-pub const CLIENT_BINDING: &str = "client";
 /// The output binding of the invalid-events queue.
 pub const INVALID_EVENTS_BINDING: &str = "invalidEvents";
 
@@ -38,20 +37,20 @@ pub async fn handle(state: &AppState, request: &InvokeRequest) -> Result<InvokeR
     };
     let binding = request.durable_client(CLIENT_BINDING)?;
     let client = state.clients.client_for(&binding)?;
+    let entity = aggregate_entity_id(event.return_id());
+    let event_type = event.event_type();
+    let log = accepted_log(&event);
+    let operation = AggregateOperation::Apply(Box::new(event));
     client
-        .signal_entity(
-            &aggregate_entity_id(event.return_id()),
-            APPLY_EVENT_OPERATION,
-            &event.to_wire_json(),
-        )
+        .signal_entity(&entity, operation.name(), &operation.input())
         .await?;
     tracing::info!(
         message_id = message.message_id.as_deref().unwrap_or(""),
-        return_id = event.return_id().as_str(),
-        event_type = %event.event_type(),
+        return_id = entity.key(),
+        event_type = %event_type,
         "event signalled to its return"
     );
-    Ok(InvokeResponse::new().with_log(accepted_log(&event)))
+    Ok(InvokeResponse::new().with_log(log))
 }
 
 fn accepted_log(event: &ReturnEvent) -> String {
@@ -71,22 +70,23 @@ fn reject(message: &ReceivedMessage, invalid: &InvalidEvent) -> InvokeResponse {
         field = invalid.field(),
         "invalid event kept on the invalid-events queue: {invalid}"
     );
-    let body = match std::str::from_utf8(&message.body) {
-        Ok(text) => json!({ "text": text }),
-        Err(_) => json!({ "base64": base64::engine::general_purpose::STANDARD.encode(&message.body) }),
+    let record = InvalidEventRecord {
+        reason: invalid.reason_code().to_owned(),
+        field: invalid.field().to_owned(),
+        error: invalid.to_string(),
+        message_id: message.message_id.clone(),
+        subject: message.subject.clone(),
+        delivery_count: message.delivery_count,
+        return_id: None,
+        rejected_by: None,
+        rejected_at: Utc::now(),
+        body: KeptBody::of(&message.body),
     };
-    let record = json!({
-        "reason": invalid.reason_code(),
-        "field": invalid.field(),
-        "error": invalid.to_string(),
-        "messageId": message.message_id,
-        "subject": message.subject,
-        "deliveryCount": message.delivery_count,
-        "rejectedAt": Utc::now().to_rfc3339(),
-        "body": body,
-    });
     InvokeResponse::new()
-        .with_output(INVALID_EVENTS_BINDING, record)
+        .with_output(
+            INVALID_EVENTS_BINDING,
+            serde_json::to_value(&record).expect("the record serialises"),
+        )
         .with_log(format!(
             "invalid event {}: {invalid}",
             message.message_id.as_deref().unwrap_or("<no message id>")

@@ -9,12 +9,12 @@ use crate::domain::{ReturnId, ReturnStatusReport};
 use crate::durable::{aggregate_entity_id, AggregateEntityState};
 use crate::error::AppError;
 
+pub use crate::durable::contract::CLIENT_BINDING;
+
 /// The HTTP trigger binding.
 pub const REQUEST_BINDING: &str = "req";
 /// The HTTP output binding.
 pub const RESPONSE_BINDING: &str = "res";
-/// The durable client binding.
-pub const CLIENT_BINDING: &str = "client";
 
 /// Answers one status request.
 pub async fn handle(state: &AppState, request: &InvokeRequest) -> Result<InvokeResponse, AppError> {
