@@ -186,7 +186,7 @@ async fn duplicates_never_start_a_second_orchestration() {
     let batch = run_batch(return_id, None, operations).await;
     assert_eq!(
         dispositions(&batch),
-        ["applied", "applied", "applied", "ignored_after_completion"]
+        ["applied", "applied", "applied", "duplicate"]
     );
     assert_eq!(starts(&batch).len(), 1);
 
@@ -224,7 +224,7 @@ async fn duplicates_never_start_a_second_orchestration() {
 }
 
 #[tokio::test]
-async fn events_after_settlement_are_ignored() {
+async fn events_after_settlement_change_nothing_but_are_recorded_as_late() {
     let return_id = "RET-2025-910204";
     let settled = run_batch(return_id, None, settling_bodies(return_id).iter().map(apply).collect()).await;
     let settled_state = state(&settled);
@@ -237,16 +237,21 @@ async fn events_after_settlement_are_ignored() {
         vec![apply(&late_parcel), apply(&body(Kind::Cancelled, return_id))],
     )
     .await;
-    assert_eq!(
-        dispositions(&late),
-        ["ignored_after_completion", "ignored_after_completion"]
-    );
+    assert_eq!(dispositions(&late), ["late", "late"]);
     assert!(late.actions.is_empty(), "{:?}", late.actions);
+    let after = state(&late).aggregate;
     assert_eq!(
-        state(&late).aggregate,
-        settled_state.aggregate,
+        (after.parcels(), after.refunds(), after.status(), after.closed_at()),
+        (
+            settled_state.aggregate.parcels(),
+            settled_state.aggregate.refunds(),
+            settled_state.aggregate.status(),
+            settled_state.aggregate.closed_at()
+        ),
         "a late event changed the settled return"
     );
+    let late_events: Vec<&str> = after.late_events().iter().map(|l| l.summary.as_str()).collect();
+    assert_eq!(late_events, ["parcel PCL-LATE0001: 3 unit(s)", "cancellation"]);
 }
 
 #[tokio::test]

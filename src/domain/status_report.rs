@@ -4,10 +4,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::aggregate::ReturnAggregate;
+use super::aggregate::{ReturnAggregate, ReturnStatus};
 use super::completion::{missing_pieces, progress, MissingPiece, Progress};
 use super::identifiers::ReturnId;
-use super::lifecycle::{DomainConfig, ReturnStatus};
+use super::lifecycle::DomainConfig;
 use super::records::RejectedEvent;
 
 /// The status of one return (no customer id: this view may be logged or shown to support tools).
@@ -69,7 +69,7 @@ impl ReturnStatusReport {
             notification_id: aggregate.notification_id(),
             progress: progress(aggregate),
             missing: missing_pieces(aggregate),
-            rejected: aggregate.rejected().to_vec(),
+            rejected: aggregate.rejected(),
             rejected_overflow: aggregate.rejected_overflow(),
         }
     }

@@ -15,8 +15,8 @@ use super::contract::{AggregateOperation, OperationError, Publication, ORCHESTRA
 use super::settings::DurableSettings;
 use crate::domain::notification::MessageKind;
 use crate::domain::{
-    Disposition, InvalidEventRecord, KeptBody, ReturnAggregate, ReturnEvent, ReturnId, ReturnSettledNotification,
-    ReturnStatus,
+    Conflict, Disposition, InvalidEventRecord, KeptBody, ReturnAggregate, ReturnEvent, ReturnId,
+    ReturnSettledNotification, ReturnStatus,
 };
 
 /// The entity's state: the aggregate and what was published about it.
@@ -191,6 +191,33 @@ fn apply_event(
             signal_self_at(ctx, &AggregateOperation::CheckDeadline, deadline)?;
         }
     }
+    match &outcome.disposition {
+        Disposition::Refused(conflict) => {
+            let reason = match conflict {
+                Conflict::LimitReached(_) => "ReturnTooLarge",
+                _ => "WrongReturn",
+            };
+            let error = format!("body: {conflict}");
+            let record = refusal_record(ctx, reason, "body", &error, event_body(&event), now);
+            keep(ctx, record)?;
+        }
+        Disposition::Rejected(conflict) => tracing::warn!(
+            return_id = return_id.as_str(),
+            event_id = event.envelope.event_id,
+            "event recorded but not counted: {conflict}"
+        ),
+        Disposition::Late => tracing::warn!(
+            return_id = return_id.as_str(),
+            event_id = event.envelope.event_id,
+            event_type = %event.event_type(),
+            "event after the return closed: recorded on the return, changes nothing"
+        ),
+        Disposition::Applied | Disposition::Duplicate => {}
+    }
+    if outcome.limit_reached {
+        // A return at a cap cannot settle by itself any more: say so now, not at the deadline.
+        raise_stuck_alert(ctx, settings, &mut state, now)?;
+    }
     match state.aggregate.status() {
         ReturnStatus::Settled if outcome.became_settled() => {
             let notification = ReturnSettledNotification::from_aggregate(&state.aggregate)
@@ -210,15 +237,32 @@ fn apply_event(
         }
         _ => {}
     }
-    if let Disposition::Rejected(conflict) = &outcome.disposition {
-        tracing::warn!(
-            return_id = return_id.as_str(),
-            event_id = event.envelope.event_id,
-            "event rejected: {conflict}"
-        );
-    }
     ctx.set_state(&state)?;
-    Ok(json!({ "disposition": outcome.disposition.label(), "status": state.aggregate.status().as_str() }))
+    let mut answer = json!({ "disposition": outcome.disposition.label(), "status": state.aggregate.status().as_str() });
+    if let Disposition::Refused(Conflict::LimitReached(_)) = outcome.disposition {
+        answer["reason"] = json!("ReturnTooLarge");
+        answer["kept"] = json!("invalid-events queue");
+    }
+    Ok(answer)
+}
+
+/// Starts the stuck alert's orchestration if the alert is due; returns whether it was.
+fn raise_stuck_alert(
+    ctx: &mut EntityContext,
+    settings: &DurableSettings,
+    state: &mut AggregateEntityState,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
+    let Some(alert) = state.aggregate.check_stuck(now, &settings.domain) else {
+        return Ok(false);
+    };
+    tracing::warn!(
+        return_id = state.aggregate.return_id().as_str(),
+        summary = alert.summary.as_str(),
+        "return stuck: alert started"
+    );
+    start(ctx, &Publication::Stuck(Box::new(alert)))?;
+    Ok(true)
 }
 
 fn signal_self_at(ctx: &mut EntityContext, operation: &AggregateOperation, at: DateTime<Utc>) -> Result<(), Error> {
@@ -233,7 +277,7 @@ fn check_deadline(
     now: DateTime<Utc>,
 ) -> Result<Value, Error> {
     let Some(mut state) = state else { return Ok(Value::Null) };
-    let Some(alert) = state.aggregate.check_stuck(now, &settings.domain) else {
+    if !raise_stuck_alert(ctx, settings, &mut state, now)? {
         // Delivered early (the scheduler's clock runs ahead of ours): look again when the deadline is due.
         let waiting = state.aggregate.status() == ReturnStatus::Open && state.aggregate.stuck_alerted_at().is_none();
         if let Some(deadline) = state
@@ -244,12 +288,7 @@ fn check_deadline(
             signal_self_at(ctx, &AggregateOperation::CheckDeadline, deadline)?;
         }
         return Ok(Value::Bool(false));
-    };
-    start(ctx, &Publication::Stuck(Box::new(alert)))?;
-    tracing::warn!(
-        return_id = state.aggregate.return_id().as_str(),
-        "return stuck: alert started"
-    );
+    }
     ctx.set_state(&state)?;
     Ok(Value::Bool(true))
 }
