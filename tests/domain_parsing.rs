@@ -301,7 +301,7 @@ fn return_cancelled_fields() {
     );
     assert_eq!(
         error_of(&with(body.clone(), "/reason", json!("x".repeat(501)))),
-        "reason: must be at most 500 characters, got 501"
+        "reason: must be at most 500 bytes of UTF-8, got 501"
     );
     assert_eq!(error_of(&without(body, "cancelledAt")), "cancelledAt: missing");
 }
@@ -365,4 +365,17 @@ fn every_type_round_trips_through_its_wire_form() {
         assert_eq!(wire["eventType"], json!(event.event_type().as_str()));
         assert_eq!(parse_json(&wire).unwrap(), event);
     }
+}
+
+#[test]
+fn identifiers_are_limited_in_bytes_not_characters() {
+    // 42 euro signs are 126 bytes; 43 are 129, over the 128-byte limit although only 43 characters.
+    let body = cancelled("RET-1", "e-5");
+    let mut within = body.clone();
+    within["correlationId"] = json!("€".repeat(42));
+    assert!(parse_event(None, None, within.to_string().as_bytes()).is_ok());
+    assert_eq!(
+        error_of(&with(body, "/correlationId", json!("€".repeat(43)))),
+        "correlationId: must be at most 128 bytes of UTF-8, got 129"
+    );
 }

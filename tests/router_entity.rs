@@ -184,10 +184,7 @@ async fn duplicates_never_start_a_second_orchestration() {
     let mut operations: Vec<_> = bodies.iter().map(apply).collect();
     operations.push(apply(&bodies[2]));
     let batch = run_batch(return_id, None, operations).await;
-    assert_eq!(
-        dispositions(&batch),
-        ["applied", "applied", "applied", "duplicate"]
-    );
+    assert_eq!(dispositions(&batch), ["applied", "applied", "applied", "duplicate"]);
     assert_eq!(starts(&batch).len(), 1);
 
     // ... and every event is redelivered in a later batch.

@@ -12,14 +12,11 @@ use super::events::{
 use super::identifiers::ReturnId;
 use super::invalid_event::{InvalidEvent, Problem};
 use super::json_fields::{boolean, describe, free_text, identifier, integer_in, string, text_up_to, timestamp, Fields};
+use super::limits::{MAX_LINES_PER_EVENT, MAX_SOURCE_BYTES};
 use super::money::{Currency, Money, MAX_AMOUNT_MINOR};
 
-/// The most lines (items, refund lines) one event may list.
-pub const MAX_LINES_PER_EVENT: usize = 100;
 /// The largest quantity of one line.
 pub const MAX_QUANTITY: u32 = 10_000;
-/// The longest `source`, in characters.
-pub const MAX_SOURCE_LEN: usize = 256;
 
 /// Parses and validates one message body as a return event.
 ///
@@ -122,7 +119,7 @@ fn parse_envelope(fields: &Fields<'_>, message_id: Option<&str>) -> Result<Envel
     };
     Ok(Envelope {
         event_id,
-        source: fields.optional("source", text_up_to(MAX_SOURCE_LEN))?,
+        source: fields.optional("source", text_up_to(MAX_SOURCE_BYTES))?,
         occurred_at: fields.required("occurredAt", timestamp)?,
         return_id: fields.required("returnId", return_id)?,
         correlation_id: fields.optional("correlationId", identifier)?,

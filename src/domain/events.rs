@@ -6,10 +6,10 @@
 //!
 //! | field | type | |
 //! |---|---|---|
-//! | `eventId` | string, 1..=128 printable characters, no whitespace | falls back to the Service Bus message id |
+//! | `eventId` | string, 1..=128 bytes of UTF-8, no whitespace or control characters | falls back to the Service Bus message id |
 //! | `eventType` | string, see [aliases](EventType::from_name) | falls back to the message subject / properties |
 //! | `schemaVersion` | `1`, `"1"` or `"1.<minor>"` | absent means 1; any other major version is rejected |
-//! | `source` | string, optional | the producer; part of the de-duplication key |
+//! | `source` | string, 1..=128 bytes, optional | the producer; part of the de-duplication key |
 //! | `occurredAt` | RFC 3339 timestamp | |
 //! | `returnId` | 1..=100 characters of `[A-Za-z0-9._-]` | the aggregation key |
 //! | `correlationId` | string, optional | |
@@ -24,8 +24,10 @@
 //!   may not exceed the amount), `paymentReference`, `issuedAt`, `final`? (default `false`).
 //! - `ReturnCancelled`: `reason`, `cancelledAt`.
 //!
-//! Unknown fields are ignored (minor versions may add fields). [`parse_event`](super::parse_event) reads this format;
-//! [`ReturnEvent::to_wire_json`] writes it.
+//! Identifiers (ids, SKUs, references, market, locale) hold 1..=128 bytes of UTF-8 without control characters; a
+//! cancellation `reason` up to 500 bytes (see [`limits`](super::limits)). Unknown fields are ignored (minor
+//! versions may add fields). [`parse_event`](super::parse_event) reads this format; [`ReturnEvent::to_wire_json`]
+//! writes it.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -7,11 +7,7 @@ use chrono::{DateTime, Datelike, Utc};
 use serde_json::{Map, Value};
 
 use super::invalid_event::InvalidEvent;
-
-/// The longest text accepted in an identifier field (order id, SKU, parcel id…), in characters.
-pub const MAX_IDENTIFIER_LEN: usize = 128;
-/// The longest free text accepted (a cancellation reason), in characters.
-pub const MAX_TEXT_LEN: usize = 500;
+use super::limits::{MAX_IDENTIFIER_BYTES, MAX_TEXT_BYTES};
 
 /// The fields of one JSON object found at `path` (empty for the body itself).
 pub struct Fields<'a> {
@@ -144,16 +140,15 @@ pub fn string(value: &Value) -> Result<&str, String> {
         .ok_or_else(|| format!("must be a string, got {}", describe(value)))
 }
 
-/// A non-empty string of at most `max` characters without control characters.
+/// A non-empty string of at most `max` bytes of UTF-8, without control characters.
 pub fn text_up_to(max: usize) -> impl Fn(&Value) -> Result<String, String> {
     move |value| {
         let text = string(value)?;
         if text.trim().is_empty() {
             return Err("must not be empty".into());
         }
-        let length = text.chars().count();
-        if length > max {
-            return Err(format!("must be at most {max} characters, got {length}"));
+        if text.len() > max {
+            return Err(format!("must be at most {max} bytes of UTF-8, got {}", text.len()));
         }
         if text.chars().any(char::is_control) {
             return Err("must not contain control characters".into());
@@ -162,14 +157,14 @@ pub fn text_up_to(max: usize) -> impl Fn(&Value) -> Result<String, String> {
     }
 }
 
-/// An identifier: non-empty, at most [`MAX_IDENTIFIER_LEN`] characters, no control characters.
+/// An identifier: non-empty, at most [`MAX_IDENTIFIER_BYTES`] bytes, no control characters.
 pub fn identifier(value: &Value) -> Result<String, String> {
-    text_up_to(MAX_IDENTIFIER_LEN)(value)
+    text_up_to(MAX_IDENTIFIER_BYTES)(value)
 }
 
-/// Free text of at most [`MAX_TEXT_LEN`] characters.
+/// Free text of at most [`MAX_TEXT_BYTES`] bytes.
 pub fn free_text(value: &Value) -> Result<String, String> {
-    text_up_to(MAX_TEXT_LEN)(value)
+    text_up_to(MAX_TEXT_BYTES)(value)
 }
 
 /// An integer in `min..=max`; `kind` names the expectation ("a positive integer").
