@@ -415,7 +415,7 @@ def malformed_messages(gen: Generator, returns: list[Return]) -> list[tuple[dict
         (msg(negative_refund, "RefundIssued"), "InvalidField", "amount.amountMinor",
          "amount.amountMinor: must be a non-negative integer (minor units), got -500"),
         (msg(local_date, "ReturnItemsReceived"), "InvalidField", "occurredAt",
-         "occurredAt: must be an RFC 3339 timestamp, got \"01/03/2025 10:15\""),
+         "occurredAt: must be an RFC 3339 timestamp, got a string of 16 characters"),
     ]
 
 

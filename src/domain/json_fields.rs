@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::invalid_event::InvalidEvent;
 use super::limits::{MAX_IDENTIFIER_BYTES, MAX_TEXT_BYTES};
+use super::log_text::is_quotable_token;
 
 /// The fields of one JSON object found at `path` (empty for the body itself).
 pub struct Fields<'a> {
@@ -115,21 +116,29 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// A short description of a JSON value for error messages: numbers and literals as written, strings quoted
-/// (long ones cut), containers by kind.
+/// A description of a JSON value for error messages that never repeats what it holds: any field may carry
+/// personal data when mistyped (an email in `bookedAt`, a numeric `customerId`), and validation messages end up in
+/// logs. Literals as written, everything else by its kind and size.
 pub fn describe(value: &Value) -> String {
-    const SHOWN: usize = 40;
     match value {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) if s.chars().count() > SHOWN => {
-            let cut: String = s.chars().take(SHOWN).collect();
-            format!("{}…", serde_json::Value::String(cut))
-        }
-        Value::String(_) => value.to_string(),
+        Value::Number(_) => "a number".into(),
+        Value::String(s) => match s.chars().count() {
+            1 => "a string of 1 character".into(),
+            count => format!("a string of {count} characters"),
+        },
         Value::Array(_) => "an array".into(),
         Value::Object(_) => "an object".into(),
+    }
+}
+
+/// Like [`describe`], but quotes a string when it is a short [token](super::log_text::is_quotable_token): for
+/// closed vocabularies (types, conditions, currencies), where seeing the wrong word helps and cannot leak data.
+pub fn describe_token(value: &Value) -> String {
+    match value {
+        Value::String(s) if is_quotable_token(s) => value.to_string(),
+        other => describe(other),
     }
 }
 
@@ -170,10 +179,14 @@ pub fn free_text(value: &Value) -> Result<String, String> {
 /// An integer in `min..=max`; `kind` names the expectation ("a positive integer").
 pub fn integer_in(min: i64, max: i64, kind: &'static str) -> impl Fn(&Value) -> Result<i64, String> {
     move |value| match value.as_i64() {
+        // A number in a numeric field is the field's own data (a quantity, an amount), never personal: say it.
         Some(n) if n < min => Err(format!("must be {kind}, got {n}")),
         Some(n) if n > max => Err(format!("must be at most {max}, got {n}")),
         Some(n) => Ok(n),
-        None => Err(format!("must be {kind}, got {}", describe(value))),
+        None => match value {
+            Value::Number(n) => Err(format!("must be {kind}, got {n}")),
+            other => Err(format!("must be {kind}, got {}", describe(other))),
+        },
     }
 }
 
@@ -219,7 +232,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "amount.amountMinor: must be a non-negative integer, got \"12\""
+            "amount.amountMinor: must be a non-negative integer, got a string of 2 characters"
         );
 
         let items = fields.array("items", 1, 5).unwrap();
@@ -254,7 +267,7 @@ mod tests {
         );
         assert_eq!(
             fields.array("lines", 0, 2).unwrap_err().to_string(),
-            "lines: must be an array, got 3"
+            "lines: must be an array, got a number"
         );
         assert!(fields.array("absent", 0, 2).unwrap().is_empty());
         assert_eq!(fields.array("absent", 1, 2).unwrap_err().to_string(), "absent: missing");
@@ -277,17 +290,19 @@ mod tests {
         );
         assert_eq!(
             boolean(&json!("yes")).unwrap_err(),
-            "must be true or false, got \"yes\""
+            "must be true or false, got a string of 3 characters"
         );
         assert_eq!(
             timestamp(&json!("2025-13-01")).unwrap_err(),
-            "must be an RFC 3339 timestamp, got \"2025-13-01\""
+            "must be an RFC 3339 timestamp, got a string of 10 characters"
         );
         assert_eq!(
             timestamp(&json!("2025-03-01T10:00:00+02:00")).unwrap().to_rfc3339(),
             "2025-03-01T08:00:00+00:00"
         );
-        assert_eq!(describe(&json!("x".repeat(50))), format!("\"{}\"…", "x".repeat(40)));
+        assert_eq!(describe(&json!("x".repeat(50))), "a string of 50 characters");
+        assert_eq!(describe_token(&json!("Broken")), "\"Broken\"");
+        assert_eq!(describe_token(&json!("jane@example.com")), "a string of 16 characters");
     }
 
     #[test]

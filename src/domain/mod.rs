@@ -24,6 +24,7 @@ pub mod invalid_event;
 mod json_fields;
 pub mod lifecycle;
 pub mod limits;
+pub mod log_text;
 pub mod money;
 pub mod notification;
 pub mod records;

@@ -14,10 +14,19 @@ pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
 #[serde(try_from = "String", into = "String")]
 pub struct Currency(String);
 
-/// Why a string is not a [`Currency`] code.
+/// Why a string is not a [`Currency`] code. Quotes the code only when it is a short token (a mistyped field may
+/// hold personal data).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("must be an ISO 4217 code of 3 uppercase letters, got {0:?}")]
+#[error("must be an ISO 4217 code of 3 uppercase letters, got {}", quoted(.0))]
 pub struct CurrencyError(pub String);
+
+fn quoted(code: &str) -> String {
+    if super::log_text::is_quotable_token(code) {
+        format!("{code:?}")
+    } else {
+        format!("a string of {} characters", code.chars().count())
+    }
+}
 
 impl Currency {
     /// Validates `code` as an ISO 4217 code (shape only: three uppercase letters).

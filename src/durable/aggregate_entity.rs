@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::contract::{AggregateOperation, OperationError, Publication, ORCHESTRATOR};
 use super::settings::DurableSettings;
+use crate::domain::log_text::for_log;
 use crate::domain::notification::MessageKind;
 use crate::domain::{
     Conflict, Disposition, InvalidEventRecord, KeptBody, ReturnAggregate, ReturnEvent, ReturnId,
@@ -90,7 +91,11 @@ fn unreadable_operation(ctx: &mut EntityContext, problem: &OperationError, now: 
             return Ok(refused("UnreadableEvent"));
         }
     }
-    tracing::warn!(entity = %ctx.entity_id(), "operation refused: {problem}");
+    tracing::warn!(
+        entity = for_log(&ctx.entity_id().to_string()),
+        "operation refused: {}",
+        for_log(&problem.to_string())
+    );
     let error_type = match problem {
         OperationError::Unknown(_) => "UnknownOperation",
         OperationError::Input { .. } => "InvalidOperationInput",
@@ -115,7 +120,12 @@ fn refuse_or_fail(
             Ok(refused(reason))
         }
         _ => {
-            tracing::warn!(entity = %ctx.entity_id(), operation = operation.name(), "operation refused: {error}");
+            tracing::warn!(
+                entity = for_log(&ctx.entity_id().to_string()),
+                operation = operation.name(),
+                "operation refused: {}",
+                for_log(error)
+            );
             Err(Error::new(reason, error.to_owned()).non_retriable())
         }
     }
@@ -150,10 +160,10 @@ fn refusal_record(
 /// Starts the orchestration that keeps `record` on the invalid-events queue, and says so at warn.
 fn keep(ctx: &mut EntityContext, record: InvalidEventRecord) -> Result<(), Error> {
     tracing::warn!(
-        entity = %ctx.entity_id(),
+        entity = for_log(&ctx.entity_id().to_string()),
         reason = record.reason.as_str(),
         "event refused by the return's entity, kept on the invalid-events queue: {}",
-        record.error
+        for_log(&record.error)
     );
     start(ctx, &Publication::InvalidEvent(Box::new(record)))
 }
@@ -203,12 +213,13 @@ fn apply_event(
         }
         Disposition::Rejected(conflict) => tracing::warn!(
             return_id = return_id.as_str(),
-            event_id = event.envelope.event_id,
-            "event recorded but not counted: {conflict}"
+            event_id = for_log(&event.envelope.event_id),
+            "event recorded but not counted: {}",
+            for_log(&conflict.to_string())
         ),
         Disposition::Late => tracing::warn!(
             return_id = return_id.as_str(),
-            event_id = event.envelope.event_id,
+            event_id = for_log(&event.envelope.event_id),
             event_type = %event.event_type(),
             "event after the return closed: recorded on the return, changes nothing"
         ),
@@ -258,7 +269,7 @@ fn raise_stuck_alert(
     };
     tracing::warn!(
         return_id = state.aggregate.return_id().as_str(),
-        summary = alert.summary.as_str(),
+        summary = for_log(&alert.summary),
         "return stuck: alert started"
     );
     start(ctx, &Publication::Stuck(Box::new(alert)))?;

@@ -13,6 +13,7 @@ use durabletask_sdk::functions::{BindingEncoding, InvokeRequest, InvokeResponse}
 use serde_json::Value;
 
 use crate::app::AppState;
+use crate::domain::log_text::for_log;
 use crate::domain::{parse_event, InvalidEvent, InvalidEventRecord, KeptBody, ReturnEvent};
 use crate::durable::contract::{aggregate_entity_id, AggregateOperation};
 use crate::error::AppError;
@@ -45,7 +46,7 @@ pub async fn handle(state: &AppState, request: &InvokeRequest) -> Result<InvokeR
         .signal_entity(&entity, operation.name(), &operation.input())
         .await?;
     tracing::info!(
-        message_id = message.message_id.as_deref().unwrap_or(""),
+        message_id = for_log(message.message_id.as_deref().unwrap_or("")),
         return_id = entity.key(),
         event_type = %event_type,
         "event signalled to its return"
@@ -57,18 +58,22 @@ fn accepted_log(event: &ReturnEvent) -> String {
     format!(
         "{} {} for return {} signalled",
         event.event_type(),
-        event.envelope.event_id,
+        for_log(&event.envelope.event_id),
         event.return_id().as_str()
     )
 }
 
 /// Answers 2xx (so the message completes) with the message and the reason on the invalid-events queue.
 fn reject(message: &ReceivedMessage, invalid: &InvalidEvent) -> InvokeResponse {
+    // Message ids, subjects and error texts come from outside: escaped and cut before they reach a log line.
+    let error = for_log(&invalid.to_string());
+    let message_id = for_log(message.message_id.as_deref().unwrap_or("<no message id>"));
     tracing::warn!(
-        message_id = message.message_id.as_deref().unwrap_or(""),
+        message_id,
+        subject = for_log(message.subject.as_deref().unwrap_or("")),
         reason = invalid.reason_code(),
-        field = invalid.field(),
-        "invalid event kept on the invalid-events queue: {invalid}"
+        field = for_log(invalid.field()),
+        "invalid event kept on the invalid-events queue: {error}"
     );
     let record = InvalidEventRecord {
         reason: invalid.reason_code().to_owned(),
@@ -87,10 +92,7 @@ fn reject(message: &ReceivedMessage, invalid: &InvalidEvent) -> InvokeResponse {
             INVALID_EVENTS_BINDING,
             serde_json::to_value(&record).expect("the record serialises"),
         )
-        .with_log(format!(
-            "invalid event {}: {invalid}",
-            message.message_id.as_deref().unwrap_or("<no message id>")
-        ))
+        .with_log(format!("invalid event {message_id}: {error}"))
 }
 
 /// The message body in whichever shape the host sent it: base64 text for `dataType: binary` (what
