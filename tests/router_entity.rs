@@ -425,3 +425,116 @@ async fn a_deadline_check_delivered_early_is_rescheduled() {
     let due = to_datetime(signals[0].scheduled_time.as_ref().expect("scheduled"));
     assert_eq!(due, booked_at + Duration::days(30));
 }
+
+/// The kept-event records the batch's actions start, in order.
+fn kept(batch: &proto::EntityBatchResult) -> Vec<returns_aggregator::domain::InvalidEventRecord> {
+    starts(batch)
+        .into_iter()
+        .filter_map(|start| match serde_json::from_str(start.input.as_deref()?).ok()? {
+            Publication::InvalidEvent(record) => Some(*record),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_operation_gets_a_result_inside_a_2xx_whatever_it_holds() {
+    // The real extension does not retry a failed entity invocation: a non-2xx loses the whole batch. So the entity
+    // function answers 2xx with one result per operation; what fails is that operation alone.
+    let return_id = "RET-2025-910220";
+    let operations = vec![
+        apply(&body(Kind::Booked, return_id)),
+        operation("frobnicate", None),
+        OperationRequest {
+            input: Some("{not json".into()),
+            ..operation("apply", None)
+        },
+        OperationRequest {
+            input: Some("{not json".into()),
+            ..operation("published", None)
+        },
+        operation("checkDeadline", Some(&json!({ "unexpected": true }))),
+        operation("expire", None),
+        apply(&body(Kind::Received, return_id)),
+    ];
+    let count = operations.len();
+    let batch = run_batch(return_id, None, operations).await;
+    let results = results(&batch);
+    assert_eq!(results.len(), count, "one result per operation");
+    assert_eq!(results[0].as_ref().unwrap()["disposition"], "applied");
+    assert_eq!(results[1].as_ref().unwrap_err(), "UnknownOperation");
+    assert_eq!(
+        results[2].as_ref().unwrap()["reason"],
+        "UnreadableEvent",
+        "an unreadable event is kept"
+    );
+    assert_eq!(results[3].as_ref().unwrap_err(), "InvalidOperationInput");
+    assert_eq!(results[4].as_ref().unwrap_err(), "InvalidOperationInput");
+    assert_eq!(results[5], Ok(json!(false)), "an open return does not expire");
+    assert_eq!(results[6].as_ref().unwrap()["disposition"], "applied");
+    assert_eq!(kept(&batch).len(), 1);
+    assert_eq!(kept(&batch)[0].body, KeptBody::Text("{not json".into()));
+    assert_eq!(
+        state(&batch).aggregate.parcels().len(),
+        1,
+        "the operations after the failures ran"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_state_keeps_every_event_and_is_left_as_it_is() {
+    // A state this build cannot read (written by another version, say) must not swallow events.
+    let return_id = "RET-2025-910221";
+    let stored = "{\"aggregate\": {\"returnId\": 42}}";
+    let batch = run_batch(
+        return_id,
+        Some(stored),
+        vec![apply(&body(Kind::Booked, return_id)), operation("checkDeadline", None)],
+    )
+    .await;
+    let results = results(&batch);
+    assert_eq!(results[0].as_ref().unwrap()["reason"], "StateUnreadable");
+    assert_eq!(results[1].as_ref().unwrap_err(), "StateUnreadable");
+    assert_eq!(
+        batch.entity_state.as_deref(),
+        Some(stored),
+        "the state is not overwritten"
+    );
+    let kept = kept(&batch);
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].reason, "StateUnreadable");
+    let KeptBody::Text(text) = &kept[0].body else {
+        panic!("{:?}", kept[0].body)
+    };
+    let event: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        event["returnId"], return_id,
+        "the whole event is kept, ready to be sent again"
+    );
+}
+
+#[tokio::test]
+async fn an_entity_key_that_is_no_return_id_keeps_its_events() {
+    let request = proto::EntityBatchRequest {
+        instance_id: "@entityfunction@RET 2025".into(),
+        operations: vec![apply(&body(Kind::Booked, "RET-2025-910222")), operation("expire", None)],
+        ..Default::default()
+    };
+    let answer = invoke(&router(&[]), "EntityFunction", &entity_invocation(&request)).await;
+    answer.expect_success();
+    let batch = entity_result(answer.return_value());
+    let results = results(&batch);
+    assert_eq!(results[0].as_ref().unwrap()["reason"], "InvalidEntityKey");
+    assert_eq!(results[1].as_ref().unwrap_err(), "InvalidEntityKey");
+    assert_eq!(kept(&batch)[0].reason, "InvalidEntityKey");
+    assert!(batch.entity_state.is_none());
+}
+
+#[tokio::test]
+async fn only_a_request_that_cannot_be_read_at_all_is_answered_non_2xx() {
+    // Without a readable batch there are no operations to answer; everything else is a 2xx.
+    let mut invocation = entity_invocation(&proto::EntityBatchRequest::default());
+    invocation["Data"]["context"] = json!("not base64 protobuf!");
+    let answer = invoke(&router(&[]), "EntityFunction", &invocation).await;
+    assert_eq!(answer.status, axum::http::StatusCode::BAD_REQUEST, "{}", answer.text());
+}
