@@ -294,3 +294,61 @@ fn the_status_report_of_an_open_return_shows_progress_and_gaps() {
     );
     assert!(report.get("customerId").is_none());
 }
+
+#[test]
+fn a_settled_return_still_tells_its_story_after_compaction() {
+    // Issue 15: once compacted, the report no longer said what arrived and when, or how it ended.
+    let mut state = settled();
+    let before = serde_json::to_value(ReturnStatusReport::of(&state, &config())).unwrap();
+    assert!(state.compact());
+    let _ = state.apply(&event(&refund(R, "r2", "R2", 500)), at(500));
+    let report = serde_json::to_value(ReturnStatusReport::of(&state, &config())).unwrap();
+
+    assert_eq!(report["compacted"], true);
+    assert_eq!(report["orderId"], "O-RET-42");
+    assert_eq!(
+        report["events"], before["events"],
+        "what arrived, and when, survives the compaction"
+    );
+    let events: Vec<(&str, &str)> = report["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["eventType"].as_str().unwrap(), e["processedAt"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("ReturnBooked", "2025-03-01T08:00:00Z"),
+            ("ReturnItemsReceived", "2025-03-01T08:01:00Z"),
+            ("RefundIssued", "2025-03-01T08:02:00Z"),
+        ]
+    );
+    assert_eq!(report["refund"]["text"], "64.98 of 64.98 EUR refunded");
+    assert_eq!(report["refund"]["refundedMinor"], 6498);
+    assert_eq!(report["units"], json!({"booked": 3, "received": 3, "missing": 0}));
+    assert_eq!(report["notificationId"], before["notificationId"]);
+    assert_eq!(report["lateEvents"][0]["summary"], "refund R2: 5.00 EUR");
+    let text = serde_json::to_string(&state).unwrap();
+    assert!(text.len() < 1500, "the tombstone stays small: {} bytes", text.len());
+}
+
+#[test]
+fn a_held_return_says_why_in_its_report_and_alert() {
+    let mut state = aggregate(R);
+    let _ = state.apply(&event(&booked(R, "b", &[("L1", 1, 10998)])), at(0));
+    let _ = state.apply(&event(&parcel(R, "p1", "P1", &[("L1", 1, "Resellable")])), at(1));
+    let _ = state.apply(&event(&parcel(R, "p1", "P1", &[("L1", 1, "Damaged")])), at(2));
+    let report = serde_json::to_value(ReturnStatusReport::of(&state, &config())).unwrap();
+    assert_eq!(
+        report["heldBecause"],
+        json!(["parcel P1 has 2 different versions (events warehouse p1)"])
+    );
+    assert_eq!(
+        report["summary"],
+        "conflict: parcel P1 has 2 different versions (events warehouse p1); line L1: 1 of 1 not received"
+    );
+    assert_eq!(report["refund"]["text"], "0.00 of 0.00 EUR refunded");
+    let alert = state.check_stuck(at(0) + Duration::days(31), &config()).unwrap();
+    assert_eq!(alert.summary, report["summary"]);
+}

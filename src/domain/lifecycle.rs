@@ -229,6 +229,21 @@ impl ReturnAggregate {
         Some(deadline)
     }
 
+    /// Every recorded event (facts, not refusals or late events), in the order it was processed; from the
+    /// tombstone once the details are dropped.
+    pub fn events_received(&self) -> Vec<EventTrace> {
+        if let Some(tombstone) = &self.tombstone {
+            return tombstone.events.clone();
+        }
+        let mut events: Vec<EventTrace> = Vec::new();
+        events.extend(self.bookings.iter().map(|b| trace(EventType::ReturnBooked, b)));
+        events.extend(self.parcels.iter().map(|p| trace(EventType::ReturnItemsReceived, p)));
+        events.extend(self.refunds.iter().map(|r| trace(EventType::RefundIssued, r)));
+        events.extend(self.cancellation.iter().map(|c| trace(EventType::ReturnCancelled, c)));
+        events.sort_by(|a, b| (a.processed_at, &a.event_key).cmp(&(b.processed_at, &b.event_key)));
+        events
+    }
+
     /// Shrinks a closed aggregate to its [`Tombstone`]: the times, the notification id, what arrived and when, the
     /// totals, what did not count and why the return was held; enough to refuse redeliveries and to answer the
     /// status endpoint. Returns `false` (and changes nothing) while the return is open.
@@ -239,17 +254,7 @@ impl ReturnAggregate {
         if self.tombstone.is_some() {
             return true;
         }
-        let mut events: Vec<EventTrace> = Vec::new();
-        events.extend(self.bookings.iter().map(|b| trace(EventType::ReturnBooked, b)));
-        events.extend(self.parcels.iter().map(|p| trace(EventType::ReturnItemsReceived, p)));
-        events.extend(self.refunds.iter().map(|r| trace(EventType::RefundIssued, r)));
-        events.extend(self.cancellation.iter().map(|c| EventTrace {
-            event_type: EventType::ReturnCancelled,
-            event_key: c.event_key.clone(),
-            processed_at: c.processed_at,
-            fingerprint: c.fingerprint(),
-        }));
-        events.sort_by(|a, b| (a.processed_at, &a.event_key).cmp(&(b.processed_at, &b.event_key)));
+        let events = self.events_received();
         let progress = progress(self);
         let mut rejected = self.rejected();
         rejected.truncate(MAX_LISTED_EVENTS);
@@ -257,6 +262,7 @@ impl ReturnAggregate {
         held_because.extend(self.limit_reached.map(|limit| format!("the return reached {limit}")));
         held_because.truncate(MAX_LISTED_EVENTS);
         let tombstone = Tombstone {
+            order_id: self.booking().map(|b| b.order_id.clone()),
             events,
             refund: progress.as_ref().map(|p| RefundTotals {
                 currency: p.refund.currency.clone(),

@@ -14,6 +14,9 @@ use super::records::RejectedEvent;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tombstone {
+    /// The order of the return, when the booking was known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
     /// Every recorded event, in the order it was processed.
     pub events: Vec<EventTrace>,
     /// The refund totals, when the booking was known.
