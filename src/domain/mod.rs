@@ -6,14 +6,20 @@
 //! | step | call |
 //! |---|---|
 //! | a Service Bus message arrives | [`parse_event`] → [`ReturnEvent`] or an [`InvalidEvent`] naming the field |
-//! | the entity receives the event | [`ReturnAggregate::apply`] → [`ApplyOutcome`] (applied, duplicate, ignored, rejected; settled?) |
-//! | it just settled | [`ReturnSettledNotification::from_aggregate`], then start the orchestration, then [`ReturnAggregate::compact`] |
+//! | the entity receives the event | [`ReturnAggregate::apply`] → [`ApplyOutcome`] (applied, duplicate, rejected, refused, late; settled?) |
+//! | it just settled | [`ReturnSettledNotification::from_aggregate`], then start the orchestration |
+//! | the notification went out | [`ReturnAggregate::compact`] keeps the [tombstone](tombstone::Tombstone) |
 //! | the first event was seen | schedule a check at [`ReturnAggregate::stuck_deadline`] |
-//! | the deadline check fires | [`ReturnAggregate::check_stuck`] → at most one [`ReturnStuckAlert`] |
+//! | the deadline check fires, or a cap was reached | [`ReturnAggregate::check_stuck`] → at most one [`ReturnStuckAlert`] |
 //! | status endpoint | [`ReturnStatusReport::of`], [`missing_pieces`] |
 //! | purge | [`ReturnAggregate::is_purgeable`] |
 //!
-//! The completion rule is stated in [`completion::ready_to_settle`].
+//! The completion rule is stated in [`completion::ready_to_settle`]; the limits in [`limits`].
+//!
+//! Layers, each using only those above it (`tests/domain_layers.rs` checks it): `log_text`, `limits`,
+//! `identifiers`, `invalid_event`, `money`, `json_fields` → `events`, `event_parser` → `records`, `tombstone` →
+//! `aggregate` (recording facts) → `completion`, `lifecycle` (the rule, settling, late events, compaction) →
+//! `notification`, `status_report`.
 
 pub mod aggregate;
 pub mod completion;
