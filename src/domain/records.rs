@@ -297,66 +297,30 @@ fn fingerprint_of(canonical: &str) -> String {
         .to_string()
 }
 
-impl Fact for Cancellation {
-    fn event_key(&self) -> &EventKey {
-        &self.event_key
-    }
-    fn processed_at(&self) -> DateTime<Utc> {
-        self.processed_at
-    }
-    fn restamp(&mut self, key: EventKey, processed_at: DateTime<Utc>) {
-        self.event_key = key;
-        self.processed_at = processed_at;
-    }
-    fn business_key(&self) -> &str {
-        ""
-    }
+/// Implements [`Fact`] for a record with `event_key` and `processed_at` fields; `|record| <expr>` gives its
+/// business key.
+macro_rules! impl_fact {
+    ($record:ty, |$this:ident| $business_key:expr) => {
+        impl Fact for $record {
+            fn event_key(&self) -> &EventKey {
+                &self.event_key
+            }
+            fn processed_at(&self) -> DateTime<Utc> {
+                self.processed_at
+            }
+            fn restamp(&mut self, key: EventKey, processed_at: DateTime<Utc>) {
+                self.event_key = key;
+                self.processed_at = processed_at;
+            }
+            fn business_key(&self) -> &str {
+                let $this = self;
+                $business_key
+            }
+        }
+    };
 }
 
-impl Fact for Booking {
-    fn event_key(&self) -> &EventKey {
-        &self.event_key
-    }
-    fn processed_at(&self) -> DateTime<Utc> {
-        self.processed_at
-    }
-    fn restamp(&mut self, key: EventKey, processed_at: DateTime<Utc>) {
-        self.event_key = key;
-        self.processed_at = processed_at;
-    }
-    fn business_key(&self) -> &str {
-        ""
-    }
-}
-
-impl Fact for Parcel {
-    fn event_key(&self) -> &EventKey {
-        &self.event_key
-    }
-    fn processed_at(&self) -> DateTime<Utc> {
-        self.processed_at
-    }
-    fn restamp(&mut self, key: EventKey, processed_at: DateTime<Utc>) {
-        self.event_key = key;
-        self.processed_at = processed_at;
-    }
-    fn business_key(&self) -> &str {
-        &self.parcel_id
-    }
-}
-
-impl Fact for Refund {
-    fn event_key(&self) -> &EventKey {
-        &self.event_key
-    }
-    fn processed_at(&self) -> DateTime<Utc> {
-        self.processed_at
-    }
-    fn restamp(&mut self, key: EventKey, processed_at: DateTime<Utc>) {
-        self.event_key = key;
-        self.processed_at = processed_at;
-    }
-    fn business_key(&self) -> &str {
-        &self.refund_id
-    }
-}
+impl_fact!(Booking, |_booking| "");
+impl_fact!(Parcel, |parcel| &parcel.parcel_id);
+impl_fact!(Refund, |refund| &refund.refund_id);
+impl_fact!(Cancellation, |_cancellation| "");
