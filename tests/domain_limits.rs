@@ -18,7 +18,8 @@ use returns_aggregator::domain::limits::{
     MAX_SOURCE_BYTES, MAX_STATE_BYTES, MAX_TEXT_BYTES,
 };
 use returns_aggregator::domain::{
-    parse_event, DomainConfig, ReturnAggregate, ReturnEvent, ReturnId, ReturnSettledNotification, ReturnStatus,
+    parse_event, DomainConfig, InvalidEventRecord, KeptBody, Limit, ReturnAggregate, ReturnEvent, ReturnId,
+    ReturnSettledNotification, ReturnStatus,
 };
 use returns_aggregator::durable::{self, AggregateOperation};
 use serde_json::{json, Value};
@@ -127,12 +128,25 @@ fn messages_about(aggregate: &ReturnAggregate, events: &[ReturnEvent]) -> Vec<(S
         let publication = durable::Publication::Stuck(Box::new(alert));
         sizes.push(("alert".into(), serde_json::to_string(&publication).unwrap().len()));
     }
-    let largest_event = events
-        .iter()
-        .map(|e| e.to_wire_json().to_string().len())
-        .max()
-        .unwrap_or(0);
-    sizes.push(("kept event body".into(), largest_event * 2 + 4096));
+    // The largest event as the Service Bus function signals it, and as the entity would keep it if it refused it.
+    if let Some(largest) = events.iter().max_by_key(|e| e.to_wire_json().to_string().len()) {
+        let signal = AggregateOperation::Apply(Box::new(largest.clone())).input().to_string();
+        sizes.push(("apply signal".into(), signal.len()));
+        let record = InvalidEventRecord {
+            reason: "ReturnTooLarge".into(),
+            field: "body".into(),
+            error: format!("body: the return reached {}", Limit::RecordedLines),
+            message_id: None,
+            subject: None,
+            delivery_count: None,
+            return_id: Some(RETURN_ID.into()),
+            rejected_by: Some("EntityFunction".into()),
+            rejected_at: chrono::Utc::now(),
+            body: KeptBody::Text(largest.to_wire_json().to_string()),
+        };
+        let publication = durable::Publication::InvalidEvent(Box::new(record));
+        sizes.push(("kept event".into(), serde_json::to_string(&publication).unwrap().len()));
+    }
     sizes
 }
 
