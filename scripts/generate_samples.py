@@ -415,11 +415,16 @@ def malformed_messages(gen: Generator, returns: list[Return]) -> list[tuple[dict
         (msg(negative_refund, "RefundIssued"), "InvalidField", "amount.amountMinor",
          "amount.amountMinor: must be a non-negative integer (minor units), got -500"),
         (msg(local_date, "ReturnItemsReceived"), "InvalidField", "occurredAt",
-         "occurredAt: must be an RFC 3339 timestamp, got \"01/03/2025 10:15\""),
+         "occurredAt: must be an RFC 3339 timestamp, got a string of 16 characters"),
     ]
 
 
 # ---- the expected outcome (an independent restatement of the completion rule) -----------------------------------
+
+
+def major_units(minor: int) -> str:
+    """An amount in major units as the handler writes it for people: every sample currency has 2 decimals."""
+    return f"{minor // 100:,}.{minor % 100:02d}"
 
 
 def missing_pieces(ret: Return) -> list[str]:
@@ -438,7 +443,7 @@ def missing_pieces(ret: Return) -> list[str]:
     refunds = [e for e in events if e["eventType"] == "RefundIssued"]
     refunded = sum(e["amount"]["amountMinor"] for e in refunds)
     if refunded < expected and not any(e.get("final") for e in refunds):
-        pieces.append(f"refund: {expected - refunded} of {expected} {ret.currency} minor units outstanding")
+        pieces.append(f"refund: {major_units(expected - refunded)} of {major_units(expected)} {ret.currency} outstanding")
     return pieces
 
 
@@ -555,7 +560,8 @@ def scenarios(gen: Generator, invalid: list) -> dict[str, str]:
         "notifications": 1,
         "stuckAlerts": 0,
         "settled": [settled_summary(late)],
-        "ignoredAfterCompletion": len(redelivered) + 2,
+        "duplicates": len(redelivered),
+        "lateEvents": 2,
     }
 
     # A return that never completes: one of two parcels is lost and no refund is issued.

@@ -29,6 +29,7 @@ pub const FUNCTIONS: &[(&str, TriggerKind)] = &[
     ("Orchestrator", TriggerKind::Orchestration),
     ("PublishNotification", TriggerKind::Activity),
     ("PublishAlert", TriggerKind::Activity),
+    ("PublishInvalidEvent", TriggerKind::Activity),
     ("PurgeTimer", TriggerKind::Timer),
     ("ReturnStatus", TriggerKind::Http),
 ];

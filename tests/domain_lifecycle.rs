@@ -72,7 +72,7 @@ fn the_stuck_alert_fires_once_at_the_deadline_and_names_what_is_missing() {
     assert_eq!(alert.order_id.as_deref(), Some("O-RET-42"));
     assert_eq!(
         alert.summary,
-        "line L1: 1 of 2 not received; refund: 2499 of 2499 EUR minor units outstanding"
+        "line L1: 1 of 2 not received; refund: 24.99 of 24.99 EUR outstanding"
     );
     assert_eq!(alert.rejected_events.len(), 1, "the GBP refund explains the gap");
     assert_eq!(state.stuck_alerted_at(), Some(deadline + Duration::minutes(5)));
@@ -191,10 +191,22 @@ fn a_tombstone_keeps_only_what_refuses_late_events() {
     assert!(state.booking().is_none() && state.parcels().is_empty() && state.refunds().is_empty());
 
     let json = serde_json::to_string(&state).unwrap();
-    assert!(json.len() < 250, "tombstone is {} bytes: {json}", json.len());
+    assert!(json.len() < 1000, "tombstone is {} bytes: {json}", json.len());
 
-    let late = state.apply(&event(&refund(R, "r1", "R1", 6498)), at(99));
-    assert_eq!(late.disposition, Disposition::IgnoredAfterCompletion);
+    let redelivered = state.apply(&event(&refund(R, "r1", "R1", 6498)), at(99));
+    assert_eq!(
+        redelivered.disposition,
+        Disposition::Duplicate,
+        "the tombstone knows its events"
+    );
+    let late = state.apply(&event(&refund(R, "r2", "R2", 500)), at(100));
+    assert_eq!(late.disposition, Disposition::Late);
+    assert_eq!(
+        state.late_events().len(),
+        1,
+        "a late refund is recorded, never dropped in silence"
+    );
+    assert_eq!(state.late_events()[0].summary, "refund R2: 5.00 EUR");
     assert!(matches!(
         ReturnSettledNotification::from_aggregate(&state),
         Err(NotificationError::Compacted(_))
@@ -238,7 +250,7 @@ fn persisted_state_is_compact_camel_case_json_that_round_trips() {
     assert_eq!(
         keys,
         [
-            "booking",
+            "bookings",
             "closedAt",
             "firstSeenAt",
             "notificationId",
@@ -250,11 +262,11 @@ fn persisted_state_is_compact_camel_case_json_that_round_trips() {
         "empty parts are omitted"
     );
     assert_eq!(
-        json["booking"]["lines"][0],
+        json["bookings"][0]["lines"][0],
         json!({"lineId": "L1", "sku": "SKU-L1", "quantity": 2, "unitPriceMinor": 2499})
     );
     let text = serde_json::to_string(&state).unwrap();
-    assert!(text.len() < 1100, "state is {} bytes", text.len());
+    assert!(text.len() < 1400, "state is {} bytes", text.len());
     let back: ReturnAggregate = serde_json::from_str(&text).unwrap();
     assert_eq!(back, state);
 
@@ -281,4 +293,62 @@ fn the_status_report_of_an_open_return_shows_progress_and_gaps() {
         json!([{"kind": "itemsOutstanding", "lineId": "L1", "sku": "SKU-L1", "booked": 2, "accounted": 1}])
     );
     assert!(report.get("customerId").is_none());
+}
+
+#[test]
+fn a_settled_return_still_tells_its_story_after_compaction() {
+    // Issue 15: once compacted, the report no longer said what arrived and when, or how it ended.
+    let mut state = settled();
+    let before = serde_json::to_value(ReturnStatusReport::of(&state, &config())).unwrap();
+    assert!(state.compact());
+    let _ = state.apply(&event(&refund(R, "r2", "R2", 500)), at(500));
+    let report = serde_json::to_value(ReturnStatusReport::of(&state, &config())).unwrap();
+
+    assert_eq!(report["compacted"], true);
+    assert_eq!(report["orderId"], "O-RET-42");
+    assert_eq!(
+        report["events"], before["events"],
+        "what arrived, and when, survives the compaction"
+    );
+    let events: Vec<(&str, &str)> = report["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["eventType"].as_str().unwrap(), e["processedAt"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("ReturnBooked", "2025-03-01T08:00:00Z"),
+            ("ReturnItemsReceived", "2025-03-01T08:01:00Z"),
+            ("RefundIssued", "2025-03-01T08:02:00Z"),
+        ]
+    );
+    assert_eq!(report["refund"]["text"], "64.98 of 64.98 EUR refunded");
+    assert_eq!(report["refund"]["refundedMinor"], 6498);
+    assert_eq!(report["units"], json!({"booked": 3, "received": 3, "missing": 0}));
+    assert_eq!(report["notificationId"], before["notificationId"]);
+    assert_eq!(report["lateEvents"][0]["summary"], "refund R2: 5.00 EUR");
+    let text = serde_json::to_string(&state).unwrap();
+    assert!(text.len() < 1500, "the tombstone stays small: {} bytes", text.len());
+}
+
+#[test]
+fn a_held_return_says_why_in_its_report_and_alert() {
+    let mut state = aggregate(R);
+    let _ = state.apply(&event(&booked(R, "b", &[("L1", 1, 10998)])), at(0));
+    let _ = state.apply(&event(&parcel(R, "p1", "P1", &[("L1", 1, "Resellable")])), at(1));
+    let _ = state.apply(&event(&parcel(R, "p1", "P1", &[("L1", 1, "Damaged")])), at(2));
+    let report = serde_json::to_value(ReturnStatusReport::of(&state, &config())).unwrap();
+    assert_eq!(
+        report["heldBecause"],
+        json!(["parcel P1 has 2 different versions (events warehouse p1)"])
+    );
+    assert_eq!(
+        report["summary"],
+        "conflict: parcel P1 has 2 different versions (events warehouse p1); line L1: 1 of 1 not received"
+    );
+    assert_eq!(report["refund"]["text"], "0.00 of 0.00 EUR refunded");
+    let alert = state.check_stuck(at(0) + Duration::days(31), &config()).unwrap();
+    assert_eq!(alert.summary, report["summary"]);
 }

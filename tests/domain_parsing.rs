@@ -56,7 +56,7 @@ fn bodies_that_are_not_json_objects() {
     assert_eq!(parse_event(None, None, b"nope").unwrap_err().reason_code(), "NotJson");
     assert_eq!(
         parse_event(None, None, b"\"text\"").unwrap_err().to_string(),
-        "body: must be a JSON object, got \"text\""
+        "body: must be a JSON object, got a string of 4 characters"
     );
 }
 
@@ -68,7 +68,7 @@ fn event_types_unknown_missing_or_of_another_major_version() {
     );
     assert_eq!(
         error_of(&with(booking(), "/eventType", json!(7))),
-        "eventType: must be a string, got 7"
+        "eventType: must be a string, got a number"
     );
     assert_eq!(error_of(&without(booking(), "eventType")), "eventType: missing");
 
@@ -107,7 +107,7 @@ fn envelope_fields() {
         (with(booking(), "/returnId", json!("")), "returnId: must not be empty"),
         (
             with(booking(), "/returnId", json!(42)),
-            "returnId: must be a string, got 42",
+            "returnId: must be a string, got a number",
         ),
         (
             with(booking(), "/returnId", json!("RET/1")),
@@ -124,7 +124,7 @@ fn envelope_fields() {
         (without(booking(), "occurredAt"), "occurredAt: missing"),
         (
             with(booking(), "/occurredAt", json!("01/03/2025 08:00")),
-            "occurredAt: must be an RFC 3339 timestamp, got \"01/03/2025 08:00\"",
+            "occurredAt: must be an RFC 3339 timestamp, got a string of 16 characters",
         ),
         (
             with(booking(), "/correlationId", json!("a\u{1}b")),
@@ -162,7 +162,7 @@ fn return_booked_fields() {
         ),
         (
             with(booking(), "/items/0", json!(5)),
-            "items[0]: must be an object, got 5",
+            "items[0]: must be an object, got a number",
         ),
         (
             with(booking(), "/items/2/quantity", json!(0)),
@@ -174,7 +174,7 @@ fn return_booked_fields() {
         ),
         (
             with(booking(), "/items/1/quantity", json!("2")),
-            "items[1].quantity: must be a positive integer, got \"2\"",
+            "items[1].quantity: must be a positive integer, got a string of 1 character",
         ),
         (
             with(booking(), "/items/1/quantity", json!(1.5)),
@@ -230,7 +230,7 @@ fn return_items_received_fields() {
         (without(body.clone(), "warehouseId"), "warehouseId: missing"),
         (
             with(body.clone(), "/receivedAt", json!(1700000000)),
-            "receivedAt: must be an RFC 3339 timestamp, got 1700000000",
+            "receivedAt: must be an RFC 3339 timestamp, got a number",
         ),
         (
             with(body.clone(), "/items/1/quantity", json!(-1)),
@@ -257,7 +257,7 @@ fn refund_issued_fields() {
         (without(body.clone(), "amount"), "amount: missing"),
         (
             with(body.clone(), "/amount", json!(1000)),
-            "amount: must be an object, got 1000",
+            "amount: must be an object, got a number",
         ),
         (
             with(body.clone(), "/amount/currency", Value::Null),
@@ -281,7 +281,7 @@ fn refund_issued_fields() {
         ),
         (
             with(body.clone(), "/final", json!("yes")),
-            "final: must be true or false, got \"yes\"",
+            "final: must be true or false, got a string of 3 characters",
         ),
         (without(body.clone(), "paymentReference"), "paymentReference: missing"),
         (without(body.clone(), "issuedAt"), "issuedAt: missing"),
@@ -301,7 +301,7 @@ fn return_cancelled_fields() {
     );
     assert_eq!(
         error_of(&with(body.clone(), "/reason", json!("x".repeat(501)))),
-        "reason: must be at most 500 characters, got 501"
+        "reason: must be at most 500 bytes of UTF-8, got 501"
     );
     assert_eq!(error_of(&without(body, "cancelledAt")), "cancelledAt: missing");
 }
@@ -365,4 +365,63 @@ fn every_type_round_trips_through_its_wire_form() {
         assert_eq!(wire["eventType"], json!(event.event_type().as_str()));
         assert_eq!(parse_json(&wire).unwrap(), event);
     }
+}
+
+#[test]
+fn identifiers_are_limited_in_bytes_not_characters() {
+    // 42 euro signs are 126 bytes; 43 are 129, over the 128-byte limit although only 43 characters.
+    let body = cancelled("RET-1", "e-5");
+    let mut within = body.clone();
+    within["correlationId"] = json!("€".repeat(42));
+    assert!(parse_event(None, None, within.to_string().as_bytes()).is_ok());
+    assert_eq!(
+        error_of(&with(body, "/correlationId", json!("€".repeat(43)))),
+        "correlationId: must be at most 128 bytes of UTF-8, got 129"
+    );
+}
+
+#[test]
+fn validation_messages_name_the_field_and_the_problem_never_the_value() {
+    // Issue 17: messages echoed a numeric customerId and up to 40 characters of a mistyped field (an email).
+    let booking = booked("RET-1", "e-6", &[("L1", 1, 100)]);
+    let cases = [
+        (
+            "/customerId",
+            json!(48_151_623),
+            "customerId: must be a string, got a number",
+        ),
+        (
+            "/bookedAt",
+            json!("jane.doe@example.com"),
+            "bookedAt: must be an RFC 3339 timestamp, got a string of 20 characters",
+        ),
+        (
+            "/items/0/quantity",
+            json!("Jane Doe"),
+            "items[0].quantity: must be a positive integer, got a string of 8 characters",
+        ),
+        (
+            "/eventType",
+            json!("jane@example.com"),
+            "eventType: unknown type '(a string of 16 characters)'",
+        ),
+        (
+            "/eventType",
+            json!("Bogus\nINFO handler: forged"),
+            "eventType: unknown type '(a string of 26 characters)'",
+        ),
+    ];
+    for (pointer, value, expected) in cases {
+        let message = error_of(&with(booking.clone(), pointer, value.clone()));
+        assert_eq!(message, expected, "{pointer}");
+        assert!(
+            !message.contains('\n') && !message.contains("jane") && !message.contains("4815"),
+            "{message}"
+        );
+    }
+    // Closed vocabularies still show the wrong word when it is a short token.
+    assert_eq!(
+        error_of(&with(booking, "/eventType", json!("ReturnShipped"))),
+        "eventType: unknown type 'ReturnShipped'"
+    );
 }

@@ -1,5 +1,6 @@
-//! Property tests: random returns delivered in random order with random duplicates never settle twice, settle
-//! exactly when an independent model of the completion rule says so, and reach the same state in any order.
+//! Property tests: random returns delivered in random order with random duplicates, republished facts (the same
+//! fact under a new event id) and restated events (another content under a recorded event id) never settle twice,
+//! settle exactly when an independent model of the completion rule says so, and reach the same state in any order.
 
 mod domain_common;
 
@@ -20,6 +21,10 @@ struct Scenario {
     parcels: Vec<Vec<(usize, u32, usize)>>,
     /// (amount, final) per refund.
     refunds: Vec<(i64, bool)>,
+    /// Parcels also delivered with other contents under their own event id (a conflict).
+    restated: Vec<usize>,
+    /// Refunds also delivered under a second event id with the same contents (a republication).
+    republished: Vec<usize>,
     cancelled: bool,
 }
 
@@ -30,6 +35,20 @@ enum Fact {
     Parcel(usize),
     Refund(usize),
     Cancellation,
+    /// Parcel i with its first quantity raised by one, under the same event id.
+    Restated(usize),
+    /// Refund i under another event id.
+    Republished(usize),
+}
+
+impl Fact {
+    /// The fact this event states, for de-duplication (a republished refund states its refund's fact).
+    fn identity(self) -> Fact {
+        match self {
+            Fact::Republished(i) => Fact::Refund(i),
+            other => other,
+        }
+    }
 }
 
 impl Scenario {
@@ -43,6 +62,8 @@ impl Scenario {
         if self.cancelled {
             facts.push(Fact::Cancellation);
         }
+        facts.extend(self.restated.iter().copied().map(Fact::Restated));
+        facts.extend(self.republished.iter().copied().map(Fact::Republished));
         facts
     }
 
@@ -72,23 +93,48 @@ impl Scenario {
                 refund_in(R, &format!("e-refund-{i}"), &format!("R{i}"), amount, "EUR", is_final)
             }
             Fact::Cancellation => cancelled(R, "e-cancel"),
+            Fact::Restated(i) => {
+                let mut body = self.event(Fact::Parcel(i)).to_wire_json();
+                let quantity = body["items"][0]["quantity"].as_u64().unwrap();
+                body["items"][0]["quantity"] = (quantity + 1).into();
+                return event(&body);
+            }
+            Fact::Republished(i) => {
+                let mut body = self.event(Fact::Refund(i)).to_wire_json();
+                body["eventId"] = format!("e-refund-{i}-again").into();
+                return event(&body);
+            }
         };
         event(&body)
     }
 
+    /// Whether both versions of a restated parcel were seen: the return is held and never settles by itself.
+    fn model_held(&self, seen: &[Fact]) -> bool {
+        self.restated
+            .iter()
+            .any(|i| seen.contains(&Fact::Parcel(*i)) && seen.contains(&Fact::Restated(*i)))
+    }
+
     /// The completion rule, restated independently of the domain code, over the facts seen so far.
     fn model_settles(&self, seen: &[Fact]) -> bool {
+        if self.model_held(seen) {
+            return false;
+        }
+        let seen: Vec<Fact> = seen.iter().map(|f| f.identity()).collect();
+        let seen = seen.as_slice();
         let Some(lines) = self.booking.as_ref().filter(|_| seen.contains(&Fact::Booking)) else {
             return false;
         };
-        let parcels: Vec<&Vec<(usize, u32, usize)>> = seen
+        let parcels: Vec<Vec<(usize, u32, usize)>> = seen
             .iter()
-            .filter_map(|f| {
-                if let Fact::Parcel(i) = f {
-                    Some(&self.parcels[*i])
-                } else {
-                    None
+            .filter_map(|f| match f {
+                Fact::Parcel(i) => Some(self.parcels[*i].clone()),
+                Fact::Restated(i) => {
+                    let mut restated = self.parcels[*i].clone();
+                    restated[0].1 += 1;
+                    Some(restated)
                 }
+                _ => None,
             })
             .collect();
         let units = |line: usize, conditions: &[usize]| -> u32 {
@@ -143,6 +189,8 @@ fn arbitrary_scenario() -> impl Strategy<Value = Scenario> {
                     parcels,
                     refunds,
                     cancelled,
+                    restated: Vec::new(),
+                    republished: Vec::new(),
                 },
             )
         })
@@ -164,9 +212,10 @@ fn realistic_scenario() -> impl Strategy<Value = Scenario> {
             lost_parcels,
             refund_shape,
             prop::bool::weighted(0.1),
+            (prop::bool::weighted(0.25), prop::bool::weighted(0.25)),
         )
             .prop_map(
-                |(lines, with_booking, units, lost, (shape, delta, last_final), cancelled)| {
+                |(lines, with_booking, units, lost, (shape, delta, last_final), cancelled, (restate, republish))| {
                     let line_of_unit = lines
                         .iter()
                         .enumerate()
@@ -198,6 +247,16 @@ fn realistic_scenario() -> impl Strategy<Value = Scenario> {
                     }
                     Scenario {
                         booking: with_booking.then_some(lines),
+                        restated: if restate && !parcels.is_empty() {
+                            vec![0]
+                        } else {
+                            Vec::new()
+                        },
+                        republished: if republish && !refunds.is_empty() {
+                            vec![0]
+                        } else {
+                            Vec::new()
+                        },
                         parcels,
                         refunds,
                         cancelled,
@@ -260,16 +319,31 @@ proptest! {
         let mut closed = false;
         for (fact, (disposition, transition)) in order.iter().zip(outcomes) {
             if closed {
-                prop_assert_eq!(disposition, Disposition::IgnoredAfterCompletion);
+                // After closing: a fact already recorded (under any event id) is a duplicate; anything else (another
+                // content under a recorded id, a new fact) is recorded as late.
+                let known = seen.iter().any(|s| s.identity() == fact.identity());
+                let expected = if known { Disposition::Duplicate } else { Disposition::Late };
+                prop_assert_eq!(disposition, expected);
+                seen.push(*fact);
                 continue;
             }
-            if seen.contains(fact) {
+            if seen.iter().any(|s| s.identity() == fact.identity()) {
                 prop_assert_eq!(disposition, Disposition::Duplicate);
                 prop_assert_eq!(transition, None);
                 continue;
             }
             seen.push(*fact);
-            prop_assert_eq!(disposition, Disposition::Applied);
+            let in_conflict = match fact {
+                Fact::Parcel(i) | Fact::Restated(i) => {
+                    seen.contains(&Fact::Parcel(*i)) && seen.contains(&Fact::Restated(*i))
+                }
+                _ => false,
+            };
+            if in_conflict {
+                prop_assert!(matches!(disposition, Disposition::Rejected(_)), "{:?}", disposition);
+            } else {
+                prop_assert_eq!(disposition, Disposition::Applied);
+            }
             let expected = if *fact == Fact::Cancellation {
                 Some(Transition::Cancelled)
             } else if scenario.model_settles(&seen) {

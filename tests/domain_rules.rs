@@ -3,11 +3,12 @@
 
 mod domain_common;
 
+use chrono::Duration;
 use domain_common::{aggregate, at, booked, cancelled, event, parcel, refund, refund_in};
-use returns_aggregator::domain::aggregate::{MAX_PARCELS, MAX_RECORDED_REJECTIONS};
+use returns_aggregator::domain::limits::{Limit, MAX_LISTED_EVENTS, MAX_PARCELS};
 use returns_aggregator::domain::notification::NotificationError;
 use returns_aggregator::domain::{
-    missing_pieces, ready_to_settle, Conflict, Disposition, EventType, ReturnAggregate, ReturnId,
+    missing_pieces, ready_to_settle, Conflict, Disposition, DomainConfig, EventType, ReturnAggregate, ReturnId,
     ReturnSettledNotification, ReturnStatus, Transition,
 };
 use serde_json::Value;
@@ -46,27 +47,18 @@ fn partial_receipts_over_several_parcels_settle_when_everything_is_in() {
         .became_settled());
     assert_eq!(
         missing_text(&state),
-        [
-            "line L1: 2 of 3 not received",
-            "refund: 2499 of 2499 EUR minor units outstanding"
-        ]
+        ["line L1: 2 of 3 not received", "refund: 24.99 of 24.99 EUR outstanding"]
     );
 
     assert!(!state
         .apply(&event(&parcel(R, "p2", "P2", &[("L1", 2, "Resellable")])), at(2))
         .became_settled());
-    assert_eq!(
-        missing_text(&state),
-        ["refund: 7497 of 7497 EUR minor units outstanding"]
-    );
+    assert_eq!(missing_text(&state), ["refund: 74.97 of 74.97 EUR outstanding"]);
 
     assert!(!state
         .apply(&event(&refund(R, "r1", "R1", 5997)), at(3))
         .became_settled());
-    assert_eq!(
-        missing_text(&state),
-        ["refund: 1500 of 7497 EUR minor units outstanding"]
-    );
+    assert_eq!(missing_text(&state), ["refund: 15.00 of 74.97 EUR outstanding"]);
 
     let last = state.apply(&event(&refund(R, "r2", "R2", 1500)), at(4));
     assert!(last.became_settled());
@@ -94,10 +86,7 @@ fn items_reported_missing_are_accounted_for_but_not_refunded() {
             ),
         ],
     );
-    assert_eq!(
-        missing_text(&state),
-        ["refund: 1000 of 1000 EUR minor units outstanding"]
-    );
+    assert_eq!(missing_text(&state), ["refund: 10.00 of 10.00 EUR outstanding"]);
     assert!(state
         .apply(&event(&refund(R, "r1", "R1", 1000)), at(0))
         .became_settled());
@@ -146,10 +135,7 @@ fn over_receipt_does_not_raise_the_expected_refund() {
             parcel(R, "p1", "P1", &[("L1", 3, "Resellable")]),
         ],
     );
-    assert_eq!(
-        missing_text(&state),
-        ["refund: 1000 of 1000 EUR minor units outstanding"]
-    );
+    assert_eq!(missing_text(&state), ["refund: 10.00 of 10.00 EUR outstanding"]);
 }
 
 #[test]
@@ -224,7 +210,7 @@ fn a_refund_in_another_currency_is_rejected_and_recorded_in_either_order() {
     );
 
     for state in [&booking_first, &refund_first] {
-        assert!(state.refunds().is_empty());
+        assert!(state.counted_refunds().is_empty());
         assert_eq!(state.rejected().len(), 1);
         assert_eq!(state.rejected()[0].reason, expected_reason);
         assert_eq!(state.rejected()[0].event_type, EventType::RefundIssued);
@@ -265,7 +251,8 @@ fn lines_unknown_to_the_booking_are_rejected_in_either_order() {
     ));
 
     assert_eq!(before, after);
-    let reasons: Vec<&str> = after.rejected().iter().map(|r| r.reason.as_str()).collect();
+    let rejected = after.rejected();
+    let reasons: Vec<&str> = rejected.iter().map(|r| r.reason.as_str()).collect();
     assert_eq!(
         reasons,
         [
@@ -277,39 +264,78 @@ fn lines_unknown_to_the_booking_are_rejected_in_either_order() {
 }
 
 #[test]
-fn competing_versions_of_a_fact_keep_the_first_and_record_the_rest() {
-    let mut state = aggregate(R);
-    let other_booking = booked(R, "b2", &[("L1", 5, 1000)]);
-    let other_parcel = parcel(R, "p1-bis", "P1", &[("L1", 1, "Damaged")]);
-    let other_refund = refund(R, "r1-bis", "R1", 999);
-    let dispositions = apply_all(
-        &mut state,
-        &[
-            booked(R, "b1", &[("L1", 2, 1000)]),
-            parcel(R, "p1", "P1", &[("L1", 1, "Resellable")]),
-            refund(R, "r1", "R1", 1000),
-            other_booking,
-            other_parcel,
-            other_refund,
-        ],
-    );
-    let reasons: Vec<String> = dispositions[3..]
-        .iter()
-        .map(|d| match d {
-            Disposition::Rejected(conflict) => conflict.to_string(),
-            other => panic!("expected a rejection, got {other:?}"),
-        })
-        .collect();
+fn competing_versions_of_a_fact_are_all_recorded_and_hold_the_return_in_either_order() {
+    let first = [
+        booked(R, "b1", &[("L1", 2, 1000)]),
+        parcel(R, "p1", "P1", &[("L1", 2, "Resellable")]),
+        refund(R, "r1", "R1", 2000),
+    ];
+    let second = [
+        booked(R, "b2", &[("L1", 5, 1000)]),
+        parcel(R, "p1-bis", "P1", &[("L1", 1, "Damaged")]),
+        refund(R, "r1-bis", "R1", 999),
+    ];
+    let mut first_wins = aggregate(R);
+    let mut dispositions = apply_all(&mut first_wins, &[first[0].clone(), second[0].clone()]);
+    dispositions.extend(apply_all(&mut first_wins, &first[1..]));
+    dispositions.extend(apply_all(&mut first_wins, &second[1..]));
+    let mut second_wins = aggregate(R);
+    apply_all(&mut second_wins, &second);
+    apply_all(&mut second_wins, &first);
+
+    assert_eq!(first_wins, second_wins, "the arrival order picks no version");
     assert_eq!(
-        reasons,
+        first_wins.status(),
+        ReturnStatus::Open,
+        "a return in conflict never settles by itself"
+    );
+    assert!(first_wins.is_held());
+    let conflicts: Vec<String> = first_wins.conflicts().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        conflicts,
         [
-            "a different booking is already recorded (event returns-service b1)",
-            "parcel P1 is already recorded with different contents (event warehouse p1)",
-            "refund R1 is already recorded with different contents (event payments r1)",
+            "the booking has 2 different versions (events returns-service b1, returns-service b2)",
+            "parcel P1 has 2 different versions (events warehouse p1, warehouse p1-bis)",
+            "refund R1 has 2 different versions (events payments r1, payments r1-bis)",
         ]
     );
-    assert_eq!(state.booking().unwrap().lines[0].quantity, 2);
-    assert_eq!(state.rejected().len(), 3);
+    assert!(matches!(
+        dispositions[1],
+        Disposition::Rejected(Conflict::ConflictingBooking { .. })
+    ));
+    assert_eq!(
+        missing_text(&first_wins)[0],
+        "conflict: the booking has 2 different versions (events returns-service b1, returns-service b2)"
+    );
+}
+
+#[test]
+fn one_event_id_with_two_contents_is_a_conflict_whatever_arrives_first() {
+    // Issue 17: the same event id arriving with different contents let the arrival order pick the notification.
+    let book = booked(R, "b", &[("L1", 2, 1000)]);
+    let pay = refund(R, "r", "R1", 2000);
+    let resellable = parcel(R, "p", "P1", &[("L1", 2, "Resellable")]);
+    let mut restated = parcel(R, "p", "P1", &[("L1", 1, "Damaged"), ("L1", 1, "Missing")]);
+    restated["warehouseId"] = Value::from("WH-OTHER");
+    let mut outcomes = Vec::new();
+    for parcels in [[&resellable, &restated], [&restated, &resellable]] {
+        let mut state = aggregate(R);
+        apply_all(
+            &mut state,
+            &[book.clone(), parcels[0].clone(), parcels[1].clone(), pay.clone()],
+        );
+        outcomes.push(state);
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+    assert_eq!(outcomes[0].status(), ReturnStatus::Open);
+    assert_eq!(
+        missing_text(&outcomes[0]),
+        [
+            "conflict: parcel P1 has 2 different versions (events warehouse p)",
+            "line L1: 2 of 2 not received",
+        ],
+        "neither version counts"
+    );
 }
 
 #[test]
@@ -318,7 +344,7 @@ fn an_event_for_another_return_is_rejected() {
     let outcome = state.apply(&event(&booked("RET-OTHER", "b", &[("L1", 1, 1)])), at(0));
     assert_eq!(
         outcome.disposition,
-        Disposition::Rejected(Conflict::WrongReturn {
+        Disposition::Refused(Conflict::WrongReturn {
             event: ReturnId::parse("RET-OTHER").unwrap(),
             aggregate: ReturnId::parse(R).unwrap()
         })
@@ -338,10 +364,8 @@ fn cancellation_before_the_booking_closes_the_return_without_a_notification() {
     );
 
     let late = apply_all(&mut state, &[booked(R, "b", &[("L1", 1, 1000)]), cancelled(R, "c")]);
-    assert_eq!(
-        late,
-        [Disposition::IgnoredAfterCompletion, Disposition::IgnoredAfterCompletion]
-    );
+    assert_eq!(late, [Disposition::Late, Disposition::Duplicate]);
+    assert_eq!(state.late_events()[0].summary, "booking of order O-RET-7");
     assert!(state.booking().is_none());
     assert!(missing_pieces(&state).is_empty());
     assert!(matches!(
@@ -370,7 +394,7 @@ fn cancellation_after_the_booking_closes_the_open_return() {
 }
 
 #[test]
-fn events_after_settlement_are_ignored_and_change_nothing() {
+fn events_after_settlement_change_nothing_but_are_recorded() {
     let mut state = aggregate(R);
     apply_all(
         &mut state,
@@ -392,31 +416,64 @@ fn events_after_settlement_are_ignored_and_change_nothing() {
             booked(R, "b9", &[("X", 1, 1)]),
         ],
     );
-    assert!(
-        late.iter().all(|d| *d == Disposition::IgnoredAfterCompletion),
-        "{late:?}"
+    assert_eq!(
+        late,
+        [
+            Disposition::Duplicate,
+            Disposition::Late,
+            Disposition::Late,
+            Disposition::Late
+        ]
     );
-    assert_eq!(state, settled);
+    let summaries: Vec<&str> = state.late_events().iter().map(|l| l.summary.as_str()).collect();
+    assert_eq!(
+        summaries,
+        ["refund R2: 0.50 EUR", "cancellation", "booking of order O-RET-7"]
+    );
+    assert_eq!(
+        (
+            state.bookings(),
+            state.parcels(),
+            state.refunds(),
+            state.status(),
+            state.closed_at()
+        ),
+        (
+            settled.bookings(),
+            settled.parcels(),
+            settled.refunds(),
+            settled.status(),
+            settled.closed_at()
+        ),
+        "a late event changes no fact"
+    );
+    assert_eq!(notification(&state), notification(&settled));
 }
 
 #[test]
-fn rejections_beyond_the_limit_are_counted_not_listed() {
+fn a_refund_after_a_final_one_is_recorded_not_ignored() {
+    // Issue 17: a final refund settled the return at 500 of 1,000 and the other refund vanished without a trace.
     let mut state = aggregate(R);
-    apply_all(&mut state, &[booked(R, "b", &[("L1", 1, 1000)])]);
-    let extra = 5;
-    for i in 0..MAX_RECORDED_REJECTIONS + extra {
-        let body = refund_in(R, &format!("bad-{i:02}"), &format!("R{i}"), 1, "GBP", false);
-        assert!(matches!(
-            state.apply(&event(&body), at(0)).disposition,
-            Disposition::Rejected(_)
-        ));
-    }
-    assert_eq!(state.rejected().len(), MAX_RECORDED_REJECTIONS);
-    assert_eq!(state.rejected_overflow(), extra as u32);
+    apply_all(
+        &mut state,
+        &[
+            booked(R, "b", &[("L1", 1, 1000)]),
+            parcel(R, "p1", "P1", &[("L1", 1, "Resellable")]),
+            refund_in(R, "r1", "R1", 500, "EUR", true),
+        ],
+    );
+    assert_eq!(state.status(), ReturnStatus::Settled);
+    assert_eq!(
+        apply_all(&mut state, &[refund(R, "r2", "R2", 500)]),
+        [Disposition::Late]
+    );
+    assert_eq!(state.late_events()[0].summary, "refund R2: 5.00 EUR");
+    assert!(state.compact());
+    assert_eq!(state.late_events().len(), 1, "the tombstone keeps it");
 }
 
 #[test]
-fn the_number_of_parcels_is_bounded() {
+fn the_number_of_parcels_is_bounded_and_the_cap_holds_the_return_and_alerts_at_once() {
     let mut state = aggregate(R);
     apply_all(&mut state, &[booked(R, "b", &[("L1", 1000, 1)])]);
     for i in 0..MAX_PARCELS {
@@ -424,15 +481,45 @@ fn the_number_of_parcels_is_bounded() {
         assert_eq!(state.apply(&event(&body), at(0)).disposition, Disposition::Applied);
     }
     let one_more = parcel(R, "p-extra", "P999", &[("L1", 1, "Resellable")]);
+    let outcome = state.apply(&event(&one_more), at(1));
     assert_eq!(
-        state.apply(&event(&one_more), at(0)).disposition,
-        Disposition::Rejected(Conflict::TooMany {
-            what: "parcels",
-            limit: MAX_PARCELS
-        })
+        outcome.disposition,
+        Disposition::Refused(Conflict::LimitReached(Limit::Parcels))
     );
+    assert!(outcome.limit_reached, "the caller raises the alert now");
+    assert_eq!(state.limit_reached(), Some(Limit::Parcels));
+    assert!(state.is_held());
     let ids: Vec<&str> = state.parcels().iter().map(|p| p.parcel_id.as_str()).collect();
     let mut sorted = ids.clone();
     sorted.sort_unstable();
     assert_eq!(ids, sorted, "parcels are kept sorted by id");
+
+    let alert = state
+        .check_stuck(at(2), &DomainConfig::default())
+        .expect("due at once, not in 30 days");
+    assert!(
+        alert
+            .summary
+            .starts_with("limit: the return reached the cap of 100 parcels per return"),
+        "{}",
+        alert.summary
+    );
+    assert!(
+        state
+            .check_stuck(at(0) + Duration::days(31), &DomainConfig::default())
+            .is_none(),
+        "once"
+    );
+
+    // Refusals are listed up to a bound, then counted; a redelivered refusal is recognised.
+    for i in 0..MAX_LISTED_EVENTS + 4 {
+        let body = parcel(R, &format!("x{i:02}"), &format!("X{i:02}"), &[("L1", 1, "Resellable")]);
+        let _ = state.apply(&event(&body), at(3));
+    }
+    assert_eq!(state.rejected().len(), MAX_LISTED_EVENTS);
+    assert_eq!(state.rejected_overflow(), 5);
+    assert_eq!(
+        state.apply(&event(&one_more), at(4)).disposition,
+        Disposition::Duplicate
+    );
 }

@@ -361,18 +361,20 @@ fn errors(records: &[Value]) -> Vec<&str> {
     records.iter().filter_map(|record| record["error"].as_str()).collect()
 }
 
-/// An identifier of the longest length the schema accepts (128 characters), unique by `prefix`.
+/// An identifier of the longest length the schema accepts (128 bytes), unique by `prefix`.
 fn longest_identifier(prefix: &str) -> String {
     format!("{prefix:-<128}")
 }
 
-/// The largest return the schema and the aggregate accept, as events: 100 booked lines, 50 parcels and 50 refunds
-/// (the aggregate's limits) of 100 lines each, every identifier at its longest. The first parcel and the first refund
-/// settle it; the others add nothing but size.
+/// The largest return the schema and the aggregate accept, as events: 100 booked lines, as many parcels and refunds
+/// as a return may record (`domain::limits`), sharing its budget of recorded lines, every identifier at its longest.
+/// The first parcel and the first refund (100 lines each) settle it; the others add nothing but size.
 fn largest_return(return_id: &str) -> (Vec<ServiceBusMessage>, Vec<ServiceBusMessage>) {
-    const LINES: usize = 100;
-    const PARCELS: usize = 50;
-    const REFUNDS: usize = 50;
+    use returns_aggregator::domain::limits::{MAX_LINES_PER_EVENT, MAX_PARCELS, MAX_RECORDED_LINES, MAX_REFUNDS};
+    const LINES: usize = MAX_LINES_PER_EVENT;
+    const PARCELS: usize = MAX_PARCELS;
+    const REFUNDS: usize = MAX_REFUNDS;
+    const FILLER_LINES: usize = (MAX_RECORDED_LINES - 2 * LINES) / (PARCELS + REFUNDS - 2);
     const UNIT_PRICE: u64 = 100;
     let line_ids: Vec<String> = (0..LINES).map(|i| longest_identifier(&format!("L{i:03}"))).collect();
     let sku = |line: &str| longest_identifier(&format!("SKU-{}", &line[..4]));
@@ -398,7 +400,8 @@ fn largest_return(return_id: &str) -> (Vec<ServiceBusMessage>, Vec<ServiceBusMes
         parcel.insert("warehouseId".into(), json!(longest_identifier("WH")));
         parcel.insert("receivedAt".into(), json!("2025-03-21T10:00:00Z"));
         let quantity = u64::from(n == 0);
-        let items: Vec<Value> = line_ids
+        let lines = if n == 0 { LINES } else { FILLER_LINES };
+        let items: Vec<Value> = line_ids[..lines]
             .iter()
             .map(|line| {
                 json!({"lineId": line, "sku": sku(line),
@@ -420,7 +423,8 @@ fn largest_return(return_id: &str) -> (Vec<ServiceBusMessage>, Vec<ServiceBusMes
             "amount".into(),
             json!({"amountMinor": per_line * LINES as u64, "currency": "EUR"}),
         );
-        let lines: Vec<Value> = line_ids
+        let count = if n == 0 { LINES } else { FILLER_LINES };
+        let lines: Vec<Value> = line_ids[..count]
             .iter()
             .map(|line| json!({"lineId": line, "amountMinor": per_line}))
             .collect();

@@ -283,3 +283,67 @@ async fn killing_the_handler_mid_run_still_gives_exactly_one_notification_per_re
         Err(_) => panic!("the delivery task still holds the host"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_return_past_its_parcel_cap_keeps_the_extra_event_and_alerts_at_once() {
+    // Issue 17/12: a return with more than its cap of parcels could never settle and said so only as "50 of 100
+    // not received" a month later. Now the event that does not fit is kept on the invalid-events queue (by the
+    // entity, through PublishInvalidEvent) and the stuck alert names the cap at once.
+    let host = start_host(&[("STUCK_RETURN_AFTER", "1h")], "too-large").await;
+    let return_id = "RET-2025-900777";
+    let envelope = |event_type: &str, event_id: String| {
+        serde_json::json!({"eventId": event_id, "eventType": event_type, "source": "e2e", "returnId": return_id,
+                           "occurredAt": "2025-03-01T08:00:00Z"})
+    };
+    let mut booking = envelope("ReturnBooked", "book".into());
+    booking.as_object_mut().unwrap().extend(
+        serde_json::json!({"orderId": "ORD-1", "customerId": "C-1", "bookedAt": "2025-03-01T08:00:00Z",
+            "items": [{"lineId": "L1", "sku": "S1", "quantity": 1000, "unitPrice": {"amountMinor": 100, "currency": "EUR"}}]})
+        .as_object()
+        .unwrap()
+        .clone(),
+    );
+    let mut messages = vec![local_host::messages::ServiceBusMessage::new(
+        "ServiceBusTrigger",
+        booking,
+    )];
+    for n in 0..=100 {
+        let mut parcel = envelope("ReturnItemsReceived", format!("parcel-{n:03}"));
+        parcel.as_object_mut().unwrap().extend(
+            serde_json::json!({"parcelId": format!("P{n:03}"), "warehouseId": "W1", "receivedAt": "2025-03-02T08:00:00Z",
+                "items": [{"lineId": "L1", "sku": "S1", "quantity": 1, "condition": "Resellable"}]})
+            .as_object()
+            .unwrap()
+            .clone(),
+        );
+        messages.push(local_host::messages::ServiceBusMessage::new(
+            "ServiceBusTrigger",
+            parcel,
+        ));
+    }
+    deliver(&host, &lines_of(messages), None, 0.0).await;
+    wait_for_published(&host, Some(2)).await;
+
+    let kept = published_to(&host, INVALID);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0]["reason"], "ReturnTooLarge");
+    assert_eq!(kept[0]["rejectedBy"], "EntityFunction");
+    assert_eq!(kept[0]["returnId"], return_id);
+    let body: Value = serde_json::from_str(kept[0]["body"]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        body["eventType"], "ReturnItemsReceived",
+        "the whole event is kept, ready to be sent again"
+    );
+    let alerts = published_to(&host, ALERTS);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0]["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("limit: the return reached the cap of 100 parcels per return"),
+        "{}",
+        alerts[0]
+    );
+    assert!(published_to(&host, NOTIFICATIONS).is_empty());
+    host.shutdown().await;
+}

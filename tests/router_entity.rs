@@ -10,8 +10,8 @@ use durabletask_sdk::proto::operation_action::OperationActionType;
 use durabletask_sdk::proto::operation_result::ResultType;
 use durabletask_sdk::proto::{self, OperationRequest};
 use durabletask_sdk::time::to_datetime;
-use returns_aggregator::domain::{ReturnAggregate, ReturnStatus};
-use returns_aggregator::durable::{AggregateEntityState, NotifyInput};
+use returns_aggregator::domain::{KeptBody, ReturnAggregate, ReturnSettledNotification, ReturnStatus};
+use returns_aggregator::durable::{AggregateEntityState, Publication};
 use serde_json::{json, Value};
 use support::events::{body, event, processing_time, return_id, settling_bodies, Kind};
 use support::host::{entity_invocation, entity_result};
@@ -162,16 +162,16 @@ async fn settling_starts_the_notification_orchestration_once() {
     assert_eq!(starts.len(), 1, "{:?}", batch.actions);
     assert_eq!(starts[0].name, "Orchestrator");
     assert_eq!(starts[0].instance_id, format!("returns-settled-{return_id}"));
-    let input: NotifyInput =
-        serde_json::from_str(starts[0].input.as_deref().expect("an input")).expect("a NotifyInput");
-    let NotifyInput::Settled { aggregate } = input else {
+    let input: Publication =
+        serde_json::from_str(starts[0].input.as_deref().expect("an input")).expect("a Publication");
+    let Publication::Settled(notification) = input else {
         panic!("the orchestration was not started for the settled notification");
     };
-    assert_eq!(aggregate.return_id().as_str(), return_id);
-    assert_eq!(aggregate.status(), ReturnStatus::Settled);
-    assert!(
-        !aggregate.is_compacted(),
-        "the orchestrator needs the details to build the notification"
+    assert_eq!(notification.return_id.as_str(), return_id);
+    assert_eq!(
+        *notification,
+        ReturnSettledNotification::from_aggregate(&state(&batch).aggregate).unwrap(),
+        "the orchestrator is handed the finished notification"
     );
     assert_eq!(state(&batch).aggregate.status(), ReturnStatus::Settled);
 }
@@ -184,10 +184,7 @@ async fn duplicates_never_start_a_second_orchestration() {
     let mut operations: Vec<_> = bodies.iter().map(apply).collect();
     operations.push(apply(&bodies[2]));
     let batch = run_batch(return_id, None, operations).await;
-    assert_eq!(
-        dispositions(&batch),
-        ["applied", "applied", "applied", "ignored_after_completion"]
-    );
+    assert_eq!(dispositions(&batch), ["applied", "applied", "applied", "duplicate"]);
     assert_eq!(starts(&batch).len(), 1);
 
     // ... and every event is redelivered in a later batch.
@@ -224,7 +221,7 @@ async fn duplicates_never_start_a_second_orchestration() {
 }
 
 #[tokio::test]
-async fn events_after_settlement_are_ignored() {
+async fn events_after_settlement_change_nothing_but_are_recorded_as_late() {
     let return_id = "RET-2025-910204";
     let settled = run_batch(return_id, None, settling_bodies(return_id).iter().map(apply).collect()).await;
     let settled_state = state(&settled);
@@ -237,16 +234,21 @@ async fn events_after_settlement_are_ignored() {
         vec![apply(&late_parcel), apply(&body(Kind::Cancelled, return_id))],
     )
     .await;
-    assert_eq!(
-        dispositions(&late),
-        ["ignored_after_completion", "ignored_after_completion"]
-    );
+    assert_eq!(dispositions(&late), ["late", "late"]);
     assert!(late.actions.is_empty(), "{:?}", late.actions);
+    let after = state(&late).aggregate;
     assert_eq!(
-        state(&late).aggregate,
-        settled_state.aggregate,
+        (after.parcels(), after.refunds(), after.status(), after.closed_at()),
+        (
+            settled_state.aggregate.parcels(),
+            settled_state.aggregate.refunds(),
+            settled_state.aggregate.status(),
+            settled_state.aggregate.closed_at()
+        ),
         "a late event changed the settled return"
     );
+    let late_events: Vec<&str> = after.late_events().iter().map(|l| l.summary.as_str()).collect();
+    assert_eq!(late_events, ["parcel PCL-LATE0001: 3 unit(s)", "cancellation"]);
 }
 
 #[tokio::test]
@@ -275,20 +277,66 @@ async fn an_unknown_operation_fails_only_itself() {
 }
 
 #[tokio::test]
-async fn an_event_for_another_return_or_a_broken_event_fails_its_operation() {
+async fn an_event_for_another_return_or_a_broken_event_is_kept_on_the_invalid_events_queue() {
+    // The real extension does not retry a failed entity operation and a signal's failure reaches nobody: what the
+    // entity cannot record must be kept, not failed.
     let return_id = "RET-2025-910206";
+    let broken = json!({ "eventType": "ReturnBooked" });
     let operations = vec![
         apply(&body(Kind::Booked, "RET-2025-999999")),
-        operation("apply", Some(&json!({ "eventType": "ReturnBooked" }))),
+        operation("apply", Some(&broken)),
         operation("apply", None),
         apply(&body(Kind::Booked, return_id)),
     ];
     let batch = run_batch(return_id, None, operations).await;
     let results = results(&batch);
-    assert_eq!(results[0].as_ref().unwrap_err(), "WrongReturn");
-    assert_eq!(results[1].as_ref().unwrap_err(), "InvalidEvent");
-    assert_eq!(results[2].as_ref().unwrap_err(), "InvalidEvent");
-    assert_eq!(results[3].as_ref().unwrap()["disposition"], "applied");
+    let reasons: Vec<_> = results
+        .iter()
+        .map(|result| {
+            let result = result.as_ref().expect("no operation fails");
+            (result["disposition"].clone(), result["reason"].clone())
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (json!("refused"), json!("WrongReturn")),
+            (json!("refused"), json!("UnreadableEvent")),
+            (json!("refused"), json!("UnreadableEvent")),
+            (json!("applied"), Value::Null),
+        ]
+    );
+    let kept: Vec<_> = starts(&batch)
+        .into_iter()
+        .map(|start| {
+            assert_eq!(start.name, "Orchestrator");
+            assert!(
+                start.instance_id.starts_with("returns-invalid-"),
+                "{}",
+                start.instance_id
+            );
+            match serde_json::from_str(start.input.as_deref().unwrap()).unwrap() {
+                Publication::InvalidEvent(record) => *record,
+                other => panic!("not a kept event: {other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(kept.len(), 3, "{:?}", batch.actions);
+    assert_eq!(kept[0].reason, "WrongReturn");
+    assert_eq!(kept[0].field, "returnId");
+    assert!(kept[0].error.contains("RET-2025-999999"), "{}", kept[0].error);
+    assert_eq!(kept[0].return_id.as_deref(), Some(return_id));
+    assert_eq!(kept[0].rejected_by.as_deref(), Some("EntityFunction"));
+    assert_eq!(
+        kept[1].body,
+        KeptBody::Text(broken.to_string()),
+        "the input is kept as it came"
+    );
+    assert_ne!(kept[1].body, kept[2].body);
+    assert_eq!(
+        state(&batch).aggregate.booking().map(|b| b.order_id.as_str()),
+        Some("ORD-55501234")
+    );
 }
 
 #[tokio::test]
@@ -296,7 +344,7 @@ async fn published_records_the_notification_and_keeps_a_tombstone() {
     let return_id = "RET-2025-910207";
     let settled = run_batch(return_id, None, settling_bodies(return_id).iter().map(apply).collect()).await;
     let published_at = "2025-03-15T09:00:08Z";
-    let report = json!({ "kind": "settled", "publishedAt": published_at });
+    let report = json!({ "kind": "ReturnSettled", "publishedAt": published_at });
     let batch = run_batch(
         return_id,
         settled.entity_state.as_deref(),
@@ -338,8 +386,8 @@ async fn a_return_past_its_deadline_raises_one_stuck_alert() {
     assert_eq!(starts.len(), 1, "{:?}", batch.actions);
     assert_eq!(starts[0].name, "Orchestrator");
     assert_eq!(starts[0].instance_id, format!("returns-stuck-{return_id}"));
-    let input: NotifyInput = serde_json::from_str(starts[0].input.as_deref().unwrap()).unwrap();
-    let NotifyInput::Stuck { alert } = input else {
+    let input: Publication = serde_json::from_str(starts[0].input.as_deref().unwrap()).unwrap();
+    let Publication::Stuck(alert) = input else {
         panic!("the orchestration was not started for the stuck alert");
     };
     assert_eq!(alert.return_id.as_str(), return_id);
@@ -376,4 +424,117 @@ async fn a_deadline_check_delivered_early_is_rescheduled() {
     assert_eq!(signals[0].name, "checkDeadline");
     let due = to_datetime(signals[0].scheduled_time.as_ref().expect("scheduled"));
     assert_eq!(due, booked_at + Duration::days(30));
+}
+
+/// The kept-event records the batch's actions start, in order.
+fn kept(batch: &proto::EntityBatchResult) -> Vec<returns_aggregator::domain::InvalidEventRecord> {
+    starts(batch)
+        .into_iter()
+        .filter_map(|start| match serde_json::from_str(start.input.as_deref()?).ok()? {
+            Publication::InvalidEvent(record) => Some(*record),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn every_operation_gets_a_result_inside_a_2xx_whatever_it_holds() {
+    // The real extension does not retry a failed entity invocation: a non-2xx loses the whole batch. So the entity
+    // function answers 2xx with one result per operation; what fails is that operation alone.
+    let return_id = "RET-2025-910220";
+    let operations = vec![
+        apply(&body(Kind::Booked, return_id)),
+        operation("frobnicate", None),
+        OperationRequest {
+            input: Some("{not json".into()),
+            ..operation("apply", None)
+        },
+        OperationRequest {
+            input: Some("{not json".into()),
+            ..operation("published", None)
+        },
+        operation("checkDeadline", Some(&json!({ "unexpected": true }))),
+        operation("expire", None),
+        apply(&body(Kind::Received, return_id)),
+    ];
+    let count = operations.len();
+    let batch = run_batch(return_id, None, operations).await;
+    let results = results(&batch);
+    assert_eq!(results.len(), count, "one result per operation");
+    assert_eq!(results[0].as_ref().unwrap()["disposition"], "applied");
+    assert_eq!(results[1].as_ref().unwrap_err(), "UnknownOperation");
+    assert_eq!(
+        results[2].as_ref().unwrap()["reason"],
+        "UnreadableEvent",
+        "an unreadable event is kept"
+    );
+    assert_eq!(results[3].as_ref().unwrap_err(), "InvalidOperationInput");
+    assert_eq!(results[4].as_ref().unwrap_err(), "InvalidOperationInput");
+    assert_eq!(results[5], Ok(json!(false)), "an open return does not expire");
+    assert_eq!(results[6].as_ref().unwrap()["disposition"], "applied");
+    assert_eq!(kept(&batch).len(), 1);
+    assert_eq!(kept(&batch)[0].body, KeptBody::Text("{not json".into()));
+    assert_eq!(
+        state(&batch).aggregate.parcels().len(),
+        1,
+        "the operations after the failures ran"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_state_keeps_every_event_and_is_left_as_it_is() {
+    // A state this build cannot read (written by another version, say) must not swallow events.
+    let return_id = "RET-2025-910221";
+    let stored = "{\"aggregate\": {\"returnId\": 42}}";
+    let batch = run_batch(
+        return_id,
+        Some(stored),
+        vec![apply(&body(Kind::Booked, return_id)), operation("checkDeadline", None)],
+    )
+    .await;
+    let results = results(&batch);
+    assert_eq!(results[0].as_ref().unwrap()["reason"], "StateUnreadable");
+    assert_eq!(results[1].as_ref().unwrap_err(), "StateUnreadable");
+    assert_eq!(
+        batch.entity_state.as_deref(),
+        Some(stored),
+        "the state is not overwritten"
+    );
+    let kept = kept(&batch);
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].reason, "StateUnreadable");
+    let KeptBody::Text(text) = &kept[0].body else {
+        panic!("{:?}", kept[0].body)
+    };
+    let event: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        event["returnId"], return_id,
+        "the whole event is kept, ready to be sent again"
+    );
+}
+
+#[tokio::test]
+async fn an_entity_key_that_is_no_return_id_keeps_its_events() {
+    let request = proto::EntityBatchRequest {
+        instance_id: "@entityfunction@RET 2025".into(),
+        operations: vec![apply(&body(Kind::Booked, "RET-2025-910222")), operation("expire", None)],
+        ..Default::default()
+    };
+    let answer = invoke(&router(&[]), "EntityFunction", &entity_invocation(&request)).await;
+    answer.expect_success();
+    let batch = entity_result(answer.return_value());
+    let results = results(&batch);
+    assert_eq!(results[0].as_ref().unwrap()["reason"], "InvalidEntityKey");
+    assert_eq!(results[1].as_ref().unwrap_err(), "InvalidEntityKey");
+    assert_eq!(kept(&batch)[0].reason, "InvalidEntityKey");
+    assert!(batch.entity_state.is_none());
+}
+
+#[tokio::test]
+async fn only_a_request_that_cannot_be_read_at_all_is_answered_non_2xx() {
+    // Without a readable batch there are no operations to answer; everything else is a 2xx.
+    let mut invocation = entity_invocation(&proto::EntityBatchRequest::default());
+    invocation["Data"]["context"] = json!("not base64 protobuf!");
+    let answer = invoke(&router(&[]), "EntityFunction", &invocation).await;
+    assert_eq!(answer.status, axum::http::StatusCode::BAD_REQUEST, "{}", answer.text());
 }

@@ -11,7 +11,8 @@ use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType as Actio
 use durabletask_sdk::proto::send_entity_message_action::EntityMessageType;
 use durabletask_sdk::proto::{self, OrchestrationStatus};
 use returns_aggregator::domain::ReturnSettledNotification;
-use returns_aggregator::durable::{orchestration_instance_id, NotifyInput, NotifyKind};
+use returns_aggregator::durable::contract::settled_instance_id;
+use returns_aggregator::durable::Publication;
 use serde_json::{json, Value};
 use support::events::{return_id, settled_aggregate};
 use support::host::{orchestrator_invocation, orchestrator_response};
@@ -23,11 +24,10 @@ fn first_episode_start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 15, 9, 0, 5).unwrap()
 }
 
+/// The orchestrator's input as the entity sends it: the finished notification of the settled return.
 fn settled_input(return_id: &str) -> String {
-    let input = NotifyInput::Settled {
-        aggregate: Box::new(settled_aggregate(return_id)),
-    };
-    serde_json::to_string(&input).expect("the input serializes")
+    let notification = ReturnSettledNotification::from_aggregate(&settled_aggregate(return_id)).expect("settled");
+    serde_json::to_string(&Publication::Settled(Box::new(notification))).expect("the input serializes")
 }
 
 /// The first episode of `returns-settled-<return_id>` with `input` (JSON text) as the entity starts it.
@@ -65,7 +65,7 @@ async fn run(request: &proto::OrchestratorRequest) -> (Answer, proto::Orchestrat
 
 #[tokio::test]
 async fn a_settled_return_schedules_the_consolidated_notification() {
-    let instance_id = orchestration_instance_id(NotifyKind::Settled, &return_id(RETURN_ID));
+    let instance_id = settled_instance_id(&return_id(RETURN_ID));
     let (answer, response) = run(&first_episode(&instance_id, &settled_input(RETURN_ID))).await;
 
     assert_eq!(
@@ -101,7 +101,7 @@ async fn a_settled_return_schedules_the_consolidated_notification() {
 
 #[tokio::test]
 async fn after_the_activity_completed_the_entity_hears_published_and_the_instance_completes() {
-    let instance_id = orchestration_instance_id(NotifyKind::Settled, &return_id(RETURN_ID));
+    let instance_id = settled_instance_id(&return_id(RETURN_ID));
     let input = settled_input(RETURN_ID);
     let (_, first) = run(&first_episode(&instance_id, &input)).await;
     let Some(Action::ScheduleTask(task)) = &first.actions[0].orchestrator_action_type else {
@@ -138,7 +138,7 @@ async fn after_the_activity_completed_the_entity_hears_published_and_the_instanc
         Some(format!("@entityfunction@{RETURN_ID}").as_str())
     );
     let published = parse_json(signal.input.as_deref());
-    assert_eq!(published["kind"], "settled");
+    assert_eq!(published["kind"], "ReturnSettled");
     let published_at: DateTime<Utc> = serde_json::from_value(published["publishedAt"].clone()).expect("a time");
     assert_eq!(
         published_at, second_episode_start,
@@ -185,7 +185,7 @@ fn replay_after_failure(
 
 #[tokio::test]
 async fn a_failed_publish_is_retried_after_the_configured_interval() {
-    let instance_id = orchestration_instance_id(NotifyKind::Settled, &return_id(RETURN_ID));
+    let instance_id = settled_instance_id(&return_id(RETURN_ID));
     let input = settled_input(RETURN_ID);
     let (_, first) = run(&first_episode(&instance_id, &input)).await;
     let failed_at = first_episode_start() + Duration::seconds(2);
@@ -223,17 +223,14 @@ async fn a_failed_publish_is_retried_after_the_configured_interval() {
 
 #[tokio::test]
 async fn broken_input_fails_the_instance_inside_a_200() {
-    let instance_id = orchestration_instance_id(NotifyKind::Settled, &return_id(RETURN_ID));
-    let open = NotifyInput::Settled {
-        aggregate: Box::new(support::events::open_aggregate(RETURN_ID)),
-    };
+    let instance_id = settled_instance_id(&return_id(RETURN_ID));
     let inputs = [
         "\"settle RET-2025-910101 please\"".to_string(),
-        json!({ "kind": "settled", "aggregate": 42 }).to_string(),
-        json!({ "kind": "refunded" }).to_string(),
-        "{\"kind\":".to_string(),
-        // Well-formed, but the return is not settled: no notification can be built.
-        serde_json::to_string(&open).unwrap(),
+        json!({ "publish": "settled", "message": 42 }).to_string(),
+        json!({ "publish": "refunded" }).to_string(),
+        "{\"publish\":".to_string(),
+        // The input of earlier builds (the whole aggregate) is not a finished message.
+        json!({ "kind": "settled", "aggregate": { "returnId": RETURN_ID } }).to_string(),
     ];
     for input in inputs {
         let (_, response) = run(&first_episode(&instance_id, &input)).await;
@@ -263,7 +260,7 @@ async fn two_hundred_concurrent_invocations_through_one_router_all_succeed() {
             let router = router.clone();
             tokio::spawn(async move {
                 let id = format!("RET-2025-92{n:04}");
-                let instance_id = orchestration_instance_id(NotifyKind::Settled, &return_id(&id));
+                let instance_id = settled_instance_id(&return_id(&id));
                 let request = first_episode(&instance_id, &settled_input(&id));
                 let answer = invoke(&router, "Orchestrator", &orchestrator_invocation(&request)).await;
                 answer.expect_success();

@@ -118,6 +118,12 @@ async fn a_settled_return_reports_its_state_end_to_end() {
     assert_eq!(report["returnId"], return_id);
     assert_eq!(report["status"], "Settled", "{report}");
     assert_eq!(report["missing"], serde_json::json!([]), "{report}");
+    assert_eq!(
+        report["events"].as_array().map(Vec::len),
+        Some(3),
+        "what arrived: {report}"
+    );
+    assert_eq!(report["refund"]["text"], "99.97 of 99.97 EUR refunded", "{report}");
     assert!(
         body["notificationPublishedAt"].is_null(),
         "nothing was published yet: {body}"

@@ -223,3 +223,26 @@ async fn valid_events_reach_their_return_entity_on_the_real_engine() {
         .expect("the entity exists");
     assert_eq!(metadata.backlog_queue_size, 2);
 }
+
+#[tokio::test]
+async fn log_lines_cannot_be_forged_or_flooded_by_a_message() {
+    // Issue 17: a newline in eventType or Subject forged log lines, and a 10 MiB field gave a 10 MiB log line.
+    let mut forged = body(Kind::Booked, "RET-2025-910405");
+    forged["eventType"] = json!("Bogus\nINFO handler: return RET-1 settled");
+    let huge_id = format!("m-\n{}", "x".repeat(1024 * 1024));
+    let properties = MessageProperties::new(&huge_id).with_subject("Bogus\r\nWARN forged");
+    let answer = deliver(forged.to_string().as_bytes(), &properties, &closed_endpoint()).await;
+    answer.expect_success();
+    let logs = answer.logs();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(!logs[0].contains('\n') && !logs[0].contains('\r'), "{:?}", logs[0]);
+    assert!(logs[0].len() < 1024, "a log line of {} bytes", logs[0].len());
+    let record = answer.output("invalidEvents");
+    assert_eq!(record["reason"], "UnknownEventType");
+    assert!(!record["error"].as_str().unwrap().contains('\n'), "{record}");
+    assert_eq!(
+        record["messageId"],
+        huge_id.as_str(),
+        "the record keeps the message id whole"
+    );
+}

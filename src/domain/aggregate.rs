@@ -1,44 +1,69 @@
-//! The return aggregate: the facts known about one return, folded from its events in any order.
+//! The return aggregate: the facts known about one return, recorded from its events in any order.
 //!
-//! # How events are folded
+//! # How events are recorded
 //!
-//! - **Facts, not steps.** Each event adds one fact: the booking, a parcel (keyed by `parcelId`), a refund (keyed by
-//!   `refundId`) or the cancellation. Parcels and refunds are kept sorted by their business key and rejected events
-//!   by event key, so the state is a function of the *set* of events seen, not of their order.
-//! - **Two layers of de-duplication.** An event whose [`EventKey`] was seen is a [`Disposition::Duplicate`]; so is an
-//!   event under a new key that restates a recorded fact exactly (a producer republishing under a new id). The seen
-//!   keys are the keys of the recorded facts and rejections, so they stay as small as the return itself.
-//! - **Whole events.** An event is applied whole or rejected whole. A rejected event is recorded with its reason
-//!   ([`ReturnAggregate::rejected`]) so support can see the conflict; it never counts towards completion.
-//! - **Checks against the booking are order-free.** A parcel or refund naming a line the booking lacks, or a refund in
-//!   another currency, is rejected when it arrives after the booking, and moved to the rejected list when the
-//!   booking arrives after it: either way the final state is the same.
-//! - **Competing versions of a fact** (a second, different booking; parcel `P1` restated with other contents): the
-//!   first one recorded wins and the later one is rejected. Only here does arrival order matter, and only for
-//!   producers that contradict themselves.
-//! - **Closing.** After each applied event the [completion rule](super::completion::ready_to_settle) is evaluated;
-//!   the first time it holds the aggregate becomes [`ReturnStatus::Settled`] and the outcome says so, exactly once.
-//!   A cancellation closes an open return as [`ReturnStatus::Cancelled`], which sends no notification. Every event
-//!   after closing is [`Disposition::IgnoredAfterCompletion`] (tombstone behaviour).
+//! - **Facts, not steps.** Each event states one fact: the booking, a parcel (keyed by `parcelId`), a refund (keyed
+//!   by `refundId`) or the cancellation. Facts are kept sorted (by business key, event key, content), and
+//!   everything else is derived from them, so the state is a function of the *set* of events seen, never of their
+//!   order (up to the caps of [`limits`](super::limits): which event is the one too many depends on order).
+//! - **Duplicates.** An event stating a fact already recorded, under the same event key or another one (a producer
+//!   republishing under a new id), changes nothing; the fact keeps the smallest of the keys.
+//! - **Versions and conflicts.** Two different facts under one business key (two bookings, parcel `P1` with two
+//!   contents, refund `R1` with two amounts), or one event key carrying two different facts, are *versions*: every
+//!   version is recorded, none counts, and the return is in [conflict](ReturnAggregate::conflicts). A return in
+//!   conflict never settles by itself; its status and stuck alert name the conflict. So the arrival order cannot
+//!   decide which content wins.
+//! - **Checks against the booking are derived.** A parcel or refund naming a line the booking lacks, or a refund in
+//!   another currency, is recorded but does not count; it is listed in [`ReturnAggregate::rejected`] while the
+//!   booking says so. Versions contradicted by the booking are not in conflict (a corrected resubmission under the
+//!   same id replaces a refused one in effect, whatever the order).
+//! - **Refused, not recorded.** An event about another return, or one a capped return has no room for, is refused:
+//!   its key and reason are listed (the first [`MAX_LISTED_EVENTS`]; beyond, counted) and the caller keeps the event
+//!   itself on the invalid-events queue. A cap reached puts the return on hold for good.
+//!
+//! The lifecycle (open → settled or cancelled, late events, the tombstone) is in [`lifecycle`](super::lifecycle),
+//! which evaluates the [completion rule](super::completion) after each recorded fact.
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::completion;
 use super::events::{EventPayload, EventType, ReturnEvent};
 use super::identifiers::{EventKey, ReturnId};
-use super::lifecycle::ReturnStatus;
+use super::limits::{Limit, MAX_LISTED_EVENTS, MAX_RECORDED_LINES};
 use super::money::Currency;
-use super::notification::settled_notification_id;
-use super::records::{Booking, Cancellation, Parcel, Refund, RejectedEvent};
+use super::records::{Booking, Cancellation, Fact, LateEvent, Parcel, Refund, RejectedEvent};
+use super::tombstone::Tombstone;
 
-/// The most parcels one return may record.
-pub const MAX_PARCELS: usize = 50;
-/// The most refunds one return may record.
-pub const MAX_REFUNDS: usize = 50;
-/// The most rejected events recorded in full; later ones are only counted.
-pub const MAX_RECORDED_REJECTIONS: usize = 20;
+/// Where a return is in its lifecycle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ReturnStatus {
+    /// Collecting events.
+    #[default]
+    Open,
+    /// The completion rule held; the notification was triggered. Terminal.
+    Settled,
+    /// Cancelled before settling; no notification. Terminal.
+    Cancelled,
+}
+
+impl ReturnStatus {
+    /// Whether the return accepts no more facts (settled or cancelled).
+    pub fn is_closed(self) -> bool {
+        self != ReturnStatus::Open
+    }
+
+    /// The status name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReturnStatus::Open => "Open",
+            ReturnStatus::Settled => "Settled",
+            ReturnStatus::Cancelled => "Cancelled",
+        }
+    }
+}
 
 /// The state of one return, persisted as the entity state (camelCase JSON, empty parts omitted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,8 +80,8 @@ pub struct ReturnAggregate {
     pub(super) stuck_alerted_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) notification_id: Option<Uuid>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) booking: Option<Booking>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) bookings: Vec<Booking>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) parcels: Vec<Parcel>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -64,84 +89,27 @@ pub struct ReturnAggregate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) cancellation: Option<Cancellation>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(super) rejected: Vec<RejectedEvent>,
+    pub(super) refused: Vec<RejectedEvent>,
     #[serde(default, skip_serializing_if = "is_zero")]
-    pub(super) rejected_overflow: u32,
-    #[serde(default, skip_serializing_if = "is_false")]
-    pub(super) compacted: bool,
+    pub(super) refused_overflow: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) limit_reached: Option<Limit>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) late: Vec<LateEvent>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(super) late_overflow: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) tombstone: Option<Tombstone>,
 }
 
 fn is_zero(value: &u32) -> bool {
     *value == 0
 }
 
-fn is_false(value: &bool) -> bool {
-    !*value
-}
-
-/// What [`ReturnAggregate::apply`] did with an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[must_use]
-pub struct ApplyOutcome {
-    /// What happened to the event itself.
-    pub disposition: Disposition,
-    /// The event was the first one this aggregate processed: start the stuck-deadline clock
-    /// ([`ReturnAggregate::stuck_deadline`]).
-    pub first_event: bool,
-    /// The lifecycle change the event caused, if any.
-    pub transition: Option<Transition>,
-}
-
-/// What happened to one event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Disposition {
-    /// The event added a fact.
-    Applied,
-    /// The event (same key, or the same fact under another key) was already recorded: nothing changed.
-    Duplicate,
-    /// The return is closed (settled or cancelled): the event is ignored.
-    IgnoredAfterCompletion,
-    /// The event contradicts what is known; it is recorded in [`ReturnAggregate::rejected`] and otherwise ignored.
-    Rejected(Conflict),
-}
-
-/// A lifecycle change caused by an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transition {
-    /// The completion rule now holds: start the notification orchestration (this happens once per return).
-    Settled,
-    /// The return was cancelled: it is closed and no notification is sent.
-    Cancelled,
-}
-
-impl ApplyOutcome {
-    /// Whether this event made the return settled: the caller starts the notification orchestration.
-    pub fn became_settled(&self) -> bool {
-        self.transition == Some(Transition::Settled)
-    }
-
-    /// Whether this event closed the return (settled or cancelled).
-    pub fn became_closed(&self) -> bool {
-        self.transition.is_some()
-    }
-}
-
-impl Disposition {
-    /// A short stable label for logs and metrics.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Disposition::Applied => "applied",
-            Disposition::Duplicate => "duplicate",
-            Disposition::IgnoredAfterCompletion => "ignored_after_completion",
-            Disposition::Rejected(_) => "rejected",
-        }
-    }
-}
-
-/// Why an event was rejected.
+/// Why an event does not count towards its return.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Conflict {
-    /// The event names another return (a routing bug upstream).
+    /// The event names another return (a routing bug upstream). Refused.
     #[error("the event is about return {event} but reached the aggregate of return {aggregate}")]
     WrongReturn {
         /// The event's return id.
@@ -149,27 +117,42 @@ pub enum Conflict {
         /// This aggregate's return id.
         aggregate: ReturnId,
     },
-    /// A booking with other contents is already recorded.
-    #[error("a different booking is already recorded (event {existing})")]
+    /// The return holds as many records of a kind as it may. Refused.
+    #[error("the return reached {0}")]
+    LimitReached(Limit),
+    /// Two different bookings are recorded.
+    #[error("the booking has {versions} different versions (events {})", join(.events))]
     ConflictingBooking {
-        /// The event of the recorded booking.
-        existing: EventKey,
+        /// How many versions.
+        versions: usize,
+        /// The events of the versions.
+        events: Vec<EventKey>,
     },
-    /// The parcel is already recorded with other contents.
-    #[error("parcel {parcel_id} is already recorded with different contents (event {existing})")]
+    /// One parcel is recorded with different contents.
+    #[error("parcel {parcel_id} has {versions} different versions (events {})", join(.events))]
     ConflictingParcel {
         /// The parcel.
         parcel_id: String,
-        /// The event of the recorded parcel.
-        existing: EventKey,
+        /// How many versions.
+        versions: usize,
+        /// The events of the versions.
+        events: Vec<EventKey>,
     },
-    /// The refund is already recorded with other contents.
-    #[error("refund {refund_id} is already recorded with different contents (event {existing})")]
+    /// One refund is recorded with different contents.
+    #[error("refund {refund_id} has {versions} different versions (events {})", join(.events))]
     ConflictingRefund {
         /// The refund.
         refund_id: String,
-        /// The event of the recorded refund.
-        existing: EventKey,
+        /// How many versions.
+        versions: usize,
+        /// The events of the versions.
+        events: Vec<EventKey>,
+    },
+    /// One event id arrived with different contents.
+    #[error("event {event} arrived with different contents")]
+    ConflictingEvent {
+        /// The event.
+        event: EventKey,
     },
     /// A parcel or refund names a line the booking does not contain.
     #[error("{subject} names line {line_id}, which the booking does not contain")]
@@ -189,20 +172,44 @@ pub enum Conflict {
         /// The booking's currency.
         expected: Currency,
     },
-    /// The return already holds the most parcels or refunds allowed.
-    #[error("the return already has {limit} {what}, the most one return may have")]
-    TooMany {
-        /// `parcels` or `refunds`.
-        what: &'static str,
-        /// The limit.
-        limit: usize,
-    },
 }
 
-/// Whether a fact was new or a restatement of one already recorded.
-enum Recorded {
+fn join(keys: &[EventKey]) -> String {
+    keys.iter().map(EventKey::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// What [`ReturnAggregate::seen`] knows of an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// The event was recorded (or refused) with this content: a redelivery.
+    Same,
+    /// The event key was recorded with other contents.
+    OtherContent,
+    /// The event is new.
+    Never,
+}
+
+/// The fingerprint of the fact `event` states (see [`Fact::fingerprint`]).
+pub fn fact_fingerprint(event: &ReturnEvent) -> String {
+    let key = event.event_key();
+    let at = DateTime::<Utc>::MIN_UTC;
+    match &event.payload {
+        EventPayload::ReturnBooked(booked) => Booking::from_event(key, booked, at).fingerprint(),
+        EventPayload::ReturnItemsReceived(parcel) => Parcel::from_event(key, parcel, at).fingerprint(),
+        EventPayload::RefundIssued(refund) => Refund::from_event(key, refund, at).fingerprint(),
+        EventPayload::ReturnCancelled(cancelled) => Cancellation::from_event(key, cancelled, at).fingerprint(),
+    }
+}
+
+/// What [`ReturnAggregate::record`] did with an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// A new fact (or a new version of one).
     New,
+    /// The fact was already recorded, or the event already refused: nothing changed (but the smallest key).
     AlreadyKnown,
+    /// The event is not recorded; the caller keeps it on the invalid-events queue.
+    Refused(Conflict),
 }
 
 impl ReturnAggregate {
@@ -215,178 +222,79 @@ impl ReturnAggregate {
             closed_at: None,
             stuck_alerted_at: None,
             notification_id: None,
-            booking: None,
+            bookings: Vec::new(),
             parcels: Vec::new(),
             refunds: Vec::new(),
             cancellation: None,
-            rejected: Vec::new(),
-            rejected_overflow: 0,
-            compacted: false,
+            refused: Vec::new(),
+            refused_overflow: 0,
+            limit_reached: None,
+            late: Vec::new(),
+            late_overflow: 0,
+            tombstone: None,
         }
     }
 
-    /// Folds one event into the aggregate; `now` is the processing time (used for first-seen and closing times).
-    ///
-    /// Never fails: every event ends as applied, duplicate, ignored or rejected-and-recorded. The outcome says
-    /// whether the return just settled, which happens at most once in the life of the aggregate.
-    pub fn apply(&mut self, event: &ReturnEvent, now: DateTime<Utc>) -> ApplyOutcome {
-        if self.status.is_closed() {
-            return ApplyOutcome {
-                disposition: Disposition::IgnoredAfterCompletion,
-                first_event: false,
-                transition: None,
-            };
-        }
-        let key = event.event_key();
-        if self.has_seen(&key) {
-            return ApplyOutcome {
-                disposition: Disposition::Duplicate,
-                first_event: false,
-                transition: None,
-            };
-        }
-        let first_event = self.first_seen_at.is_none();
-        if first_event {
-            self.first_seen_at = Some(now);
-        }
-        let disposition = match self.record(key.clone(), event) {
-            Ok(Recorded::New) => Disposition::Applied,
-            Ok(Recorded::AlreadyKnown) => Disposition::Duplicate,
-            Err(conflict) => {
-                self.remember_rejection(key, event.event_type(), &conflict);
-                Disposition::Rejected(conflict)
-            }
-        };
-        let transition = match disposition {
-            Disposition::Applied => self.close_if_done(now),
-            _ => None,
-        };
-        ApplyOutcome {
-            disposition,
-            first_event,
-            transition,
-        }
-    }
-
-    fn has_seen(&self, key: &EventKey) -> bool {
-        let recorded = self.booking.iter().map(|b| &b.event_key);
-        let recorded = recorded.chain(self.parcels.iter().map(|p| &p.event_key));
-        let recorded = recorded.chain(self.refunds.iter().map(|r| &r.event_key));
-        let recorded = recorded.chain(self.cancellation.iter().map(|c| &c.event_key));
-        let mut recorded = recorded.chain(self.rejected.iter().map(|r| &r.event_key));
-        recorded.any(|seen| seen == key)
-    }
-
-    fn record(&mut self, key: EventKey, event: &ReturnEvent) -> Result<Recorded, Conflict> {
+    /// Records the fact `event` states, processed at `now` (see the module documentation). Pure bookkeeping: the
+    /// lifecycle's [`apply`](Self::apply) decides what follows.
+    pub fn record(&mut self, event: &ReturnEvent, now: DateTime<Utc>) -> Recorded {
         if *event.return_id() != self.return_id {
-            return Err(Conflict::WrongReturn {
+            return Recorded::Refused(Conflict::WrongReturn {
                 event: event.return_id().clone(),
                 aggregate: self.return_id.clone(),
             });
         }
-        match &event.payload {
-            EventPayload::ReturnBooked(booked) => self.record_booking(Booking::from_event(key, booked)),
-            EventPayload::ReturnItemsReceived(parcel) => self.record_parcel(Parcel::from_event(key, parcel)),
-            EventPayload::RefundIssued(refund) => self.record_refund(Refund::from_event(key, refund)),
-            EventPayload::ReturnCancelled(cancelled) => {
-                self.cancellation = Some(Cancellation::from_event(key, cancelled));
-                Ok(Recorded::New)
-            }
+        let key = event.event_key();
+        if self.refused.iter().any(|refused| refused.event_key == key) {
+            return Recorded::AlreadyKnown;
         }
-    }
-
-    fn record_booking(&mut self, booking: Booking) -> Result<Recorded, Conflict> {
-        if let Some(existing) = &self.booking {
-            return if existing.same_facts(&booking) {
-                Ok(Recorded::AlreadyKnown)
-            } else {
-                Err(Conflict::ConflictingBooking {
-                    existing: existing.event_key.clone(),
-                })
-            };
-        }
-        self.booking = Some(booking);
-        self.reject_pending_facts_that_contradict_the_booking();
-        Ok(Recorded::New)
-    }
-
-    fn record_parcel(&mut self, parcel: Parcel) -> Result<Recorded, Conflict> {
-        if let Some(existing) = self.parcels.iter().find(|p| p.parcel_id == parcel.parcel_id) {
-            return if existing.same_facts(&parcel) {
-                Ok(Recorded::AlreadyKnown)
-            } else {
-                Err(Conflict::ConflictingParcel {
-                    parcel_id: parcel.parcel_id,
-                    existing: existing.event_key.clone(),
-                })
-            };
-        }
-        if self.parcels.len() >= MAX_PARCELS {
-            return Err(Conflict::TooMany {
-                what: "parcels",
-                limit: MAX_PARCELS,
-            });
-        }
-        if let Some(booking) = &self.booking {
-            check_parcel(booking, &parcel)?;
-        }
-        let at = self.parcels.partition_point(|p| p.parcel_id < parcel.parcel_id);
-        self.parcels.insert(at, parcel);
-        Ok(Recorded::New)
-    }
-
-    fn record_refund(&mut self, refund: Refund) -> Result<Recorded, Conflict> {
-        if let Some(existing) = self.refunds.iter().find(|r| r.refund_id == refund.refund_id) {
-            return if existing.same_facts(&refund) {
-                Ok(Recorded::AlreadyKnown)
-            } else {
-                Err(Conflict::ConflictingRefund {
-                    refund_id: refund.refund_id,
-                    existing: existing.event_key.clone(),
-                })
-            };
-        }
-        if self.refunds.len() >= MAX_REFUNDS {
-            return Err(Conflict::TooMany {
-                what: "refunds",
-                limit: MAX_REFUNDS,
-            });
-        }
-        if let Some(booking) = &self.booking {
-            check_refund(booking, &refund)?;
-        }
-        let at = self.refunds.partition_point(|r| r.refund_id < refund.refund_id);
-        self.refunds.insert(at, refund);
-        Ok(Recorded::New)
-    }
-
-    /// Parcels and refunds recorded before the booking could not be checked against it; check them now and move
-    /// the ones that contradict it to the rejected list, exactly as if they had arrived after the booking.
-    fn reject_pending_facts_that_contradict_the_booking(&mut self) {
-        let Some(booking) = self.booking.clone() else {
-            return;
+        let lines_left = MAX_RECORDED_LINES.saturating_sub(self.recorded_lines());
+        let recorded = match &event.payload {
+            EventPayload::ReturnBooked(booked) => record_fact(
+                &mut self.bookings,
+                Booking::from_event(key, booked, now),
+                Limit::BookingVersions,
+                0,
+                usize::MAX,
+            ),
+            EventPayload::ReturnItemsReceived(received) => record_fact(
+                &mut self.parcels,
+                Parcel::from_event(key, received, now),
+                Limit::Parcels,
+                received.items.len(),
+                lines_left,
+            ),
+            EventPayload::RefundIssued(refund) => record_fact(
+                &mut self.refunds,
+                Refund::from_event(key, refund, now),
+                Limit::Refunds,
+                refund.lines.len(),
+                lines_left,
+            ),
+            EventPayload::ReturnCancelled(cancelled) => match &self.cancellation {
+                Some(existing) if existing.event_key == key => Recorded::AlreadyKnown,
+                _ => {
+                    self.cancellation = Some(Cancellation::from_event(key, cancelled, now));
+                    Recorded::New
+                }
+            },
         };
-        for parcel in std::mem::take(&mut self.parcels) {
-            match check_parcel(&booking, &parcel) {
-                Ok(()) => self.parcels.push(parcel),
-                Err(conflict) => self.remember_rejection(parcel.event_key, EventType::ReturnItemsReceived, &conflict),
-            }
+        if let Recorded::Refused(Conflict::LimitReached(limit)) = &recorded {
+            self.limit_reached.get_or_insert(*limit);
         }
-        for refund in std::mem::take(&mut self.refunds) {
-            match check_refund(&booking, &refund) {
-                Ok(()) => self.refunds.push(refund),
-                Err(conflict) => self.remember_rejection(refund.event_key, EventType::RefundIssued, &conflict),
-            }
+        if let Recorded::Refused(conflict) = &recorded {
+            self.remember_refusal(event.event_key(), event.event_type(), conflict);
         }
+        recorded
     }
 
-    fn remember_rejection(&mut self, event_key: EventKey, event_type: EventType, conflict: &Conflict) {
-        if self.rejected.len() >= MAX_RECORDED_REJECTIONS {
-            self.rejected_overflow = self.rejected_overflow.saturating_add(1);
+    fn remember_refusal(&mut self, event_key: EventKey, event_type: EventType, conflict: &Conflict) {
+        if self.refused.len() >= MAX_LISTED_EVENTS {
+            self.refused_overflow = self.refused_overflow.saturating_add(1);
             return;
         }
-        let at = self.rejected.partition_point(|r| r.event_key < event_key);
-        self.rejected.insert(
+        let at = self.refused.partition_point(|r| r.event_key < event_key);
+        self.refused.insert(
             at,
             RejectedEvent {
                 event_key,
@@ -396,19 +304,254 @@ impl ReturnAggregate {
         );
     }
 
-    fn close_if_done(&mut self, now: DateTime<Utc>) -> Option<Transition> {
-        let transition = if self.cancellation.is_some() {
-            self.status = ReturnStatus::Cancelled;
-            Transition::Cancelled
-        } else if completion::ready_to_settle(self) {
-            self.status = ReturnStatus::Settled;
-            self.notification_id = Some(settled_notification_id(&self.return_id));
-            Transition::Settled
-        } else {
-            return None;
+    /// Lines recorded over all parcels and refunds (bounded by [`MAX_RECORDED_LINES`]).
+    pub fn recorded_lines(&self) -> usize {
+        let parcel_lines: usize = self.parcels.iter().map(|p| p.lines.len()).sum();
+        let refund_lines: usize = self.refunds.iter().map(|r| r.lines.len()).sum();
+        parcel_lines + refund_lines
+    }
+
+    /// What the aggregate knows of an event with `key` whose fact has `fingerprint`: a recorded fact (under any
+    /// key) or a refused event, another content under a recorded key, or nothing.
+    pub fn seen(&self, key: &EventKey, fingerprint: &str) -> Seen {
+        let mut versions: Vec<&str> = Vec::new();
+        let mut add = |event_key: &EventKey, version: String| {
+            if version == fingerprint {
+                versions.push("same");
+            } else if event_key == key {
+                versions.push("other");
+            }
         };
-        self.closed_at = Some(now);
-        Some(transition)
+        self.bookings.iter().for_each(|f| add(&f.event_key, f.fingerprint()));
+        self.parcels.iter().for_each(|f| add(&f.event_key, f.fingerprint()));
+        self.refunds.iter().for_each(|f| add(&f.event_key, f.fingerprint()));
+        self.cancellation
+            .iter()
+            .for_each(|f| add(&f.event_key, f.fingerprint()));
+        self.late.iter().for_each(|l| add(&l.event_key, l.fingerprint.clone()));
+        if let Some(tombstone) = &self.tombstone {
+            tombstone
+                .events
+                .iter()
+                .for_each(|t| add(&t.event_key, t.fingerprint.clone()));
+        }
+        let refused = self.refused.iter().map(|r| &r.event_key);
+        let refused = refused.chain(self.tombstone.iter().flat_map(Tombstone::rejected_keys));
+        if versions.contains(&"same") || refused.into_iter().any(|k| k == key) {
+            Seen::Same
+        } else if versions.is_empty() {
+            Seen::Never
+        } else {
+            Seen::OtherContent
+        }
+    }
+
+    /// The booking, when exactly one version is recorded.
+    pub fn booking(&self) -> Option<&Booking> {
+        match self.bookings.as_slice() {
+            [booking] => Some(booking),
+            _ => None,
+        }
+    }
+
+    /// Every recorded version of the booking (one, normally).
+    pub fn bookings(&self) -> &[Booking] {
+        &self.bookings
+    }
+
+    /// Every recorded parcel (versions included), by parcel id.
+    pub fn parcels(&self) -> &[Parcel] {
+        &self.parcels
+    }
+
+    /// Every recorded refund (versions included), by refund id.
+    pub fn refunds(&self) -> &[Refund] {
+        &self.refunds
+    }
+
+    /// The parcels that count towards the return: not contradicted by the booking, not in conflict.
+    pub fn counted_parcels(&self) -> Vec<&Parcel> {
+        let conflicted = self.conflicted_keys();
+        self.parcels
+            .iter()
+            .filter(|p| self.parcel_contradiction(p).is_none() && !conflicted.contains(&p.event_key))
+            .collect()
+    }
+
+    /// The refunds that count towards the return: in the booking's currency, naming its lines, not in conflict.
+    pub fn counted_refunds(&self) -> Vec<&Refund> {
+        let conflicted = self.conflicted_keys();
+        self.refunds
+            .iter()
+            .filter(|r| self.refund_contradiction(r).is_none() && !conflicted.contains(&r.event_key))
+            .collect()
+    }
+
+    fn parcel_contradiction(&self, parcel: &Parcel) -> Option<Conflict> {
+        let booking = self.booking()?;
+        let line = parcel.lines.iter().find(|line| booking.line(&line.line_id).is_none())?;
+        Some(Conflict::UnknownLine {
+            subject: format!("parcel {}", parcel.parcel_id),
+            line_id: line.line_id.clone(),
+        })
+    }
+
+    fn refund_contradiction(&self, refund: &Refund) -> Option<Conflict> {
+        let booking = self.booking()?;
+        if refund.currency != booking.currency {
+            return Some(Conflict::CurrencyMismatch {
+                refund_id: refund.refund_id.clone(),
+                found: refund.currency.clone(),
+                expected: booking.currency.clone(),
+            });
+        }
+        let line = refund.lines.iter().find(|line| booking.line(&line.line_id).is_none())?;
+        Some(Conflict::UnknownLine {
+            subject: format!("refund {}", refund.refund_id),
+            line_id: line.line_id.clone(),
+        })
+    }
+
+    /// Why the fact recorded from `key` does not count, if it does not (contradicted by the booking, or in
+    /// conflict).
+    pub fn why_not_counted(&self, key: &EventKey) -> Option<Conflict> {
+        let contradiction = self
+            .parcels
+            .iter()
+            .filter(|p| p.event_key == *key)
+            .find_map(|p| self.parcel_contradiction(p))
+            .or_else(|| {
+                self.refunds
+                    .iter()
+                    .filter(|r| r.event_key == *key)
+                    .find_map(|r| self.refund_contradiction(r))
+            });
+        contradiction.or_else(|| {
+            self.conflicts()
+                .into_iter()
+                .find(|conflict| conflict_keys(conflict).contains(&key))
+        })
+    }
+
+    /// The conflicts among the recorded facts: versions of the booking, of a parcel or refund (contradicted
+    /// versions left out), or one event key carrying different facts. Sorted, derived from the facts alone.
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        let mut conflicts = Vec::new();
+        if self.bookings.len() > 1 {
+            conflicts.push(Conflict::ConflictingBooking {
+                versions: self.bookings.len(),
+                events: sorted_keys(self.bookings.iter().map(|b| &b.event_key)),
+            });
+        }
+        let parcels = self.parcels.iter().filter(|p| self.parcel_contradiction(p).is_none());
+        for (parcel_id, versions, events) in versions_of(parcels) {
+            conflicts.push(Conflict::ConflictingParcel {
+                parcel_id,
+                versions,
+                events,
+            });
+        }
+        let refunds = self.refunds.iter().filter(|r| self.refund_contradiction(r).is_none());
+        for (refund_id, versions, events) in versions_of(refunds) {
+            conflicts.push(Conflict::ConflictingRefund {
+                refund_id,
+                versions,
+                events,
+            });
+        }
+        // One event key stating facts of different kinds or business keys (versions of one fact are named above).
+        let mut subjects: BTreeMap<&EventKey, Vec<(EventType, &str)>> = BTreeMap::new();
+        let booking_subjects = self
+            .bookings
+            .iter()
+            .map(|b| (&b.event_key, (EventType::ReturnBooked, "")));
+        let parcel_subjects = self
+            .parcels
+            .iter()
+            .filter(|p| self.parcel_contradiction(p).is_none())
+            .map(|p| (&p.event_key, (EventType::ReturnItemsReceived, p.parcel_id.as_str())));
+        let refund_subjects = self
+            .refunds
+            .iter()
+            .filter(|r| self.refund_contradiction(r).is_none())
+            .map(|r| (&r.event_key, (EventType::RefundIssued, r.refund_id.as_str())));
+        for (key, subject) in booking_subjects.chain(parcel_subjects).chain(refund_subjects) {
+            let seen = subjects.entry(key).or_default();
+            if !seen.contains(&subject) {
+                seen.push(subject);
+            }
+        }
+        conflicts.extend(
+            subjects
+                .into_iter()
+                .filter(|(_, subjects)| subjects.len() > 1)
+                .map(|(key, _)| Conflict::ConflictingEvent { event: key.clone() }),
+        );
+        conflicts
+    }
+
+    fn conflicted_keys(&self) -> Vec<EventKey> {
+        self.conflicts()
+            .iter()
+            .flat_map(|conflict| conflict_keys(conflict).into_iter().cloned())
+            .collect()
+    }
+
+    /// The cap the return reached, if it did: it refuses what does not fit and never settles by itself.
+    pub fn limit_reached(&self) -> Option<Limit> {
+        self.limit_reached
+    }
+
+    /// Whether the return is on hold: in conflict or at a cap. A held return never settles by itself; its status
+    /// and stuck alert say why.
+    pub fn is_held(&self) -> bool {
+        self.limit_reached.is_some() || !self.conflicts().is_empty()
+    }
+
+    /// The events that do not count, with their reasons, by event key: facts contradicted by the booking, and
+    /// refused events (the first [`MAX_LISTED_EVENTS`]; see [`rejected_overflow`](Self::rejected_overflow)).
+    pub fn rejected(&self) -> Vec<RejectedEvent> {
+        let parcels = self.parcels.iter().filter_map(|p| {
+            self.parcel_contradiction(p).map(|c| RejectedEvent {
+                event_key: p.event_key.clone(),
+                event_type: EventType::ReturnItemsReceived,
+                reason: c.to_string(),
+            })
+        });
+        let refunds = self.refunds.iter().filter_map(|r| {
+            self.refund_contradiction(r).map(|c| RejectedEvent {
+                event_key: r.event_key.clone(),
+                event_type: EventType::RefundIssued,
+                reason: c.to_string(),
+            })
+        });
+        let mut rejected: Vec<RejectedEvent> = parcels.chain(refunds).chain(self.refused.iter().cloned()).collect();
+        if let Some(tombstone) = &self.tombstone {
+            rejected.extend(tombstone.rejected.iter().cloned());
+        }
+        rejected.sort_by(|a, b| a.event_key.cmp(&b.event_key));
+        rejected.dedup();
+        rejected
+    }
+
+    /// How many more events were refused than [`rejected`](Self::rejected) lists.
+    pub fn rejected_overflow(&self) -> u32 {
+        self.refused_overflow
+    }
+
+    /// The events that arrived after the return closed (the first [`MAX_LISTED_EVENTS`]).
+    pub fn late_events(&self) -> &[LateEvent] {
+        &self.late
+    }
+
+    /// How many more late events arrived than [`late_events`](Self::late_events) lists.
+    pub fn late_overflow(&self) -> u32 {
+        self.late_overflow
+    }
+
+    /// The cancellation, if the return was cancelled.
+    pub fn cancellation(&self) -> Option<&Cancellation> {
+        self.cancellation.as_ref()
     }
 
     /// The return this aggregate is about.
@@ -441,65 +584,67 @@ impl ReturnAggregate {
         self.notification_id
     }
 
-    /// The booking, once seen (gone after [compaction](Self::compact)).
-    pub fn booking(&self) -> Option<&Booking> {
-        self.booking.as_ref()
-    }
-
-    /// The accepted parcels, by parcel id.
-    pub fn parcels(&self) -> &[Parcel] {
-        &self.parcels
-    }
-
-    /// The accepted refunds, by refund id.
-    pub fn refunds(&self) -> &[Refund] {
-        &self.refunds
-    }
-
-    /// The cancellation, if the return was cancelled.
-    pub fn cancellation(&self) -> Option<&Cancellation> {
-        self.cancellation.as_ref()
-    }
-
-    /// The rejected events, by event key (at most [`MAX_RECORDED_REJECTIONS`]).
-    pub fn rejected(&self) -> &[RejectedEvent] {
-        &self.rejected
-    }
-
-    /// How many more events were rejected than [`rejected`](Self::rejected) lists.
-    pub fn rejected_overflow(&self) -> u32 {
-        self.rejected_overflow
+    /// The summary kept when the details were dropped ([compaction](Self::compact)).
+    pub fn tombstone(&self) -> Option<&Tombstone> {
+        self.tombstone.as_ref()
     }
 
     /// Whether the aggregate was compacted to a tombstone.
     pub fn is_compacted(&self) -> bool {
-        self.compacted
+        self.tombstone.is_some()
     }
 }
 
-fn check_parcel(booking: &Booking, parcel: &Parcel) -> Result<(), Conflict> {
-    match parcel.lines.iter().find(|line| booking.line(&line.line_id).is_none()) {
-        Some(line) => Err(Conflict::UnknownLine {
-            subject: format!("parcel {}", parcel.parcel_id),
-            line_id: line.line_id.clone(),
-        }),
-        None => Ok(()),
+/// Adds `fact` to `list` (kept sorted) unless it restates a recorded fact; refuses it when `list` is at `limit` or
+/// its `lines` do not fit in `lines_left`.
+fn record_fact<F: Fact>(list: &mut Vec<F>, fact: F, limit: Limit, lines: usize, lines_left: usize) -> Recorded {
+    let canonical = fact.canonical();
+    if let Some(known) = list.iter_mut().find(|known| known.canonical() == canonical) {
+        if fact.event_key() < known.event_key() {
+            known.restamp(fact.event_key().clone(), fact.processed_at());
+        }
+        return Recorded::AlreadyKnown;
     }
+    if list.len() >= limit.cap() {
+        return Recorded::Refused(Conflict::LimitReached(limit));
+    }
+    if lines > lines_left {
+        return Recorded::Refused(Conflict::LimitReached(Limit::RecordedLines));
+    }
+    let order = |f: &F| (f.business_key().to_owned(), f.event_key().clone(), f.canonical());
+    let position = order(&fact);
+    let at = list.partition_point(|known| order(known) < position);
+    list.insert(at, fact);
+    Recorded::New
 }
 
-fn check_refund(booking: &Booking, refund: &Refund) -> Result<(), Conflict> {
-    if refund.currency != booking.currency {
-        return Err(Conflict::CurrencyMismatch {
-            refund_id: refund.refund_id.clone(),
-            found: refund.currency.clone(),
-            expected: booking.currency.clone(),
-        });
+/// The business keys with more than one version among `facts`: the key, how many versions, their event keys.
+fn versions_of<'a, F: Fact + 'a>(facts: impl Iterator<Item = &'a F>) -> Vec<(String, usize, Vec<EventKey>)> {
+    let mut by_key: BTreeMap<&str, Vec<&EventKey>> = BTreeMap::new();
+    for fact in facts {
+        by_key.entry(fact.business_key()).or_default().push(fact.event_key());
     }
-    match refund.lines.iter().find(|line| booking.line(&line.line_id).is_none()) {
-        Some(line) => Err(Conflict::UnknownLine {
-            subject: format!("refund {}", refund.refund_id),
-            line_id: line.line_id.clone(),
-        }),
-        None => Ok(()),
+    by_key
+        .into_iter()
+        .filter(|(_, keys)| keys.len() > 1)
+        .map(|(business_key, keys)| (business_key.to_owned(), keys.len(), sorted_keys(keys.into_iter())))
+        .collect()
+}
+
+fn sorted_keys<'a>(keys: impl Iterator<Item = &'a EventKey>) -> Vec<EventKey> {
+    let mut keys: Vec<EventKey> = keys.cloned().collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// The event keys a conflict names.
+pub fn conflict_keys(conflict: &Conflict) -> Vec<&EventKey> {
+    match conflict {
+        Conflict::ConflictingBooking { events, .. }
+        | Conflict::ConflictingParcel { events, .. }
+        | Conflict::ConflictingRefund { events, .. } => events.iter().collect(),
+        Conflict::ConflictingEvent { event } => vec![event],
+        _ => Vec::new(),
     }
 }

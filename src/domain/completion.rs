@@ -4,19 +4,21 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::aggregate::ReturnAggregate;
+use super::aggregate::{ReturnAggregate, ReturnStatus};
 use super::events::ItemCondition;
-use super::lifecycle::ReturnStatus;
+use super::limits::Limit;
 use super::money::Currency;
 
 /// Whether the facts recorded in `aggregate` settle the return.
 ///
-/// **settled ⇔ booked ∧ every line accounted for ∧ refund settled**, where
+/// **settled ⇔ not held ∧ booked ∧ every line accounted for ∧ refund settled**, where
 ///
-/// - *booked*: a `ReturnBooked` was accepted;
-/// - *line L accounted for*: over all accepted parcels, units of L reported `Resellable`, `Damaged`, `WrongItem`
+/// - *not held*: no conflict among the facts (two versions of the booking, a parcel, a refund, or of one event id)
+///   and no cap reached ([`ReturnAggregate::is_held`]): the arrival order never picks a version;
+/// - *booked*: one `ReturnBooked` was accepted;
+/// - *line L accounted for*: over all counted parcels, units of L reported `Resellable`, `Damaged`, `WrongItem`
 ///   (received) or `Missing` (reported missing) add up to at least the booked quantity of L;
-/// - *refund settled*: Σ accepted refunds ≥ expected refund, **or** an accepted refund is marked `final`;
+/// - *refund settled*: Σ counted refunds ≥ expected refund, **or** a counted refund is marked `final`;
 /// - *expected refund* = Σ over booked lines of unit price × min(booked quantity, refundable units), where the
 ///   refundable units of a line are its `Resellable` and `Damaged` units (the customer sent the item back).
 ///   `Missing` and `WrongItem` units are accounted for but owed nothing;
@@ -28,7 +30,9 @@ use super::money::Currency;
 /// both amounts. The rule reads facts only: it ignores the lifecycle status, so use
 /// [`ReturnAggregate::status`] to know whether the return *was* settled.
 pub fn ready_to_settle(aggregate: &ReturnAggregate) -> bool {
-    progress(aggregate).is_some_and(|p| p.lines.iter().all(LineProgress::is_accounted_for) && p.refund.is_settled())
+    !aggregate.is_held()
+        && progress(aggregate)
+            .is_some_and(|p| p.lines.iter().all(LineProgress::is_accounted_for) && p.refund.is_settled())
 }
 
 /// What is still needed before the return settles (empty once it is closed, settled or cancelled).
@@ -39,20 +43,34 @@ pub fn missing_pieces(aggregate: &ReturnAggregate) -> Vec<MissingPiece> {
     if aggregate.status() != ReturnStatus::Open {
         return Vec::new();
     }
-    let Some(progress) = progress(aggregate) else {
-        return vec![MissingPiece::BookingNotSeen];
-    };
-    let mut missing: Vec<MissingPiece> = progress
-        .lines
+    let mut missing: Vec<MissingPiece> = aggregate
+        .conflicts()
         .iter()
-        .filter(|line| !line.is_accounted_for())
-        .map(|line| MissingPiece::ItemsOutstanding {
-            line_id: line.line_id.clone(),
-            sku: line.sku.clone(),
-            booked: line.booked,
-            accounted: line.accounted(),
+        .map(|conflict| MissingPiece::Conflict {
+            description: conflict.to_string(),
         })
         .collect();
+    if let Some(limit) = aggregate.limit_reached() {
+        missing.push(MissingPiece::LimitReached { limit });
+    }
+    let Some(progress) = progress(aggregate) else {
+        if aggregate.bookings().is_empty() {
+            missing.push(MissingPiece::BookingNotSeen);
+        }
+        return missing;
+    };
+    missing.extend(
+        progress
+            .lines
+            .iter()
+            .filter(|line| !line.is_accounted_for())
+            .map(|line| MissingPiece::ItemsOutstanding {
+                line_id: line.line_id.clone(),
+                sku: line.sku.clone(),
+                booked: line.booked,
+                accounted: line.accounted(),
+            }),
+    );
     if !progress.refund.is_settled() {
         missing.push(MissingPiece::RefundOutstanding {
             currency: progress.refund.currency.clone(),
@@ -66,6 +84,8 @@ pub fn missing_pieces(aggregate: &ReturnAggregate) -> Vec<MissingPiece> {
 /// The accounting of a booked return: per line and for the refund. `None` before the booking is seen.
 pub fn progress(aggregate: &ReturnAggregate) -> Option<Progress> {
     let booking = aggregate.booking()?;
+    let parcels = aggregate.counted_parcels();
+    let refunds = aggregate.counted_refunds();
     let lines: Vec<LineProgress> = booking
         .lines
         .iter()
@@ -80,8 +100,7 @@ pub fn progress(aggregate: &ReturnAggregate) -> Option<Progress> {
                 missing: 0,
                 wrong_item: 0,
             };
-            let reported = aggregate
-                .parcels()
+            let reported = parcels
                 .iter()
                 .flat_map(|p| &p.lines)
                 .filter(|r| r.line_id == booked.line_id);
@@ -97,7 +116,7 @@ pub fn progress(aggregate: &ReturnAggregate) -> Option<Progress> {
             line
         })
         .collect();
-    let in_currency = || aggregate.refunds().iter().filter(|r| r.currency == booking.currency);
+    let in_currency = || refunds.iter().filter(|r| r.currency == booking.currency);
     let refund = RefundProgress {
         currency: booking.currency.clone(),
         expected_minor: lines
@@ -214,10 +233,20 @@ impl RefundProgress {
     }
 }
 
-/// Something a return still waits for.
+/// Something a return still waits for (or that keeps it from settling by itself).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum MissingPiece {
+    /// Two versions of a fact (or of an event) are recorded: the return is held until a person decides.
+    Conflict {
+        /// The conflict in words.
+        description: String,
+    },
+    /// The return reached a cap: it is held, and what did not fit is on the invalid-events queue.
+    LimitReached {
+        /// The cap.
+        limit: Limit,
+    },
     /// No booking was seen, so nothing else can be judged.
     BookingNotSeen,
     /// Units of a line are neither received nor reported missing.
@@ -245,6 +274,11 @@ pub enum MissingPiece {
 impl fmt::Display for MissingPiece {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            MissingPiece::Conflict { description } => write!(f, "conflict: {description}"),
+            MissingPiece::LimitReached { limit } => write!(
+                f,
+                "limit: the return reached {limit}; what did not fit is kept on the invalid-events queue"
+            ),
             MissingPiece::BookingNotSeen => f.write_str("booking: not seen"),
             MissingPiece::ItemsOutstanding {
                 line_id,
@@ -264,8 +298,9 @@ impl fmt::Display for MissingPiece {
                 refunded_minor,
             } => write!(
                 f,
-                "refund: {} of {expected_minor} {currency} minor units outstanding",
-                expected_minor.saturating_sub(*refunded_minor)
+                "refund: {} of {} outstanding",
+                currency.format_number(expected_minor.saturating_sub(*refunded_minor)),
+                currency.format_minor(*expected_minor)
             ),
         }
     }
@@ -350,7 +385,7 @@ mod tests {
             [
                 "booking: not seen",
                 "line L1: 1 of 2 not received",
-                "refund: 1500 of 4999 EUR minor units outstanding"
+                "refund: 15.00 of 49.99 EUR outstanding"
             ]
         );
     }

@@ -11,15 +11,14 @@ use super::events::{
 };
 use super::identifiers::ReturnId;
 use super::invalid_event::{InvalidEvent, Problem};
-use super::json_fields::{boolean, describe, free_text, identifier, integer_in, string, text_up_to, timestamp, Fields};
+use super::json_fields::{
+    boolean, describe, describe_token, free_text, identifier, integer_in, string, text_up_to, timestamp, Fields,
+};
+use super::limits::{MAX_LINES_PER_EVENT, MAX_SOURCE_BYTES};
 use super::money::{Currency, Money, MAX_AMOUNT_MINOR};
 
-/// The most lines (items, refund lines) one event may list.
-pub const MAX_LINES_PER_EVENT: usize = 100;
 /// The largest quantity of one line.
 pub const MAX_QUANTITY: u32 = 10_000;
-/// The longest `source`, in characters.
-pub const MAX_SOURCE_LEN: usize = 256;
 
 /// Parses and validates one message body as a return event.
 ///
@@ -76,7 +75,10 @@ fn resolve_event_type(fields: &Fields<'_>, hint: Option<&str>) -> Result<EventTy
     match EventType::from_name(name) {
         None => Err(InvalidEvent::new(
             "eventType",
-            Problem::UnknownEventType(name.to_owned()),
+            Problem::UnknownEventType(match describe_token(&Value::from(name)) {
+                quoted if quoted.starts_with('"') => quoted.trim_matches('"').to_owned(),
+                described => format!("({described})"),
+            }),
         )),
         Some((_, Some(version))) if version != SCHEMA_VERSION => Err(InvalidEvent::new(
             "eventType",
@@ -108,7 +110,7 @@ fn major_version(value: &Value) -> Result<u64, String> {
         Value::String(s) => s.split_once('.').map_or(s.as_str(), |(major, _)| major).parse().ok(),
         _ => None,
     };
-    major.ok_or_else(|| format!("must be a version like 1 or \"1.0\", got {}", describe(value)))
+    major.ok_or_else(|| format!("must be a version like 1 or \"1.0\", got {}", describe_token(value)))
 }
 
 fn parse_envelope(fields: &Fields<'_>, message_id: Option<&str>) -> Result<Envelope, InvalidEvent> {
@@ -122,7 +124,7 @@ fn parse_envelope(fields: &Fields<'_>, message_id: Option<&str>) -> Result<Envel
     };
     Ok(Envelope {
         event_id,
-        source: fields.optional("source", text_up_to(MAX_SOURCE_LEN))?,
+        source: fields.optional("source", text_up_to(MAX_SOURCE_BYTES))?,
         occurred_at: fields.required("occurredAt", timestamp)?,
         return_id: fields.required("returnId", return_id)?,
         correlation_id: fields.optional("correlationId", identifier)?,
@@ -159,7 +161,7 @@ fn condition(value: &Value) -> Result<ItemCondition, String> {
     ItemCondition::from_name(name).ok_or_else(|| {
         format!(
             "unknown condition {} (expected Resellable, Damaged, Missing or WrongItem)",
-            describe(value)
+            describe_token(value)
         )
     })
 }

@@ -6,10 +6,10 @@
 //!
 //! | field | type | |
 //! |---|---|---|
-//! | `eventId` | string, 1..=128 printable characters, no whitespace | falls back to the Service Bus message id |
+//! | `eventId` | string, 1..=128 bytes of UTF-8, no whitespace or control characters | falls back to the Service Bus message id |
 //! | `eventType` | string, see [aliases](EventType::from_name) | falls back to the message subject / properties |
 //! | `schemaVersion` | `1`, `"1"` or `"1.<minor>"` | absent means 1; any other major version is rejected |
-//! | `source` | string, optional | the producer; part of the de-duplication key |
+//! | `source` | string, 1..=128 bytes, optional | the producer; part of the de-duplication key |
 //! | `occurredAt` | RFC 3339 timestamp | |
 //! | `returnId` | 1..=100 characters of `[A-Za-z0-9._-]` | the aggregation key |
 //! | `correlationId` | string, optional | |
@@ -24,8 +24,10 @@
 //!   may not exceed the amount), `paymentReference`, `issuedAt`, `final`? (default `false`).
 //! - `ReturnCancelled`: `reason`, `cancelledAt`.
 //!
-//! Unknown fields are ignored (minor versions may add fields). [`parse_event`](super::parse_event) reads this format;
-//! [`ReturnEvent::to_wire_json`] writes it.
+//! Identifiers (ids, SKUs, references, market, locale) hold 1..=128 bytes of UTF-8 without control characters; a
+//! cancellation `reason` up to 500 bytes (see [`limits`](super::limits)). Unknown fields are ignored (minor
+//! versions may add fields). [`parse_event`](super::parse_event) reads this format; [`ReturnEvent::to_wire_json`]
+//! writes it.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -117,7 +119,7 @@ impl std::fmt::Display for EventType {
 }
 
 /// The fields every event carries.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Envelope {
     /// The producer's id of the event (or the Service Bus message id when the body has none).
@@ -135,16 +137,23 @@ pub struct Envelope {
 }
 
 /// A parsed, validated event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Its serde form is the canonical wire form without `schemaVersion` (envelope and payload fields side by side,
+/// `eventType` naming the payload): what the Service Bus function signals to the entity, which reads it back with
+/// serde instead of parsing it again. Only [`parse_event`](super::parse_event) validates: build events with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReturnEvent {
     /// The common fields.
+    #[serde(flatten)]
     pub envelope: Envelope,
     /// The type-specific fields.
+    #[serde(flatten)]
     pub payload: EventPayload,
 }
 
 /// The type-specific part of an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "eventType")]
 pub enum EventPayload {
     /// See [`ReturnBooked`].
     ReturnBooked(ReturnBooked),
@@ -181,26 +190,17 @@ impl ReturnEvent {
     /// [`parse_event`](super::parse_event) reads back to an equal event.
     pub fn to_wire_json(&self) -> serde_json::Value {
         let mut object = serde_json::Map::new();
-        object.insert("eventType".into(), self.event_type().as_str().into());
         object.insert("schemaVersion".into(), SCHEMA_VERSION.into());
-        let payload = match &self.payload {
-            EventPayload::ReturnBooked(p) => serde_json::to_value(p),
-            EventPayload::ReturnItemsReceived(p) => serde_json::to_value(p),
-            EventPayload::RefundIssued(p) => serde_json::to_value(p),
-            EventPayload::ReturnCancelled(p) => serde_json::to_value(p),
-        };
-        for part in [serde_json::to_value(&self.envelope), payload] {
-            // Plain structs of strings, numbers and timestamps always serialise to objects.
-            if let Ok(serde_json::Value::Object(fields)) = part {
-                object.extend(fields);
-            }
+        // Plain structs of strings, numbers and timestamps always serialise to an object.
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(self) {
+            object.extend(fields);
         }
         serde_json::Value::Object(object)
     }
 }
 
 /// The customer booked a return of some order lines.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReturnBooked {
     /// The order the items were bought in.
@@ -223,7 +223,7 @@ pub struct ReturnBooked {
 }
 
 /// One booked order line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BookedItem {
     /// The order line id.
@@ -237,7 +237,7 @@ pub struct BookedItem {
 }
 
 /// The warehouse processed one parcel of the return.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReturnItemsReceived {
     /// The parcel (one event per parcel).
@@ -251,7 +251,7 @@ pub struct ReturnItemsReceived {
 }
 
 /// A count of units of one line found in one condition.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReceivedItem {
     /// The order line id.
@@ -323,7 +323,7 @@ impl std::fmt::Display for ItemCondition {
 }
 
 /// Payments issued (part of) the refund.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RefundIssued {
     /// The refund transaction.
@@ -331,19 +331,19 @@ pub struct RefundIssued {
     /// The amount refunded.
     pub amount: Money,
     /// How the amount splits over order lines (may be empty; the sum never exceeds `amount`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lines: Vec<RefundLine>,
     /// The payment provider's reference.
     pub payment_reference: String,
     /// When it was issued.
     pub issued_at: DateTime<Utc>,
     /// Payments marks the last refund of a return as final: no further refund will follow.
-    #[serde(rename = "final")]
+    #[serde(rename = "final", default)]
     pub is_final: bool,
 }
 
 /// The part of a refund attributed to one order line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RefundLine {
     /// The order line id.
@@ -353,7 +353,7 @@ pub struct RefundLine {
 }
 
 /// The return was cancelled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReturnCancelled {
     /// Why (free text from the producer).

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 /// The longest return id accepted, in characters.
 pub const MAX_RETURN_ID_LEN: usize = 100;
@@ -78,6 +79,19 @@ impl From<ReturnId> for String {
     fn from(id: ReturnId) -> Self {
         id.0
     }
+}
+
+/// The namespace of the UUID v5 ids of published messages.
+const MESSAGE_ID_NAMESPACE: Uuid = Uuid::from_u128(0x794a_c33a_d9f7_42cf_8dca_07a1_9aec_317b);
+
+/// The id of the settled notification of `return_id`: the same for every attempt, every replica, every run.
+pub fn settled_notification_id(return_id: &ReturnId) -> Uuid {
+    Uuid::new_v5(&MESSAGE_ID_NAMESPACE, format!("return-settled:{return_id}").as_bytes())
+}
+
+/// The id of the stuck alert of `return_id`.
+pub fn stuck_alert_id(return_id: &ReturnId) -> Uuid {
+    Uuid::new_v5(&MESSAGE_ID_NAMESPACE, format!("return-stuck:{return_id}").as_bytes())
 }
 
 /// The de-duplication key of an event: `"<source> <eventId>"` when the event names its source, else `"<eventId>"`.

@@ -1,4 +1,9 @@
-//! The error of [`parse_event`](super::parse_event): which field is wrong and how.
+//! The error of [`parse_event`](super::parse_event): which field is wrong and how; and the record that keeps a
+//! refused event on the invalid-events queue.
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 /// A message that is not a valid event. Displays as `"<field>: <problem>"`, for example
 /// `items[2].quantity: must be a positive integer, got 0` or `body: not JSON (expected value at line 1 column 1)`.
@@ -67,6 +72,59 @@ impl InvalidEvent {
             Problem::UnknownEventType(_) => "UnknownEventType",
             Problem::UnsupportedSchemaVersion(_) => "UnsupportedSchemaVersion",
             Problem::InvalidValue(_) => "InvalidField",
+        }
+    }
+}
+
+/// An event kept on the invalid-events queue: what was refused, why, by whom, and the original body, so a person
+/// can find it, fix it and send it again.
+///
+/// The Service Bus function keeps events that fail [`parse_event`](super::parse_event); the aggregate entity keeps
+/// the few it cannot record (an event for another return, a return at one of its limits, an
+/// operation it cannot read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvalidEventRecord {
+    /// A short stable code: an [`InvalidEvent::reason_code`], or the entity's (`ReturnTooLarge`, `WrongReturn`…).
+    pub reason: String,
+    /// The offending field's path (`body` when the event as a whole is refused).
+    pub field: String,
+    /// The whole explanation, `"<field>: <problem>"`.
+    pub error: String,
+    /// The Service Bus message id, when known.
+    pub message_id: Option<String>,
+    /// The Service Bus subject, when known.
+    pub subject: Option<String>,
+    /// The delivery count of the message, when known.
+    pub delivery_count: Option<i64>,
+    /// The return the event was meant for, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_id: Option<String>,
+    /// The function that refused it, when not the Service Bus trigger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_by: Option<String>,
+    /// When it was refused.
+    pub rejected_at: DateTime<Utc>,
+    /// The original body.
+    pub body: KeptBody,
+}
+
+/// A message body as kept: the text when it is UTF-8, else base64 (`{"text": …}` or `{"base64": …}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum KeptBody {
+    /// The body as UTF-8 text.
+    Text(String),
+    /// The body's bytes in base64, when they are not UTF-8.
+    Base64(String),
+}
+
+impl KeptBody {
+    /// The body of `bytes`: text when they are UTF-8.
+    pub fn of(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => KeptBody::Text(text.to_owned()),
+            Err(_) => KeptBody::Base64(base64::engine::general_purpose::STANDARD.encode(bytes)),
         }
     }
 }

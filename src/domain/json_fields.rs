@@ -3,15 +3,12 @@
 //! Value readers are plain functions `fn(&Value) -> Result<T, String>` whose error text completes the sentence
 //! `"<field>: …"`; [`Fields`] attaches the path.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde_json::{Map, Value};
 
 use super::invalid_event::InvalidEvent;
-
-/// The longest text accepted in an identifier field (order id, SKU, parcel id…), in characters.
-pub const MAX_IDENTIFIER_LEN: usize = 128;
-/// The longest free text accepted (a cancellation reason), in characters.
-pub const MAX_TEXT_LEN: usize = 500;
+use super::limits::{MAX_IDENTIFIER_BYTES, MAX_TEXT_BYTES};
+use super::log_text::is_quotable_token;
 
 /// The fields of one JSON object found at `path` (empty for the body itself).
 pub struct Fields<'a> {
@@ -119,21 +116,29 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// A short description of a JSON value for error messages: numbers and literals as written, strings quoted
-/// (long ones cut), containers by kind.
+/// A description of a JSON value for error messages that never repeats what it holds: any field may carry
+/// personal data when mistyped (an email in `bookedAt`, a numeric `customerId`), and validation messages end up in
+/// logs. Literals as written, everything else by its kind and size.
 pub fn describe(value: &Value) -> String {
-    const SHOWN: usize = 40;
     match value {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) if s.chars().count() > SHOWN => {
-            let cut: String = s.chars().take(SHOWN).collect();
-            format!("{}…", serde_json::Value::String(cut))
-        }
-        Value::String(_) => value.to_string(),
+        Value::Number(_) => "a number".into(),
+        Value::String(s) => match s.chars().count() {
+            1 => "a string of 1 character".into(),
+            count => format!("a string of {count} characters"),
+        },
         Value::Array(_) => "an array".into(),
         Value::Object(_) => "an object".into(),
+    }
+}
+
+/// Like [`describe`], but quotes a string when it is a short [token](super::log_text::is_quotable_token): for
+/// closed vocabularies (types, conditions, currencies), where seeing the wrong word helps and cannot leak data.
+pub fn describe_token(value: &Value) -> String {
+    match value {
+        Value::String(s) if is_quotable_token(s) => value.to_string(),
+        other => describe(other),
     }
 }
 
@@ -144,16 +149,15 @@ pub fn string(value: &Value) -> Result<&str, String> {
         .ok_or_else(|| format!("must be a string, got {}", describe(value)))
 }
 
-/// A non-empty string of at most `max` characters without control characters.
+/// A non-empty string of at most `max` bytes of UTF-8, without control characters.
 pub fn text_up_to(max: usize) -> impl Fn(&Value) -> Result<String, String> {
     move |value| {
         let text = string(value)?;
         if text.trim().is_empty() {
             return Err("must not be empty".into());
         }
-        let length = text.chars().count();
-        if length > max {
-            return Err(format!("must be at most {max} characters, got {length}"));
+        if text.len() > max {
+            return Err(format!("must be at most {max} bytes of UTF-8, got {}", text.len()));
         }
         if text.chars().any(char::is_control) {
             return Err("must not contain control characters".into());
@@ -162,23 +166,27 @@ pub fn text_up_to(max: usize) -> impl Fn(&Value) -> Result<String, String> {
     }
 }
 
-/// An identifier: non-empty, at most [`MAX_IDENTIFIER_LEN`] characters, no control characters.
+/// An identifier: non-empty, at most [`MAX_IDENTIFIER_BYTES`] bytes, no control characters.
 pub fn identifier(value: &Value) -> Result<String, String> {
-    text_up_to(MAX_IDENTIFIER_LEN)(value)
+    text_up_to(MAX_IDENTIFIER_BYTES)(value)
 }
 
-/// Free text of at most [`MAX_TEXT_LEN`] characters.
+/// Free text of at most [`MAX_TEXT_BYTES`] bytes.
 pub fn free_text(value: &Value) -> Result<String, String> {
-    text_up_to(MAX_TEXT_LEN)(value)
+    text_up_to(MAX_TEXT_BYTES)(value)
 }
 
 /// An integer in `min..=max`; `kind` names the expectation ("a positive integer").
 pub fn integer_in(min: i64, max: i64, kind: &'static str) -> impl Fn(&Value) -> Result<i64, String> {
     move |value| match value.as_i64() {
+        // A number in a numeric field is the field's own data (a quantity, an amount), never personal: say it.
         Some(n) if n < min => Err(format!("must be {kind}, got {n}")),
         Some(n) if n > max => Err(format!("must be at most {max}, got {n}")),
         Some(n) => Ok(n),
-        None => Err(format!("must be {kind}, got {}", describe(value))),
+        None => match value {
+            Value::Number(n) => Err(format!("must be {kind}, got {n}")),
+            other => Err(format!("must be {kind}, got {}", describe(other))),
+        },
     }
 }
 
@@ -190,11 +198,18 @@ pub fn boolean(value: &Value) -> Result<bool, String> {
 }
 
 /// An RFC 3339 timestamp (any offset), converted to UTC.
+///
+/// The instant must fall in the years 0000..=9999 once in UTC: RFC 3339 allows `9999-12-31T23:59:59-14:00`,
+/// whose UTC form (`+10000-…`) is no RFC 3339 timestamp any more, so the event could not be stored and read back.
 pub fn timestamp(value: &Value) -> Result<DateTime<Utc>, String> {
     let text = string(value).map_err(|_| format!("must be an RFC 3339 timestamp, got {}", describe(value)))?;
-    DateTime::parse_from_rfc3339(text)
+    let instant = DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| format!("must be an RFC 3339 timestamp, got {}", describe(value)))
+        .map_err(|_| format!("must be an RFC 3339 timestamp, got {}", describe(value)))?;
+    if !(0..=9999).contains(&instant.year()) {
+        return Err("must lie between the years 0000 and 9999 once converted to UTC".into());
+    }
+    Ok(instant)
 }
 
 #[cfg(test)]
@@ -217,7 +232,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "amount.amountMinor: must be a non-negative integer, got \"12\""
+            "amount.amountMinor: must be a non-negative integer, got a string of 2 characters"
         );
 
         let items = fields.array("items", 1, 5).unwrap();
@@ -252,7 +267,7 @@ mod tests {
         );
         assert_eq!(
             fields.array("lines", 0, 2).unwrap_err().to_string(),
-            "lines: must be an array, got 3"
+            "lines: must be an array, got a number"
         );
         assert!(fields.array("absent", 0, 2).unwrap().is_empty());
         assert_eq!(fields.array("absent", 1, 2).unwrap_err().to_string(), "absent: missing");
@@ -275,16 +290,36 @@ mod tests {
         );
         assert_eq!(
             boolean(&json!("yes")).unwrap_err(),
-            "must be true or false, got \"yes\""
+            "must be true or false, got a string of 3 characters"
         );
         assert_eq!(
             timestamp(&json!("2025-13-01")).unwrap_err(),
-            "must be an RFC 3339 timestamp, got \"2025-13-01\""
+            "must be an RFC 3339 timestamp, got a string of 10 characters"
         );
         assert_eq!(
             timestamp(&json!("2025-03-01T10:00:00+02:00")).unwrap().to_rfc3339(),
             "2025-03-01T08:00:00+00:00"
         );
-        assert_eq!(describe(&json!("x".repeat(50))), format!("\"{}\"…", "x".repeat(40)));
+        assert_eq!(describe(&json!("x".repeat(50))), "a string of 50 characters");
+        assert_eq!(describe_token(&json!("Broken")), "\"Broken\"");
+        assert_eq!(describe_token(&json!("jane@example.com")), "a string of 16 characters");
+    }
+
+    #[test]
+    fn timestamps_that_leave_the_four_digit_years_in_utc_are_refused() {
+        for text in ["9999-12-31T23:59:59-14:00", "0000-01-01T00:00:00+00:01"] {
+            assert_eq!(
+                timestamp(&json!(text)).unwrap_err(),
+                "must lie between the years 0000 and 9999 once converted to UTC",
+                "{text}"
+            );
+        }
+        for text in [
+            "9999-12-31T23:59:59Z",
+            "0000-01-01T00:00:00Z",
+            "0000-01-01T00:00:00-00:01",
+        ] {
+            assert!(timestamp(&json!(text)).is_ok(), "{text}");
+        }
     }
 }

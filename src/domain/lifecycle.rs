@@ -1,52 +1,29 @@
-//! The lifecycle of a return aggregate: status, the stuck deadline, the tombstone and its retention.
+//! The lifecycle of a return aggregate: applying an event (record it, then settle or cancel), late events, the
+//! stuck deadline, the tombstone and its retention.
 //!
 //! ```text
 //!             completion rule holds                 compact()                closed_at + tombstone_retention
 //!   Open ───────────────────────────▶ Settled ─────────────▶ tombstone ─────────────────────────────▶ purged
-//!     │  (notification started once)                                    (late events: ignored)
+//!     │  (notification started once)                                    (late events: recorded, change nothing)
 //!     │ ReturnCancelled
 //!     └─────────────────────────────▶ Cancelled ────────────▶ tombstone ─────────────────────────────▶ purged
 //!        (no notification)
 //!
-//!   Open, first event + stuck_after passed: one ReturnStuckAlert (the return stays Open and may still settle).
+//!   Open, first event + stuck_after passed, or a cap reached: one stuck alert (the return stays Open).
 //! ```
 //!
-//! A cancelled return is closed like a settled one (late events are ignored, the tombstone is purged after the
+//! A cancelled return is closed like a settled one (late events change nothing, the tombstone is purged after the
 //! same retention) but produces no notification: the customer was not owed a "return settled" email.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
 
-use super::aggregate::ReturnAggregate;
-use super::notification::ReturnStuckAlert;
-
-/// Where a return is in its lifecycle.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ReturnStatus {
-    /// Collecting events.
-    #[default]
-    Open,
-    /// The completion rule held; the notification was triggered. Terminal.
-    Settled,
-    /// Cancelled before settling; no notification. Terminal.
-    Cancelled,
-}
-
-impl ReturnStatus {
-    /// Whether the return accepts no more events (settled or cancelled).
-    pub fn is_closed(self) -> bool {
-        self != ReturnStatus::Open
-    }
-
-    /// The status name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReturnStatus::Open => "Open",
-            ReturnStatus::Settled => "Settled",
-            ReturnStatus::Cancelled => "Cancelled",
-        }
-    }
-}
+use super::aggregate::{fact_fingerprint, Conflict, Recorded, ReturnAggregate, ReturnStatus, Seen};
+use super::completion::{self, progress};
+use super::events::{EventPayload, EventType, ReturnEvent};
+use super::identifiers::settled_notification_id;
+use super::limits::MAX_LISTED_EVENTS;
+use super::records::{Fact, LateEvent};
+use super::tombstone::{EventTrace, RefundTotals, Tombstone, UnitTotals};
 
 /// The time rules of the domain (from app settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +44,164 @@ impl Default for DomainConfig {
     }
 }
 
+/// What [`ReturnAggregate::apply`] did with an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct ApplyOutcome {
+    /// What happened to the event itself.
+    pub disposition: Disposition,
+    /// The event was the first one this aggregate processed: start the stuck-deadline clock
+    /// ([`ReturnAggregate::stuck_deadline`]).
+    pub first_event: bool,
+    /// The lifecycle change the event caused, if any.
+    pub transition: Option<Transition>,
+    /// The event made the return reach one of its caps: raise its stuck alert now.
+    pub limit_reached: bool,
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// The event added a fact that counts.
+    Applied,
+    /// The event (same key, or the same fact under another key) was already recorded: nothing changed.
+    Duplicate,
+    /// The event's fact is recorded but does not count (contradicted by the booking, or in conflict with another
+    /// version); the return's status and alert show why.
+    Rejected(Conflict),
+    /// The event is not recorded (another return's, or no room left): keep it on the invalid-events queue.
+    Refused(Conflict),
+    /// The return is closed: the event changes nothing, and is recorded as late.
+    Late,
+}
+
+/// A lifecycle change caused by an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// The completion rule now holds: start the notification orchestration (this happens once per return).
+    Settled,
+    /// The return was cancelled: it is closed and no notification is sent.
+    Cancelled,
+}
+
+impl ApplyOutcome {
+    /// Whether this event made the return settled: the caller starts the notification orchestration.
+    pub fn became_settled(&self) -> bool {
+        self.transition == Some(Transition::Settled)
+    }
+
+    /// Whether this event closed the return (settled or cancelled).
+    pub fn became_closed(&self) -> bool {
+        self.transition.is_some()
+    }
+}
+
+impl Disposition {
+    /// A short stable label for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Disposition::Applied => "applied",
+            Disposition::Duplicate => "duplicate",
+            Disposition::Rejected(_) => "rejected",
+            Disposition::Refused(_) => "refused",
+            Disposition::Late => "late",
+        }
+    }
+}
+
 impl ReturnAggregate {
+    /// Folds one event into the aggregate; `now` is the processing time (first-seen, closing and record times).
+    ///
+    /// Never fails: every event ends as applied, duplicate, rejected-and-recorded, refused (the caller keeps it) or
+    /// late-and-recorded. The outcome says whether the return just settled, which happens at most once in the life
+    /// of the aggregate.
+    pub fn apply(&mut self, event: &ReturnEvent, now: DateTime<Utc>) -> ApplyOutcome {
+        let outcome = |disposition, first_event, transition, limit_reached| ApplyOutcome {
+            disposition,
+            first_event,
+            transition,
+            limit_reached,
+        };
+        let key = event.event_key();
+        if self.status.is_closed() {
+            let fingerprint = fact_fingerprint(event);
+            return match self.seen(&key, &fingerprint) {
+                Seen::Same => outcome(Disposition::Duplicate, false, None, false),
+                seen => {
+                    self.note_late(event, now, fingerprint, seen == Seen::OtherContent);
+                    outcome(Disposition::Late, false, None, false)
+                }
+            };
+        }
+        let first_event = self.first_seen_at.is_none();
+        if first_event {
+            self.first_seen_at = Some(now);
+        }
+        let had_limit = self.limit_reached.is_some();
+        let disposition = match self.record(event, now) {
+            Recorded::AlreadyKnown => Disposition::Duplicate,
+            Recorded::Refused(conflict) => Disposition::Refused(conflict),
+            Recorded::New => match self.why_not_counted(&key) {
+                Some(conflict) => Disposition::Rejected(conflict),
+                None => Disposition::Applied,
+            },
+        };
+        let transition = match disposition {
+            Disposition::Applied | Disposition::Rejected(_) => self.close_if_done(now),
+            _ => None,
+        };
+        let limit_reached = !had_limit && self.limit_reached.is_some();
+        outcome(disposition, first_event, transition, limit_reached)
+    }
+
+    fn close_if_done(&mut self, now: DateTime<Utc>) -> Option<Transition> {
+        let transition = if self.cancellation.is_some() {
+            self.status = ReturnStatus::Cancelled;
+            Transition::Cancelled
+        } else if completion::ready_to_settle(self) {
+            self.status = ReturnStatus::Settled;
+            self.notification_id = Some(settled_notification_id(&self.return_id));
+            Transition::Settled
+        } else {
+            return None;
+        };
+        self.closed_at = Some(now);
+        Some(transition)
+    }
+
+    fn note_late(&mut self, event: &ReturnEvent, now: DateTime<Utc>, fingerprint: String, other_content: bool) {
+        if self.late.len() >= MAX_LISTED_EVENTS {
+            self.late_overflow = self.late_overflow.saturating_add(1);
+            return;
+        }
+        let summary = match &event.payload {
+            EventPayload::ReturnBooked(booked) => format!("booking of order {}", booked.order_id),
+            EventPayload::ReturnItemsReceived(parcel) => {
+                let units: u64 = parcel.items.iter().map(|item| u64::from(item.quantity)).sum();
+                format!("parcel {}: {units} unit(s)", parcel.parcel_id)
+            }
+            EventPayload::RefundIssued(refund) => format!(
+                "refund {}: {}{}",
+                refund.refund_id,
+                refund.amount.currency.format_minor(refund.amount.amount_minor),
+                if refund.is_final { ", final" } else { "" }
+            ),
+            EventPayload::ReturnCancelled(_) => "cancellation".to_owned(),
+        };
+        let summary = if other_content {
+            format!("{summary} (a second content under a recorded event id)")
+        } else {
+            summary
+        };
+        self.late.push(LateEvent {
+            event_key: event.event_key(),
+            event_type: event.event_type(),
+            processed_at: now,
+            summary,
+            fingerprint,
+        });
+    }
+
     /// When the return counts as stuck: first event + `stuck_after`. `None` before any event.
     pub fn stuck_deadline(&self, config: &DomainConfig) -> Option<DateTime<Utc>> {
         self.first_seen_at.map(|first| first + config.stuck_after)
@@ -83,33 +217,88 @@ impl ReturnAggregate {
         self.purge_at(config).is_some_and(|at| now >= at)
     }
 
-    /// Raises the stuck alert if it is due: the return is open, the deadline has passed, and no alert was raised
-    /// before. Marks the alert as raised, so it fires once; call it from the scheduled deadline check.
-    pub fn check_stuck(&mut self, now: DateTime<Utc>, config: &DomainConfig) -> Option<ReturnStuckAlert> {
+    /// Whether the stuck alert is due at `now`: the return is open, was not alerted, and its deadline has passed
+    /// or it reached a cap. If so, marks it alerted (the alert fires once) and returns the deadline.
+    pub fn take_stuck_alert(&mut self, now: DateTime<Utc>, config: &DomainConfig) -> Option<DateTime<Utc>> {
         let deadline = self.stuck_deadline(config)?;
-        if self.status.is_closed() || self.stuck_alerted_at.is_some() || now < deadline {
+        let due = now >= deadline || self.limit_reached.is_some();
+        if self.status.is_closed() || self.stuck_alerted_at.is_some() || !due {
             return None;
         }
         self.stuck_alerted_at = Some(now);
-        Some(ReturnStuckAlert::build(self, deadline, now))
+        Some(deadline)
     }
 
-    /// Shrinks a closed aggregate to its tombstone: the return id, status, first-seen, closing and alert times and
-    /// the notification id, which is all it needs to refuse late events and answer the status endpoint.
-    /// Returns `false` (and changes nothing) while the return is open.
+    /// Every recorded event (facts, not refusals or late events), in the order it was processed; from the
+    /// tombstone once the details are dropped.
+    pub fn events_received(&self) -> Vec<EventTrace> {
+        if let Some(tombstone) = &self.tombstone {
+            return tombstone.events.clone();
+        }
+        let mut events: Vec<EventTrace> = Vec::new();
+        events.extend(self.bookings.iter().map(|b| trace(EventType::ReturnBooked, b)));
+        events.extend(self.parcels.iter().map(|p| trace(EventType::ReturnItemsReceived, p)));
+        events.extend(self.refunds.iter().map(|r| trace(EventType::RefundIssued, r)));
+        events.extend(self.cancellation.iter().map(|c| trace(EventType::ReturnCancelled, c)));
+        events.sort_by(|a, b| (a.processed_at, &a.event_key).cmp(&(b.processed_at, &b.event_key)));
+        events
+    }
+
+    /// Shrinks a closed aggregate to its [`Tombstone`]: the times, the notification id, what arrived and when, the
+    /// totals, what did not count and why the return was held; enough to refuse redeliveries and to answer the
+    /// status endpoint. Returns `false` (and changes nothing) while the return is open.
     pub fn compact(&mut self) -> bool {
         if !self.status.is_closed() {
             return false;
         }
+        if self.tombstone.is_some() {
+            return true;
+        }
+        let events = self.events_received();
+        let progress = progress(self);
+        let mut rejected = self.rejected();
+        rejected.truncate(MAX_LISTED_EVENTS);
+        let mut held_because: Vec<String> = self.conflicts().iter().map(ToString::to_string).collect();
+        held_because.extend(self.limit_reached.map(|limit| format!("the return reached {limit}")));
+        held_because.truncate(MAX_LISTED_EVENTS);
+        let tombstone = Tombstone {
+            order_id: self.booking().map(|b| b.order_id.clone()),
+            events,
+            refund: progress.as_ref().map(|p| RefundTotals {
+                currency: p.refund.currency.clone(),
+                expected_minor: p.refund.expected_minor,
+                refunded_minor: p.refund.refunded_minor,
+            }),
+            units: progress.as_ref().map(|p| UnitTotals {
+                booked: p.lines.iter().map(|l| u64::from(l.booked)).sum(),
+                received: p.lines.iter().map(|l| u64::from(l.received())).sum(),
+                missing: p.lines.iter().map(|l| u64::from(l.missing)).sum(),
+            }),
+            rejected,
+            held_because,
+        };
         *self = Self {
             status: self.status,
             first_seen_at: self.first_seen_at,
             closed_at: self.closed_at,
             stuck_alerted_at: self.stuck_alerted_at,
             notification_id: self.notification_id,
-            compacted: true,
+            refused_overflow: self.refused_overflow,
+            limit_reached: self.limit_reached,
+            late: std::mem::take(&mut self.late),
+            late_overflow: self.late_overflow,
+            tombstone: Some(tombstone),
             ..Self::new(self.return_id.clone())
         };
         true
+    }
+}
+
+fn trace<F: Fact>(event_type: EventType, fact: &F) -> EventTrace {
+    EventTrace {
+        event_type,
+        event_key: fact.event_key().clone(),
+        processed_at: fact.processed_at(),
+        fingerprint: fact.fingerprint(),
     }
 }

@@ -14,10 +14,19 @@ pub const MAX_AMOUNT_MINOR: i64 = 1_000_000_000_000;
 #[serde(try_from = "String", into = "String")]
 pub struct Currency(String);
 
-/// Why a string is not a [`Currency`] code.
+/// Why a string is not a [`Currency`] code. Quotes the code only when it is a short token (a mistyped field may
+/// hold personal data).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("must be an ISO 4217 code of 3 uppercase letters, got {0:?}")]
+#[error("must be an ISO 4217 code of 3 uppercase letters, got {}", quoted(.0))]
 pub struct CurrencyError(pub String);
+
+fn quoted(code: &str) -> String {
+    if super::log_text::is_quotable_token(code) {
+        format!("{code:?}")
+    } else {
+        format!("a string of {} characters", code.chars().count())
+    }
+}
 
 impl Currency {
     /// Validates `code` as an ISO 4217 code (shape only: three uppercase letters).
@@ -33,6 +42,48 @@ impl Currency {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// How many digits the minor unit has (2 for EUR, 0 for JPY, 3 for KWD): ISO 4217's exponent, 2 for codes
+    /// the standard does not list or gives none (such as XAU).
+    pub fn exponent(&self) -> u32 {
+        iso_currency::Currency::from_code(&self.0)
+            .and_then(iso_currency::Currency::exponent)
+            .map_or(2, u32::from)
+    }
+
+    /// `amount_minor` in major units with the code, as a person reads it: `109.98 EUR`, `1,500 JPY`,
+    /// `2,099.600 KWD`, `-5.00 EUR`.
+    pub fn format_minor(&self, amount_minor: i64) -> String {
+        format!("{} {}", self.format_number(amount_minor), self.0)
+    }
+
+    /// `amount_minor` in major units without the code: `109.98`, `1,500`.
+    pub fn format_number(&self, amount_minor: i64) -> String {
+        let exponent = self.exponent();
+        let divisor = 10u64.pow(exponent);
+        let magnitude = amount_minor.unsigned_abs();
+        let whole = group_thousands(magnitude / divisor);
+        let sign = if amount_minor < 0 { "-" } else { "" };
+        if exponent == 0 {
+            format!("{sign}{whole}")
+        } else {
+            let fraction = magnitude % divisor;
+            let width = exponent as usize;
+            format!("{sign}{whole}.{fraction:0width$}")
+        }
+    }
+}
+
+fn group_thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
 }
 
 impl fmt::Display for Currency {
@@ -75,6 +126,19 @@ mod tests {
         for bad in ["eur", "EU", "EURO", "E1R", "", "ÉUR"] {
             assert_eq!(Currency::parse(bad), Err(CurrencyError(bad.to_owned())), "{bad}");
         }
+    }
+
+    #[test]
+    fn amounts_read_in_major_units_of_their_currency() {
+        let format = |code: &str, minor| Currency::parse(code).unwrap().format_minor(minor);
+        assert_eq!(format("EUR", 10998), "109.98 EUR");
+        assert_eq!(format("EUR", 5), "0.05 EUR");
+        assert_eq!(format("SEK", 209_960), "2,099.60 SEK");
+        assert_eq!(format("JPY", 1_500), "1,500 JPY");
+        assert_eq!(format("KWD", 2_099_600), "2,099.600 KWD");
+        assert_eq!(format("EUR", -500), "-5.00 EUR");
+        assert_eq!(format("XYZ", 1_000_000_000_000), "10,000,000,000.00 XYZ");
+        assert_eq!(format("EUR", 0), "0.00 EUR");
     }
 
     #[test]

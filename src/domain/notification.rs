@@ -9,36 +9,27 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::aggregate::ReturnAggregate;
+use super::aggregate::{ReturnAggregate, ReturnStatus};
 use super::completion::{missing_pieces, progress, MissingPiece};
 use super::events::{EventType, ItemCondition};
 use super::identifiers::{EventKey, ReturnId};
-use super::lifecycle::ReturnStatus;
+use super::lifecycle::DomainConfig;
 use super::money::Currency;
 use super::records::RejectedEvent;
 
 /// The schema version of the published messages.
 pub const NOTIFICATION_SCHEMA_VERSION: u32 = 1;
 
-/// The namespace of the UUID v5 ids of published messages.
-const MESSAGE_ID_NAMESPACE: Uuid = Uuid::from_u128(0x794a_c33a_d9f7_42cf_8dca_07a1_9aec_317b);
-
-/// The id of the settled notification of `return_id`: the same for every attempt, every replica, every run.
-pub fn settled_notification_id(return_id: &ReturnId) -> Uuid {
-    Uuid::new_v5(&MESSAGE_ID_NAMESPACE, format!("return-settled:{return_id}").as_bytes())
-}
-
-/// The id of the stuck alert of `return_id`.
-pub fn stuck_alert_id(return_id: &ReturnId) -> Uuid {
-    Uuid::new_v5(&MESSAGE_ID_NAMESPACE, format!("return-stuck:{return_id}").as_bytes())
-}
+pub use super::identifiers::{settled_notification_id, stuck_alert_id};
 
 /// The kind of a published message (its `kind` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MessageKind {
-    /// [`ReturnSettledNotification`].
+    /// [`ReturnSettledNotification`] (`settled` in reports of earlier builds).
+    #[serde(alias = "settled")]
     ReturnSettled,
-    /// [`ReturnStuckAlert`].
+    /// [`ReturnStuckAlert`] (`stuck` in reports of earlier builds).
+    #[serde(alias = "stuck")]
     ReturnStuck,
 }
 
@@ -235,8 +226,8 @@ impl ReturnSettledNotification {
                     .collect(),
             })
             .collect();
-        let refunds = aggregate.refunds();
-        let parcels = aggregate.parcels();
+        let refunds = aggregate.counted_refunds();
+        let parcels = aggregate.counted_parcels();
         let mut source_events = vec![SourceEvent::new(EventType::ReturnBooked, &booking.event_key)];
         source_events.extend(
             parcels
@@ -317,6 +308,15 @@ pub struct ReturnStuckAlert {
     pub rejected_events: Vec<RejectedEvent>,
 }
 
+impl ReturnAggregate {
+    /// Raises the stuck alert if it is due (see [`ReturnAggregate::take_stuck_alert`]): once, for an open return
+    /// whose deadline passed or that reached a cap. Call it from the scheduled deadline check.
+    pub fn check_stuck(&mut self, now: DateTime<Utc>, config: &DomainConfig) -> Option<ReturnStuckAlert> {
+        let deadline = self.take_stuck_alert(now, config)?;
+        Some(ReturnStuckAlert::build(self, deadline, now))
+    }
+}
+
 impl ReturnStuckAlert {
     /// The alert for `aggregate` with the given deadline, raised at `now` (see
     /// [`ReturnAggregate::check_stuck`], which decides whether it is due).
@@ -334,7 +334,7 @@ impl ReturnStuckAlert {
             raised_at: now,
             missing,
             summary,
-            rejected_events: aggregate.rejected().to_vec(),
+            rejected_events: aggregate.rejected(),
         }
     }
 }

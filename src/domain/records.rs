@@ -14,8 +14,10 @@ use super::money::Currency;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Booking {
-    /// The event it came from.
+    /// The event it came from (the smallest key, when several events stated the same fact).
     pub event_key: EventKey,
+    /// When the aggregate processed that event.
+    pub processed_at: DateTime<Utc>,
     /// The order.
     pub order_id: String,
     /// The customer (opaque id).
@@ -53,9 +55,10 @@ pub struct BookedLine {
 
 impl Booking {
     /// The record of a parsed booking (the parser guarantees at least one item and a single currency).
-    pub fn from_event(event_key: EventKey, event: &ReturnBooked) -> Self {
+    pub fn from_event(event_key: EventKey, event: &ReturnBooked, processed_at: DateTime<Utc>) -> Self {
         Self {
             event_key,
+            processed_at,
             order_id: event.order_id.clone(),
             customer_id: event.customer_id.clone(),
             market: event.market.clone(),
@@ -80,23 +83,16 @@ impl Booking {
     pub fn line(&self, line_id: &str) -> Option<&BookedLine> {
         self.lines.iter().find(|line| line.line_id == line_id)
     }
-
-    /// Whether `other` states the same booking (whatever event it came in).
-    pub fn same_facts(&self, other: &Self) -> bool {
-        *self
-            == Self {
-                event_key: self.event_key.clone(),
-                ..other.clone()
-            }
-    }
 }
 
 /// One processed parcel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Parcel {
-    /// The event it came from.
+    /// The event it came from (the smallest key, when several events stated the same fact).
     pub event_key: EventKey,
+    /// When the aggregate processed that event.
+    pub processed_at: DateTime<Utc>,
     /// The parcel id: the business key of the fact.
     pub parcel_id: String,
     /// The warehouse that processed it.
@@ -121,9 +117,10 @@ pub struct ReceivedLine {
 
 impl Parcel {
     /// The record of a parsed parcel.
-    pub fn from_event(event_key: EventKey, event: &ReturnItemsReceived) -> Self {
+    pub fn from_event(event_key: EventKey, event: &ReturnItemsReceived, processed_at: DateTime<Utc>) -> Self {
         Self {
             event_key,
+            processed_at,
             parcel_id: event.parcel_id.clone(),
             warehouse_id: event.warehouse_id.clone(),
             received_at: event.received_at,
@@ -138,23 +135,16 @@ impl Parcel {
                 .collect(),
         }
     }
-
-    /// Whether `other` states the same parcel.
-    pub fn same_facts(&self, other: &Self) -> bool {
-        *self
-            == Self {
-                event_key: self.event_key.clone(),
-                ..other.clone()
-            }
-    }
 }
 
 /// One issued refund.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Refund {
-    /// The event it came from.
+    /// The event it came from (the smallest key, when several events stated the same fact).
     pub event_key: EventKey,
+    /// When the aggregate processed that event.
+    pub processed_at: DateTime<Utc>,
     /// The refund id: the business key of the fact.
     pub refund_id: String,
     /// The amount in minor units.
@@ -185,9 +175,10 @@ pub struct RefundedLine {
 
 impl Refund {
     /// The record of a parsed refund.
-    pub fn from_event(event_key: EventKey, event: &RefundIssued) -> Self {
+    pub fn from_event(event_key: EventKey, event: &RefundIssued, processed_at: DateTime<Utc>) -> Self {
         Self {
             event_key,
+            processed_at,
             refund_id: event.refund_id.clone(),
             amount_minor: event.amount.amount_minor,
             currency: event.amount.currency.clone(),
@@ -204,15 +195,6 @@ impl Refund {
             is_final: event.is_final,
         }
     }
-
-    /// Whether `other` states the same refund.
-    pub fn same_facts(&self, other: &Self) -> bool {
-        *self
-            == Self {
-                event_key: self.event_key.clone(),
-                ..other.clone()
-            }
-    }
 }
 
 fn is_false(value: &bool) -> bool {
@@ -223,8 +205,10 @@ fn is_false(value: &bool) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Cancellation {
-    /// The event it came from.
+    /// The event it came from (the smallest key, when several events stated the same fact).
     pub event_key: EventKey,
+    /// When the aggregate processed that event.
+    pub processed_at: DateTime<Utc>,
     /// The producer's reason.
     pub reason: String,
     /// When.
@@ -233,23 +217,110 @@ pub struct Cancellation {
 
 impl Cancellation {
     /// The record of a parsed cancellation.
-    pub fn from_event(event_key: EventKey, event: &ReturnCancelled) -> Self {
+    pub fn from_event(event_key: EventKey, event: &ReturnCancelled, processed_at: DateTime<Utc>) -> Self {
         Self {
             event_key,
+            processed_at,
             reason: event.reason.clone(),
             cancelled_at: event.cancelled_at,
         }
     }
 }
 
-/// An event the aggregate refused, kept so support can see the conflict.
+/// An event that does not count towards the return, with the reason, so support can see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RejectedEvent {
-    /// The refused event.
+    /// The event.
     pub event_key: EventKey,
     /// Its type.
     pub event_type: EventType,
-    /// Why it was refused (the text of the [`Conflict`](super::aggregate::Conflict)).
+    /// Why it does not count (the text of the [`Conflict`](super::aggregate::Conflict)).
     pub reason: String,
 }
+
+/// An event that arrived after the return closed: it changes nothing, but is recorded so it is not lost in
+/// silence (a refund after the settlement, for example).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LateEvent {
+    /// The event.
+    pub event_key: EventKey,
+    /// Its type.
+    pub event_type: EventType,
+    /// When the aggregate processed it.
+    pub processed_at: DateTime<Utc>,
+    /// What it said, in a few words (`refund R2: 5.00 EUR`).
+    pub summary: String,
+    /// The [fingerprint](Fact::fingerprint) of its fact (a redelivery is a duplicate, not another late event).
+    pub fingerprint: String,
+}
+
+/// A fact the aggregate records: one per kind of event. Two records state the same fact when they differ only
+/// in the event they came from and when it was processed.
+pub trait Fact: Clone + Serialize {
+    /// The event it came from.
+    fn event_key(&self) -> &EventKey;
+    /// When the aggregate processed that event.
+    fn processed_at(&self) -> DateTime<Utc>;
+    /// Points the record at `key`, processed at `processed_at`.
+    fn restamp(&mut self, key: EventKey, processed_at: DateTime<Utc>);
+    /// The business key: facts with the same one are versions of each other (the parcel id, the refund id; the
+    /// empty string for the booking, of which a return has one).
+    fn business_key(&self) -> &str;
+
+    /// Whether `other` states the same fact.
+    fn same_facts(&self, other: &Self) -> bool {
+        self.canonical() == other.canonical()
+    }
+
+    /// A short fingerprint of [`canonical`](Self::canonical): equal for equal facts (a UUID v5, 32 hex digits).
+    fn fingerprint(&self) -> String {
+        fingerprint_of(&self.canonical())
+    }
+
+    /// The fact alone, as JSON text (without the event key and processing time): equal for equal facts, and a
+    /// total order between versions.
+    fn canonical(&self) -> String {
+        let mut copy = self.clone();
+        copy.restamp(EventKey::new(None, ""), DateTime::<Utc>::MIN_UTC);
+        serde_json::to_string(&copy).unwrap_or_default()
+    }
+}
+
+/// The namespace of fact fingerprints.
+const FINGERPRINT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6d1f_0a3c_52e4_4b8e_a1c7_93d2_5f08_be41);
+
+fn fingerprint_of(canonical: &str) -> String {
+    uuid::Uuid::new_v5(&FINGERPRINT_NAMESPACE, canonical.as_bytes())
+        .simple()
+        .to_string()
+}
+
+/// Implements [`Fact`] for a record with `event_key` and `processed_at` fields; `|record| <expr>` gives its
+/// business key.
+macro_rules! impl_fact {
+    ($record:ty, |$this:ident| $business_key:expr) => {
+        impl Fact for $record {
+            fn event_key(&self) -> &EventKey {
+                &self.event_key
+            }
+            fn processed_at(&self) -> DateTime<Utc> {
+                self.processed_at
+            }
+            fn restamp(&mut self, key: EventKey, processed_at: DateTime<Utc>) {
+                self.event_key = key;
+                self.processed_at = processed_at;
+            }
+            fn business_key(&self) -> &str {
+                let $this = self;
+                $business_key
+            }
+        }
+    };
+}
+
+impl_fact!(Booking, |_booking| "");
+impl_fact!(Parcel, |parcel| &parcel.parcel_id);
+impl_fact!(Refund, |refund| &refund.refund_id);
+impl_fact!(Cancellation, |_cancellation| "");

@@ -5,12 +5,8 @@
 use durabletask_sdk::{ActivityContext, Error};
 use serde_json::{json, Value};
 
-use crate::domain::{ReturnSettledNotification, ReturnStuckAlert};
-
-/// The output binding of the notifications topic (`PublishNotification/function.json`).
-pub const NOTIFICATION_BINDING: &str = "notification";
-/// The output binding of the alerts queue (`PublishAlert/function.json`).
-pub const ALERT_BINDING: &str = "alert";
+use super::contract::{ALERT_BINDING, INVALID_EVENT_BINDING, NOTIFICATION_BINDING};
+use crate::domain::{InvalidEventRecord, ReturnSettledNotification, ReturnStuckAlert};
 
 /// Publishes the settled notification.
 pub async fn publish_notification(
@@ -31,4 +27,15 @@ pub async fn publish_alert(ctx: ActivityContext, alert: ReturnStuckAlert) -> Res
     ctx.set_output(ALERT_BINDING, &alert)?;
     tracing::warn!(return_id = alert.return_id.as_str(), alert_id = %alert.alert_id, "stuck alert handed to the alerts queue");
     Ok(json!({ "alertId": alert.alert_id, "binding": ALERT_BINDING }))
+}
+
+/// Keeps an event the entity refused on the invalid-events queue.
+pub async fn publish_invalid_event(ctx: ActivityContext, record: InvalidEventRecord) -> Result<Value, Error> {
+    ctx.set_output(INVALID_EVENT_BINDING, &record)?;
+    tracing::warn!(
+        return_id = record.return_id.as_deref().unwrap_or(""),
+        reason = record.reason.as_str(),
+        "refused event handed to the invalid-events queue"
+    );
+    Ok(json!({ "reason": record.reason, "binding": INVALID_EVENT_BINDING }))
 }

@@ -7,10 +7,7 @@ use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
 use crate::app::AppState;
 use crate::error::AppError;
 
-/// The trigger binding name of the orchestrator and entity functions (`function.json`).
-pub const CONTEXT_BINDING: &str = "context";
-/// The trigger binding name of the activity functions.
-pub const ACTIVITY_BINDING: &str = "input";
+pub use crate::durable::contract::{ACTIVITY_BINDING, CONTEXT_BINDING};
 
 /// Runs one orchestration episode. Orchestrator failures are reported inside the response (a FAILED completion),
 /// never as a non-2xx, which would fail the instance with a useless message.

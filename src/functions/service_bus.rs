@@ -8,16 +8,17 @@
 //! - an unreachable or failing engine answers 503, so Service Bus redelivers the message and dead-letters it after
 //!   its maximum delivery count: nothing is lost either way.
 
-use base64::Engine as _;
 use chrono::Utc;
 use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::app::AppState;
-use crate::domain::{parse_event, InvalidEvent, ReturnEvent};
-use crate::durable::{aggregate_entity_id, APPLY_EVENT_OPERATION};
+use crate::domain::log_text::for_log;
+use crate::domain::{parse_event, InvalidEvent, InvalidEventRecord, KeptBody, ReturnEvent};
+use crate::durable::contract::{aggregate_entity_id, AggregateOperation};
 use crate::error::AppError;
-use crate::functions::CLIENT_BINDING;
+
+use crate::durable::contract::CLIENT_BINDING;
 
 /// The trigger binding (`function.json`).
 pub const MESSAGE_BINDING: &str = "message";
@@ -37,59 +38,61 @@ pub async fn handle(state: &AppState, request: &InvokeRequest) -> Result<InvokeR
     };
     let binding = request.durable_client(CLIENT_BINDING)?;
     let client = state.clients.client_for(&binding)?;
+    let entity = aggregate_entity_id(event.return_id());
+    let event_type = event.event_type();
+    let log = accepted_log(&event);
+    let operation = AggregateOperation::Apply(Box::new(event));
     client
-        .signal_entity(
-            &aggregate_entity_id(event.return_id()),
-            APPLY_EVENT_OPERATION,
-            &event.to_wire_json(),
-        )
+        .signal_entity(&entity, operation.name(), &operation.input())
         .await?;
     tracing::info!(
-        message_id = message.message_id.as_deref().unwrap_or(""),
-        return_id = event.return_id().as_str(),
-        event_type = %event.event_type(),
+        message_id = for_log(message.message_id.as_deref().unwrap_or("")),
+        return_id = entity.key(),
+        event_type = %event_type,
         "event signalled to its return"
     );
-    Ok(InvokeResponse::new().with_log(accepted_log(&event)))
+    Ok(InvokeResponse::new().with_log(log))
 }
 
 fn accepted_log(event: &ReturnEvent) -> String {
     format!(
         "{} {} for return {} signalled",
         event.event_type(),
-        event.envelope.event_id,
+        for_log(&event.envelope.event_id),
         event.return_id().as_str()
     )
 }
 
 /// Answers 2xx (so the message completes) with the message and the reason on the invalid-events queue.
 fn reject(message: &ReceivedMessage, invalid: &InvalidEvent) -> InvokeResponse {
+    // Message ids, subjects and error texts come from outside: escaped and cut before they reach a log line.
+    let error = for_log(&invalid.to_string());
+    let message_id = for_log(message.message_id.as_deref().unwrap_or("<no message id>"));
     tracing::warn!(
-        message_id = message.message_id.as_deref().unwrap_or(""),
+        message_id,
+        subject = for_log(message.subject.as_deref().unwrap_or("")),
         reason = invalid.reason_code(),
-        field = invalid.field(),
-        "invalid event kept on the invalid-events queue: {invalid}"
+        field = for_log(invalid.field()),
+        "invalid event kept on the invalid-events queue: {error}"
     );
-    let body = match std::str::from_utf8(&message.body) {
-        Ok(text) => json!({ "text": text }),
-        Err(_) => json!({ "base64": base64::engine::general_purpose::STANDARD.encode(&message.body) }),
+    let record = InvalidEventRecord {
+        reason: invalid.reason_code().to_owned(),
+        field: invalid.field().to_owned(),
+        error: invalid.to_string(),
+        message_id: message.message_id.clone(),
+        subject: message.subject.clone(),
+        delivery_count: message.delivery_count,
+        return_id: None,
+        rejected_by: None,
+        rejected_at: Utc::now(),
+        body: KeptBody::of(&message.body),
     };
-    let record = json!({
-        "reason": invalid.reason_code(),
-        "field": invalid.field(),
-        "error": invalid.to_string(),
-        "messageId": message.message_id,
-        "subject": message.subject,
-        "deliveryCount": message.delivery_count,
-        "rejectedAt": Utc::now().to_rfc3339(),
-        "body": body,
-    });
     InvokeResponse::new()
-        .with_output(INVALID_EVENTS_BINDING, record)
-        .with_log(format!(
-            "invalid event {}: {invalid}",
-            message.message_id.as_deref().unwrap_or("<no message id>")
-        ))
+        .with_output(
+            INVALID_EVENTS_BINDING,
+            serde_json::to_value(&record).expect("the record serialises"),
+        )
+        .with_log(format!("invalid event {message_id}: {error}"))
 }
 
 /// The parts of a Service Bus invocation the handler uses.

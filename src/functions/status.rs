@@ -8,7 +8,8 @@ use crate::app::AppState;
 use crate::domain::{ReturnId, ReturnStatusReport};
 use crate::durable::{aggregate_entity_id, AggregateEntityState};
 use crate::error::AppError;
-use crate::functions::CLIENT_BINDING;
+
+use crate::durable::contract::CLIENT_BINDING;
 
 /// The HTTP trigger binding.
 pub const REQUEST_BINDING: &str = "req";

@@ -105,6 +105,24 @@ pub fn cancelled(return_id: &str, event_id: &str) -> Value {
     )
 }
 
+/// The persisted state of `aggregate` without processing times (`processedAt`): what must not depend on the order
+/// or timing of deliveries.
+pub fn facts_of(aggregate: &ReturnAggregate) -> Value {
+    fn strip(value: &mut Value) {
+        match value {
+            Value::Object(fields) => {
+                fields.remove("processedAt");
+                fields.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut value = serde_json::to_value(aggregate).unwrap();
+    strip(&mut value);
+    value
+}
+
 /// Every permutation of `0..n` (Heap's algorithm).
 pub fn permutations(n: usize) -> Vec<Vec<usize>> {
     fn heap(k: usize, items: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {

@@ -1,0 +1,259 @@
+//! The contract between the app's durable functions: their names, the operations of the return aggregate entity,
+//! what the notification orchestrator publishes, and the instance-id rules. The Service Bus function, the entity,
+//! the orchestrator and the status endpoint all speak through these types; none of them imports another.
+
+use durabletask_sdk::EntityId;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::domain::notification::MessageKind;
+use crate::domain::{InvalidEventRecord, ReturnEvent, ReturnId, ReturnSettledNotification, ReturnStuckAlert};
+
+/// The entity name of the return aggregate: the entity function's name (entity names are case-insensitive).
+pub const AGGREGATE_ENTITY: &str = "EntityFunction";
+/// The orchestrator function: publishes one [`Publication`].
+pub const ORCHESTRATOR: &str = "Orchestrator";
+/// The activity that publishes the settled notification.
+pub const PUBLISH_NOTIFICATION: &str = "PublishNotification";
+/// The activity that publishes the stuck alert.
+pub const PUBLISH_ALERT: &str = "PublishAlert";
+/// The activity that keeps an event the entity refused on the invalid-events queue.
+pub const PUBLISH_INVALID_EVENT: &str = "PublishInvalidEvent";
+
+/// The trigger binding of the orchestrator and entity functions (`function.json`).
+pub const CONTEXT_BINDING: &str = "context";
+/// The trigger binding of the activity functions.
+pub const ACTIVITY_BINDING: &str = "input";
+/// The durable client input binding of the Service Bus and status functions.
+pub const CLIENT_BINDING: &str = "client";
+/// The output binding of the notifications topic (`PublishNotification/function.json`).
+pub const NOTIFICATION_BINDING: &str = "notification";
+/// The output binding of the alerts queue (`PublishAlert/function.json`).
+pub const ALERT_BINDING: &str = "alert";
+/// The output binding of the invalid-events queue (`PublishInvalidEvent/function.json`).
+pub const INVALID_EVENT_BINDING: &str = "invalidEvent";
+
+/// The entity holding the state of `return_id`.
+pub fn aggregate_entity_id(return_id: &ReturnId) -> EntityId {
+    EntityId::new(AGGREGATE_ENTITY, return_id.as_str())
+}
+
+/// An operation of the return aggregate entity. On the wire an operation is a name and a JSON input; this enum is
+/// both, tagged: `{"operation": "apply", "input": <event>}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "operation", content = "input", rename_all = "camelCase")]
+pub enum AggregateOperation {
+    /// Fold one validated event into the return (sent by the Service Bus function).
+    Apply(Box<ReturnEvent>),
+    /// The scheduled check of the stuck deadline (the entity signals itself).
+    CheckDeadline,
+    /// A message about the return went out (sent by the orchestrator).
+    Published(Published),
+    /// The scheduled deletion of the tombstone (the entity signals itself).
+    Expire,
+}
+
+/// The name of [`AggregateOperation::Apply`] on the wire.
+pub const APPLY_EVENT_OPERATION: &str = "apply";
+
+/// What the orchestrator reports with [`AggregateOperation::Published`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Published {
+    /// Which message.
+    pub kind: MessageKind,
+    /// When (orchestration time).
+    pub published_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Why an operation could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum OperationError {
+    /// The entity has no operation of this name.
+    #[error("the return aggregate has no operation '{0}'")]
+    Unknown(String),
+    /// The input does not fit the operation.
+    #[error("the input of operation '{operation}' cannot be read: {source}")]
+    Input {
+        /// The operation's name.
+        operation: &'static str,
+        /// What serde said.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl AggregateOperation {
+    /// Every operation name, as sent on the wire.
+    pub const NAMES: [&'static str; 4] = [APPLY_EVENT_OPERATION, "checkDeadline", "published", "expire"];
+
+    /// The operation's name on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AggregateOperation::Apply(_) => Self::NAMES[0],
+            AggregateOperation::CheckDeadline => Self::NAMES[1],
+            AggregateOperation::Published(_) => Self::NAMES[2],
+            AggregateOperation::Expire => Self::NAMES[3],
+        }
+    }
+
+    /// The operation's input on the wire (`null` for operations without one).
+    pub fn input(&self) -> Value {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(mut tagged)) => tagged.remove("input").unwrap_or(Value::Null),
+            _ => Value::Null,
+        }
+    }
+
+    /// Reads an operation from its wire name and JSON input text (`None` or empty: no input).
+    pub fn decode(name: &str, input: Option<&str>) -> Result<Self, OperationError> {
+        let Some(known) = Self::NAMES.into_iter().find(|known| *known == name) else {
+            return Err(OperationError::Unknown(name.to_owned()));
+        };
+        let input_error = |source| OperationError::Input {
+            operation: known,
+            source,
+        };
+        let input = match input.filter(|text| !text.is_empty()) {
+            Some(text) => serde_json::from_str(text).map_err(input_error)?,
+            None => Value::Null,
+        };
+        let tagged = serde_json::json!({ "operation": known, "input": input });
+        serde_json::from_value(tagged).map_err(input_error)
+    }
+}
+
+/// What one notification orchestration publishes: the finished message, built by the entity. The instance id is
+/// derived from it, so each message is published by at most one orchestration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "publish", content = "message", rename_all = "camelCase")]
+pub enum Publication {
+    /// The consolidated "return settled" notification.
+    Settled(Box<ReturnSettledNotification>),
+    /// The "return stuck" alert.
+    Stuck(Box<ReturnStuckAlert>),
+    /// An event the entity refused, for the invalid-events queue.
+    InvalidEvent(Box<InvalidEventRecord>),
+}
+
+/// The namespace of the UUID v5 part of invalid-event instance ids.
+const INVALID_EVENT_INSTANCE_NAMESPACE: Uuid = Uuid::from_u128(0x3c0f_5c8e_1b2a_4d57_9e3f_51c2_a7d4_0b91);
+
+impl Publication {
+    /// The activity that publishes it.
+    pub fn activity(&self) -> &'static str {
+        match self {
+            Publication::Settled(_) => PUBLISH_NOTIFICATION,
+            Publication::Stuck(_) => PUBLISH_ALERT,
+            Publication::InvalidEvent(_) => PUBLISH_INVALID_EVENT,
+        }
+    }
+
+    /// The message, as the activity's input.
+    pub fn message(&self) -> Result<Value, serde_json::Error> {
+        match self {
+            Publication::Settled(notification) => serde_json::to_value(notification),
+            Publication::Stuck(alert) => serde_json::to_value(alert),
+            Publication::InvalidEvent(record) => serde_json::to_value(record),
+        }
+    }
+
+    /// The kind of message the entity records as published; `None` for kept events, which it does not track.
+    pub fn published_kind(&self) -> Option<MessageKind> {
+        match self {
+            Publication::Settled(_) => Some(MessageKind::ReturnSettled),
+            Publication::Stuck(_) => Some(MessageKind::ReturnStuck),
+            Publication::InvalidEvent(_) => None,
+        }
+    }
+
+    /// The return the message is about, as text (a refused event may name no valid return).
+    pub fn return_id(&self) -> Option<&str> {
+        match self {
+            Publication::Settled(notification) => Some(notification.return_id.as_str()),
+            Publication::Stuck(alert) => Some(alert.return_id.as_str()),
+            Publication::InvalidEvent(record) => record.return_id.as_deref(),
+        }
+    }
+
+    /// The orchestration instance id: `returns-settled-<returnId>`, `returns-stuck-<returnId>`, or
+    /// `returns-invalid-<uuid>` for a kept event (a UUID v5 of its return and body, so a redelivered refusal starts
+    /// no second orchestration).
+    pub fn instance_id(&self) -> String {
+        match self {
+            Publication::Settled(notification) => settled_instance_id(&notification.return_id),
+            Publication::Stuck(alert) => stuck_instance_id(&alert.return_id),
+            Publication::InvalidEvent(record) => {
+                let body = serde_json::to_string(&record.body).unwrap_or_default();
+                let name = format!(
+                    "{}\n{}\n{body}",
+                    record.return_id.as_deref().unwrap_or(""),
+                    record.reason
+                );
+                format!(
+                    "returns-invalid-{}",
+                    Uuid::new_v5(&INVALID_EVENT_INSTANCE_NAMESPACE, name.as_bytes())
+                )
+            }
+        }
+    }
+}
+
+/// The instance id of the settled notification's orchestration of `return_id`.
+pub fn settled_instance_id(return_id: &ReturnId) -> String {
+    format!("returns-settled-{return_id}")
+}
+
+/// The instance id of the stuck alert's orchestration of `return_id`.
+pub fn stuck_instance_id(return_id: &ReturnId) -> String {
+    format!("returns-stuck-{return_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_round_trip_through_their_wire_name_and_input() {
+        let published = Published {
+            kind: MessageKind::ReturnSettled,
+            published_at: "2025-03-15T09:00:08Z".parse().unwrap(),
+        };
+        for operation in [
+            AggregateOperation::CheckDeadline,
+            AggregateOperation::Expire,
+            AggregateOperation::Published(published),
+        ] {
+            let input = operation.input();
+            let text = (!input.is_null()).then(|| input.to_string());
+            let back = AggregateOperation::decode(operation.name(), text.as_deref()).unwrap();
+            assert_eq!(back, operation);
+        }
+    }
+
+    #[test]
+    fn unknown_operations_and_bad_inputs_are_named() {
+        let unknown = AggregateOperation::decode("frobnicate", None).unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "the return aggregate has no operation 'frobnicate'"
+        );
+        let bad = AggregateOperation::decode("apply", Some("{\"eventType\": 3}")).unwrap_err();
+        assert!(
+            bad.to_string()
+                .starts_with("the input of operation 'apply' cannot be read"),
+            "{bad}"
+        );
+        assert!(AggregateOperation::decode("published", Some("not json")).is_err());
+    }
+
+    #[test]
+    fn the_published_report_of_earlier_builds_is_still_read() {
+        let old = r#"{"kind":"settled","publishedAt":"2025-03-15T09:00:08Z"}"#;
+        let AggregateOperation::Published(report) = AggregateOperation::decode("published", Some(old)).unwrap() else {
+            panic!("not a published report");
+        };
+        assert_eq!(report.kind, MessageKind::ReturnSettled);
+    }
+}
