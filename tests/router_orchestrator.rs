@@ -6,10 +6,10 @@
 mod support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use durabletask_sdk::history;
 use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType as Action;
 use durabletask_sdk::proto::send_entity_message_action::EntityMessageType;
 use durabletask_sdk::proto::{self, OrchestrationStatus};
+use durabletask_sdk::testing::history;
 use returns_aggregator::domain::ReturnSettledNotification;
 use returns_aggregator::durable::contract::settled_instance_id;
 use returns_aggregator::durable::Publication;

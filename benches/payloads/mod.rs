@@ -18,7 +18,8 @@ use durabletask_sdk::functions::{encode_return_value, host_string, DurableClient
 use durabletask_sdk::orchestration::execute_orchestrator;
 use durabletask_sdk::proto::operation_action::OperationActionType;
 use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType;
-use durabletask_sdk::{history, proto, Registry};
+use durabletask_sdk::testing::history;
+use durabletask_sdk::{proto, Registry};
 use returns_aggregator::config::Config;
 use returns_aggregator::durable::{self, APPLY_EVENT_OPERATION};
 use returns_aggregator::functions::durable::{ACTIVITY_BINDING, CONTEXT_BINDING};

@@ -2,7 +2,7 @@
 //! - the host fixtures (`crates/durabletask-sdk/tests/fixtures/host/*.json`) and the app's host payloads written by
 //!   `cargo bench --bench handler_payloads -- <dir>` (given as the argument);
 //! - the Service Bus messages of `samples/` (subject, message id, body);
-//! - orchestrator requests for the fuzz registry, built with `durabletask_sdk::history`.
+//! - orchestrator requests for the fuzz registry, built with `durabletask_sdk::testing::history`.
 //!
 //! ```text
 //! cargo run --manifest-path fuzz/Cargo.toml --example seed_corpus -- [<payload-dir>]
@@ -11,7 +11,8 @@
 use std::path::{Path, PathBuf};
 
 use durabletask_sdk::functions::InvokeRequest;
-use durabletask_sdk::{history, proto};
+use durabletask_sdk::proto;
+use durabletask_sdk::testing::history;
 use prost::Message;
 use serde_json::Value;
 

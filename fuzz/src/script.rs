@@ -7,7 +7,7 @@
 //! pair of bytes `(kind, argument)` is one history event.
 
 use chrono::{DateTime, Utc};
-use durabletask_sdk::history;
+use durabletask_sdk::testing::history;
 use durabletask_sdk::proto;
 
 use crate::registries::SMALL_ORCHESTRATORS;

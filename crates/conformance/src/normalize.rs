@@ -37,6 +37,7 @@ use std::any::type_name;
 
 use serde_json::Value;
 
+use durabletask_sdk::failure::error_types;
 use durabletask_sdk::proto;
 use durabletask_sdk::proto::operation_action::OperationActionType;
 use durabletask_sdk::proto::operation_result::ResultType;
@@ -74,8 +75,8 @@ pub fn error_category(error_type: &str) -> Option<&'static str> {
     };
     python.or_else(|| {
         [
-            ("TaskFailedError", TASK_FAILED),
-            ("NonDeterminismError", NONDETERMINISM),
+            (error_types::TASK_FAILED, TASK_FAILED),
+            (error_types::NON_DETERMINISM, NONDETERMINISM),
             (type_name::<BoomError>(), BOOM_FAILURE),
             (type_name::<ScriptError>(), FAIL_STEP),
             (type_name::<CounterError>(), COUNTER_FAILURE),

@@ -17,10 +17,10 @@ use durabletask_conformance::diff::first_difference;
 use durabletask_conformance::normalize::{self, NONDETERMINISM};
 use durabletask_conformance::oracle::vectors_file;
 use durabletask_conformance::wire::{read_vectors, Request, Response};
-use durabletask_sdk::history;
 use durabletask_sdk::proto::history_event::EventType;
 use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType as Action;
 use durabletask_sdk::proto::{self, OrchestrationStatus};
+use durabletask_sdk::testing::history;
 
 use support::engine::{Engine, Stats};
 use support::program::{self, Features};

@@ -7,7 +7,7 @@ use futures::FutureExt;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::failure::{Error, FailureDetails};
+use crate::failure::{error_types, Error, FailureDetails};
 use crate::proto;
 use crate::registry::Registry;
 
@@ -74,7 +74,7 @@ pub async fn run_activity(
 ) -> Result<Option<String>, FailureDetails> {
     let Some(activity) = registry.activity(ctx.name()) else {
         return Err(FailureDetails::new(
-            "ActivityNotRegisteredError",
+            error_types::ACTIVITY_NOT_REGISTERED,
             format!("no activity named '{}' is registered", ctx.name()),
         ));
     };

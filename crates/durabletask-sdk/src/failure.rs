@@ -12,6 +12,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::proto;
 
+/// The error-type names this SDK writes into failure details, as the engine stores them and as the other
+/// Durable Task SDKs name the same failures (so a caller in any language can match on them).
+pub mod error_types {
+    /// An awaited task (activity, sub-orchestration, entity call) failed and the orchestrator did not handle it.
+    pub const TASK_FAILED: &str = "TaskFailedError";
+    /// History and the orchestrator disagree about what happened at a sequence number.
+    pub const NON_DETERMINISM: &str = "NonDeterminismError";
+    /// No orchestrator of the requested name is registered.
+    pub const ORCHESTRATOR_NOT_REGISTERED: &str = "OrchestratorNotRegisteredError";
+    /// No activity of the requested name is registered.
+    pub const ACTIVITY_NOT_REGISTERED: &str = "ActivityNotRegisteredError";
+    /// No entity of the requested name is registered.
+    pub const ENTITY_NOT_REGISTERED: &str = "EntityNotRegisteredError";
+    /// An entity batch named an instance id that is not `@name@key`.
+    pub const INVALID_ENTITY_ID: &str = "InvalidEntityIdError";
+    /// An orchestration's input could not be decoded into the orchestrator's input type.
+    pub const INVALID_INPUT: &str = "InvalidInputError";
+    /// A value the orchestrator asked to send could not be encoded as JSON.
+    pub const INVALID_PAYLOAD: &str = "InvalidPayloadError";
+    /// An entity call failed and the answer did not say how.
+    pub const ENTITY_OPERATION_FAILED: &str = "EntityOperationFailed";
+    /// The engine's answer to an entity call could not be read.
+    pub const INVALID_ENTITY_RESPONSE: &str = "InvalidEntityResponseError";
+    /// A task failed without failure details.
+    pub const UNKNOWN: &str = "UnknownError";
+    /// User code panicked.
+    pub const PANIC: &str = "panic";
+}
+
 /// A description of a failure as it travels through the durable engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureDetails {
@@ -57,7 +86,7 @@ impl FailureDetails {
         } else {
             "panic with a non-string payload".to_string()
         };
-        Self::new("panic", message)
+        Self::new(error_types::PANIC, message)
     }
 }
 
@@ -212,7 +241,7 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for Error {
         let error_type = std::any::type_name::<E>().to_string();
         let mut details = FailureDetails::new(error_type, error.to_string());
         if let Some(task_error) = (&error as &dyn Any).downcast_ref::<TaskError>() {
-            details.error_type = "TaskFailedError".to_string();
+            details.error_type = error_types::TASK_FAILED.to_string();
             details.inner = task_error.failure_details().cloned().map(Box::new);
         } else if let Some(source) = error.source() {
             details.inner = Some(Box::new(chain_details(source, 8)));

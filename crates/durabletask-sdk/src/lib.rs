@@ -17,12 +17,14 @@
 //! - **Manage** instances and entities with the gRPC [`client::DurableClient`]: signal, query and clean entities;
 //!   start, wait for, raise events to, suspend, terminate, query and purge orchestrations (a large backlog in
 //!   rounds within a time budget).
-//! - **Test** orchestrators with [`history`] builders, without any engine.
+//! - **Test** orchestrators and entities without any engine ([`testing`]: history builders, canned histories,
+//!   expected actions and views of the executors' answers).
 //!
 //! ```
 //! use durabletask_sdk::orchestration::execute_orchestrator;
 //! use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType as Action;
-//! use durabletask_sdk::{history, proto, Error, OrchestrationContext, Registry};
+//! use durabletask_sdk::testing::history;
+//! use durabletask_sdk::{proto, Error, OrchestrationContext, Registry};
 //!
 //! async fn greet(ctx: OrchestrationContext, name: String) -> Result<String, Error> {
 //!     Ok(ctx.call_activity("SayHello", &name).await?)
@@ -55,12 +57,18 @@ pub mod entity;
 mod entity_id;
 pub mod failure;
 pub mod functions;
-pub mod history;
 pub mod json;
 pub mod orchestration;
 mod registry;
+pub mod testing;
 pub mod time;
 pub mod worker;
+
+/// The history event builders, now at [`testing::history`].
+#[deprecated(note = "moved to `durabletask_sdk::testing::history`")]
+pub mod history {
+    pub use crate::testing::history::*;
+}
 
 /// Protocol messages and the `TaskHubSidecarService` gRPC client and server, generated from
 /// `proto/orchestrator_service.proto`.

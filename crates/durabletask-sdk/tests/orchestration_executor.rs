@@ -2,57 +2,40 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, TimeZone, Utc};
-use durabletask_sdk::history::*;
-use durabletask_sdk::orchestration::{execute_orchestrator, when_all, when_any, RetryPolicy};
+use chrono::{DateTime, Utc};
+use durabletask_sdk::orchestration::{when_all, when_any, RetryPolicy};
 use durabletask_sdk::proto::{self, orchestrator_action::OrchestratorActionType as Action, HistoryEvent};
+use durabletask_sdk::testing::history::*;
+use durabletask_sdk::testing::{actions, canned, replay, ResponseView};
 use durabletask_sdk::{EntityId, Error, OrchestrationContext, Registry};
 
 const ID: &str = "instance-1";
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap()
+    canned::t0()
 }
 
 fn run(registry: &Registry, past: Vec<HistoryEvent>, new: Vec<HistoryEvent>) -> proto::OrchestratorResponse {
-    execute_orchestrator(
-        registry,
-        &proto::OrchestratorRequest {
-            instance_id: ID.into(),
-            past_events: past,
-            new_events: new,
-            ..Default::default()
-        },
-    )
+    replay(registry, ID, past, new)
 }
 
 fn start(name: &str, input: &str) -> Vec<HistoryEvent> {
-    vec![orchestrator_started(t0()), execution_started(name, ID, Some(input))]
+    canned::started(name, ID, Some(input))
 }
 
 fn complete_action(response: &proto::OrchestratorResponse) -> &proto::CompleteOrchestrationAction {
-    match response
-        .actions
-        .last()
-        .and_then(|a| a.orchestrator_action_type.as_ref())
-    {
-        Some(Action::CompleteOrchestration(complete)) => complete,
-        other => panic!("expected completeOrchestration last, got {other:?}"),
-    }
+    ResponseView::new(response).expect_completion()
 }
 
 fn status(response: &proto::OrchestratorResponse) -> proto::OrchestrationStatus {
-    proto::OrchestrationStatus::try_from(complete_action(response).orchestration_status).unwrap()
+    ResponseView::new(response).status().expect("a known status")
 }
 
 fn scheduled_names(response: &proto::OrchestratorResponse) -> Vec<(i32, String)> {
-    response
-        .actions
-        .iter()
-        .filter_map(|a| match &a.orchestrator_action_type {
-            Some(Action::ScheduleTask(task)) => Some((a.id, task.name.clone())),
-            _ => None,
-        })
+    ResponseView::new(response)
+        .scheduled_activities()
+        .into_iter()
+        .map(|(id, name)| (id, name.to_string()))
         .collect()
 }
 
@@ -81,6 +64,7 @@ fn first_episode_schedules_the_first_activity_only() {
     let response = run(&registry(), vec![], start("Chain", "3"));
     assert_eq!(scheduled_names(&response), vec![(1, "Add".to_string())]);
     assert_eq!(response.instance_id, ID);
+    assert_eq!(response.actions, [actions::schedule_task(1, "Add", Some("0"))]);
 }
 
 #[test]
@@ -255,10 +239,7 @@ fn long_timers_are_split_into_chunks_of_at_most_three_days() {
         })
         .unwrap();
     let response = run(&registry, vec![], start("Wait", "7"));
-    let fire_at = |r: &proto::OrchestratorResponse| match &r.actions[0].orchestrator_action_type {
-        Some(Action::CreateTimer(timer)) => durabletask_sdk::time::to_datetime(timer.fire_at.as_ref().unwrap()),
-        other => panic!("{other:?}"),
-    };
+    let fire_at = |r: &proto::OrchestratorResponse| ResponseView::new(r).timers()[0].1;
     assert_eq!(fire_at(&response), t0() + chrono::Duration::days(3));
 
     let mut past = start("Wait", "7");
@@ -381,15 +362,10 @@ fn retries_wait_on_durable_timers_with_backoff() {
         past.clone(),
         vec![orchestrator_started(t0()), task_failed(1, "E", "down")],
     );
-    match &response.actions[0].orchestrator_action_type {
-        Some(Action::CreateTimer(timer)) => {
-            assert_eq!(
-                durabletask_sdk::time::to_datetime(timer.fire_at.as_ref().unwrap()),
-                t0() + chrono::Duration::seconds(10)
-            )
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(
+        response.actions,
+        [actions::create_timer(2, t0() + chrono::Duration::seconds(10))]
+    );
     let t1 = t0() + chrono::Duration::seconds(10);
     past.extend([
         orchestrator_started(t0()),

@@ -7,8 +7,8 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use durabletask_sdk::history;
 use durabletask_sdk::proto::{self, orchestrator_action::OrchestratorActionType as Action, work_item};
+use durabletask_sdk::testing::history;
 use durabletask_sdk::worker::{Worker, WorkerOptions};
 use durabletask_sdk::{ActivityContext, EntityContext, Error, OrchestrationContext, Registry};
 use http_body_util::{BodyExt, StreamBody};

@@ -10,8 +10,8 @@ use std::io::Write;
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
-use durabletask_sdk::history;
 use durabletask_sdk::proto;
+use durabletask_sdk::testing::history;
 use prost::Message;
 
 /// The instance id of every benchmark orchestration.

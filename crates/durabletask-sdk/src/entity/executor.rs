@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use super::context::EntityContext;
 use crate::entity_id::{EntityId, EntityIdError};
-use crate::failure::FailureDetails;
+use crate::failure::{error_types, FailureDetails};
 use crate::proto;
 use crate::proto::history_event::EventType;
 use crate::proto::operation_result::ResultType;
@@ -35,8 +35,8 @@ enum BatchError {
 impl BatchError {
     fn error_type(&self) -> &'static str {
         match self {
-            BatchError::InvalidInstanceId(_) => "InvalidEntityIdError",
-            BatchError::NotRegistered { .. } => "EntityNotRegisteredError",
+            BatchError::InvalidInstanceId(_) => error_types::INVALID_ENTITY_ID,
+            BatchError::NotRegistered { .. } => error_types::ENTITY_NOT_REGISTERED,
         }
     }
 

@@ -10,18 +10,15 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::retry::RetryPolicy;
-use super::state::{ContinueAsNew, ReplayState, SlotKey, TimerChain};
+use super::state::{ContinueAsNew, ReplayState, SlotKey};
 use super::task::{CompositeTask, DurableFuture};
+use super::timer;
 use crate::entity_id::EntityId;
-use crate::failure::{Error, TaskError};
+use crate::failure::{error_types, Error, TaskError};
 use crate::json;
 use crate::proto;
 use crate::proto::orchestrator_action::OrchestratorActionType as Action;
 use crate::proto::send_entity_message_action::EntityMessageType;
-
-/// Timers longer than this are split into chained timers, as the official SDKs do (Azure Storage limits how far
-/// ahead a message can be scheduled).
-pub const MAXIMUM_TIMER_INTERVAL: Duration = Duration::from_secs(3 * 24 * 60 * 60);
 
 /// The context an orchestrator runs with. Cheap to clone; clones share the same episode.
 ///
@@ -72,7 +69,7 @@ impl OrchestrationContext {
         let state = self.state.borrow();
         json::decode(state.input.as_deref()).map_err(|e| {
             Error::new(
-                "InvalidInputError",
+                error_types::INVALID_INPUT,
                 format!("the input of orchestration '{}' could not be decoded: {e}", state.name),
             )
         })
@@ -151,22 +148,7 @@ impl OrchestrationContext {
 
     /// A durable timer that fires at `fire_at` (long timers are chained in steps of at most three days).
     pub fn create_timer(&self, fire_at: DateTime<Utc>) -> DurableFuture<()> {
-        let first_step = next_timer_step(self.current_utc_datetime(), fire_at);
-        if first_step >= fire_at {
-            return self.schedule_timer(fire_at);
-        }
-        let mut state = self.state.borrow_mut();
-        let id = schedule_timer_action(&mut state, first_step);
-        let key = SlotKey::LongTimer(id);
-        state.add_slot(key);
-        state.timer_chains.insert(
-            id,
-            TimerChain {
-                final_fire_at: fire_at,
-                key,
-            },
-        );
-        drop(state);
+        let key = timer::create(&mut self.state.borrow_mut(), fire_at);
         DurableFuture::new(self.state.clone(), key)
     }
 
@@ -336,14 +318,6 @@ impl OrchestrationContext {
         }
     }
 
-    fn schedule_timer(&self, fire_at: DateTime<Utc>) -> DurableFuture<()> {
-        let mut state = self.state.borrow_mut();
-        let id = schedule_timer_action(&mut state, fire_at);
-        state.add_slot(SlotKey::Sequence(id));
-        drop(state);
-        DurableFuture::new(self.state.clone(), SlotKey::Sequence(id))
-    }
-
     /// Awaits `first`; on failure waits the policy's delay on a durable timer and tries again with `attempt`.
     async fn retry_loop<T: DeserializeOwned>(
         self,
@@ -389,25 +363,6 @@ impl OrchestrationContext {
             }
         }
     }
-}
-
-/// The fire time of the next step of a timer due at `fire_at`, starting at `now`.
-pub(crate) fn next_timer_step(now: DateTime<Utc>, fire_at: DateTime<Utc>) -> DateTime<Utc> {
-    let maximum = chrono::Duration::from_std(MAXIMUM_TIMER_INTERVAL).expect("three days fit");
-    match now.checked_add_signed(maximum) {
-        Some(step) if step < fire_at => step,
-        _ => fire_at,
-    }
-}
-
-/// Records a timer action at a new sequence number; returns the number.
-pub(crate) fn schedule_timer_action(state: &mut ReplayState, fire_at: DateTime<Utc>) -> i32 {
-    let id = state.next_sequence_number();
-    let action = Action::CreateTimer(proto::CreateTimerAction {
-        fire_at: Some(crate::time::to_timestamp(fire_at)),
-    });
-    state.add_action(new_action(id, action), false);
-    id
 }
 
 fn new_action(id: i32, action: Action) -> proto::OrchestratorAction {

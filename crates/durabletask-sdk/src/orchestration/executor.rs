@@ -15,11 +15,13 @@ use std::task::{Context, Poll};
 use futures::future::LocalBoxFuture;
 use futures::task::noop_waker_ref;
 use rustc_hash::FxHashMap;
-use serde_json::Value;
 
 use super::context::OrchestrationContext;
+use super::entity_response::EntityResponseMessage;
 use super::state::{Completion, ReplayState, SlotKey};
-use crate::failure::{Error, FailureDetails, TaskError};
+use super::task_kind::{kind_and_name, NondeterminismError, Recorded, ScheduledTask, TaskKind};
+use super::timer;
+use crate::failure::{error_types, Error, FailureDetails, TaskError};
 use crate::proto;
 use crate::proto::history_event::EventType;
 use crate::proto::orchestrator_action::OrchestratorActionType as Action;
@@ -30,34 +32,10 @@ use crate::registry::Registry;
 /// commits; it belongs to no orchestrator action and is skipped.
 const SPLIT_DECISION_TIMER_ID: i32 = -100;
 
-/// History and the orchestrator disagree about what happened at a sequence number.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "non-deterministic orchestration: history records {expected} at sequence number {task_id}, but the orchestrator \
-     now {actual} there (the orchestration code changed, or it made a decision without the context, e.g. from the \
-     clock or a random number)"
-)]
-pub struct NondeterminismError {
-    /// The sequence number (task id) where they disagree.
-    pub task_id: i32,
-    /// What history says happened, e.g. `activity 'Publish'`.
-    pub expected: String,
-    /// What the orchestrator did instead, e.g. `schedules activity 'Notify'` or `schedules nothing`.
-    pub actual: String,
-}
-
-impl NondeterminismError {
-    fn details(&self) -> FailureDetails {
-        let mut details = FailureDetails::new("NonDeterminismError", self.to_string());
-        details.is_non_retriable = true;
-        details
-    }
-}
-
 /// Executes one orchestration episode.
 ///
 /// ```
-/// use durabletask_sdk::history;
+/// use durabletask_sdk::testing::history;
 /// use durabletask_sdk::orchestration::execute_orchestrator;
 /// use durabletask_sdk::proto::{self, orchestrator_action::OrchestratorActionType as Action};
 /// use durabletask_sdk::{Error, OrchestrationContext, Registry};
@@ -88,22 +66,6 @@ pub fn execute_orchestrator(registry: &Registry, request: &proto::OrchestratorRe
     replay.into_response()
 }
 
-/// What history says a sequence number was used for.
-struct Recorded<'a> {
-    kind: &'static str,
-    name: &'a str,
-}
-
-impl Recorded<'_> {
-    fn describe(&self) -> String {
-        if self.name.is_empty() {
-            self.kind.to_string()
-        } else {
-            format!("{} '{}'", self.kind, self.name)
-        }
-    }
-}
-
 /// What an awaited task was, for error messages when it fails.
 enum TaskInfo<'r> {
     Activity(&'r str),
@@ -117,12 +79,18 @@ enum TaskInfo<'r> {
     },
 }
 
+/// The outcome of applying one history event: it fits what the orchestrator decided, or it does not.
+type Applied = Result<(), NondeterminismError>;
+
+/// One episode in progress: the orchestrator's future and what history has told it so far.
 struct Replay<'r> {
     registry: &'r Registry,
     state: Rc<RefCell<ReplayState>>,
     orchestrator: Option<LocalBoxFuture<'static, Result<Option<String>, Error>>>,
     completion: Option<Completion>,
+    /// Events held back while the instance is suspended, replayed when it resumes.
     suspended: Option<Vec<&'r proto::HistoryEvent>>,
+    /// Awaitable tasks by sequence number, to describe them when they fail.
     tasks: FxHashMap<i32, TaskInfo<'r>>,
 }
 
@@ -138,14 +106,15 @@ impl<'r> Replay<'r> {
         }
     }
 
+    /// Applies one history event (or holds it back while suspended) and lets the orchestrator react to it.
     fn process(&mut self, event: &'r proto::HistoryEvent) {
         let Some(event_type) = &event.event_type else { return };
-        if let Some(buffer) = &mut self.suspended {
+        if let Some(held) = &mut self.suspended {
             if !matches!(
                 event_type,
                 EventType::ExecutionResumed(_) | EventType::ExecutionTerminated(_)
             ) {
-                buffer.push(event);
+                held.push(event);
                 return;
             }
         }
@@ -157,132 +126,31 @@ impl<'r> Replay<'r> {
         }
     }
 
-    fn apply(&mut self, event: &'r proto::HistoryEvent, event_type: &'r EventType) -> Result<(), NondeterminismError> {
+    /// The one dispatch point: each kind of history event goes to its handler.
+    fn apply(&mut self, event: &'r proto::HistoryEvent, event_type: &'r EventType) -> Applied {
         let id = event.event_id;
         match event_type {
-            EventType::OrchestratorStarted(_) => {
-                if let Some(timestamp) = &event.timestamp {
-                    self.state.borrow_mut().current_utc = truncate_to_micros(crate::time::to_datetime(timestamp));
-                }
-            }
-            EventType::ExecutionStarted(started) => self.start(started),
-            EventType::TaskScheduled(scheduled) => {
-                self.confirm(
-                    id,
-                    Recorded {
-                        kind: "activity",
-                        name: &scheduled.name,
-                    },
-                )?;
-                self.tasks.insert(id, TaskInfo::Activity(&scheduled.name));
-            }
-            EventType::TimerCreated(_) if id == SPLIT_DECISION_TIMER_ID => {}
-            EventType::TimerCreated(_) => self.confirm(
-                id,
-                Recorded {
-                    kind: "timer",
-                    name: "",
-                },
-            )?,
-            EventType::SubOrchestrationInstanceCreated(created) => {
-                self.confirm(
-                    id,
-                    Recorded {
-                        kind: "sub-orchestration",
-                        name: &created.name,
-                    },
-                )?;
-                self.tasks.insert(
-                    id,
-                    TaskInfo::SubOrchestration {
-                        name: &created.name,
-                        instance_id: &created.instance_id,
-                    },
-                );
-            }
-            EventType::EventSent(sent) => self.confirm_event_sent(id, sent)?,
-            EventType::EntityOperationSignaled(signaled) => {
-                let name = signaled.target_instance_id.as_deref().unwrap_or_default();
-                self.confirm(
-                    id,
-                    Recorded {
-                        kind: "entity signal",
-                        name,
-                    },
-                )?;
-            }
-            EventType::EntityOperationCalled(called) => {
-                let entity = called.target_instance_id.as_deref().unwrap_or_default();
-                self.confirm(
-                    id,
-                    Recorded {
-                        kind: "entity call",
-                        name: entity,
-                    },
-                )?;
-                self.state
-                    .borrow_mut()
-                    .entity_calls
-                    .insert(called.request_id.clone(), id);
-                self.tasks.insert(
-                    id,
-                    TaskInfo::EntityCall {
-                        entity: Cow::Borrowed(entity),
-                        operation: Cow::Borrowed(&called.operation),
-                    },
-                );
-            }
-            EventType::EntityLockRequested(_) => self.confirm(
-                id,
-                Recorded {
-                    kind: "entity lock request",
-                    name: "",
-                },
-            )?,
-            EventType::TaskCompleted(done) => self.finish(done.task_scheduled_id, Ok(done.result.clone())),
-            EventType::TaskFailed(failed) => {
-                let error = self.task_error(failed.task_scheduled_id, failed.failure_details.as_ref());
-                self.finish(failed.task_scheduled_id, Err(error));
-            }
-            EventType::SubOrchestrationInstanceCompleted(done) => {
-                self.finish(done.task_scheduled_id, Ok(done.result.clone()))
-            }
-            EventType::SubOrchestrationInstanceFailed(failed) => {
-                let error = self.task_error(failed.task_scheduled_id, failed.failure_details.as_ref());
-                self.finish(failed.task_scheduled_id, Err(error));
-            }
-            EventType::TimerFired(fired) if fired.timer_id == SPLIT_DECISION_TIMER_ID => {}
-            EventType::TimerFired(fired) => self.timer_fired(fired),
-            EventType::EventRaised(raised) => self.event_raised(raised),
-            EventType::EntityOperationCompleted(done) => {
-                let task_id = self.state.borrow_mut().entity_calls.remove(&done.request_id);
-                if let Some(task_id) = task_id {
-                    self.finish(task_id, Ok(done.output.clone()));
-                }
-            }
-            EventType::EntityOperationFailed(failed) => {
-                let task_id = self.state.borrow_mut().entity_calls.remove(&failed.request_id);
-                if let Some(task_id) = task_id {
-                    let error = self.task_error(task_id, failed.failure_details.as_ref());
-                    self.finish(task_id, Err(error));
-                }
-            }
-            EventType::ExecutionSuspended(_) => self.suspended = Some(self.suspended.take().unwrap_or_default()),
-            EventType::ExecutionResumed(_) => {
-                if let Some(buffered) = self.suspended.take() {
-                    for event in &buffered {
-                        self.process(event);
-                    }
-                }
-            }
-            EventType::ExecutionTerminated(terminated) => {
-                if self.completion.is_none() {
-                    self.completion = Some(Completion::Finished {
-                        status: proto::OrchestrationStatus::Terminated,
-                        result: terminated.input.clone(),
-                    });
-                }
-            }
+            EventType::OrchestratorStarted(_) => self.on_orchestrator_started(event),
+            EventType::ExecutionStarted(started) => self.on_execution_started(started),
+            EventType::TaskScheduled(scheduled) => self.on_task_scheduled(id, scheduled),
+            EventType::TaskCompleted(done) => self.on_task_completed(done),
+            EventType::TaskFailed(failed) => self.on_task_failed(failed),
+            EventType::TimerCreated(_) => self.on_timer_created(id),
+            EventType::TimerFired(fired) => self.on_timer_fired(fired),
+            EventType::SubOrchestrationInstanceCreated(created) => self.on_sub_orchestration_created(id, created),
+            EventType::SubOrchestrationInstanceCompleted(done) => self.on_sub_orchestration_completed(done),
+            EventType::SubOrchestrationInstanceFailed(failed) => self.on_sub_orchestration_failed(failed),
+            EventType::EventSent(sent) => self.on_event_sent(id, sent),
+            EventType::EventRaised(raised) => self.on_event_raised(raised),
+            EventType::EntityOperationSignaled(signaled) => self.on_entity_operation_signaled(id, signaled),
+            EventType::EntityOperationCalled(called) => self.on_entity_operation_called(id, called),
+            EventType::EntityOperationCompleted(done) => self.on_entity_operation_completed(done),
+            EventType::EntityOperationFailed(failed) => self.on_entity_operation_failed(failed),
+            EventType::EntityLockRequested(_) => self.on_entity_lock_requested(id),
+            EventType::ExecutionSuspended(_) => self.on_execution_suspended(),
+            EventType::ExecutionResumed(_) => self.on_execution_resumed(),
+            EventType::ExecutionTerminated(terminated) => self.on_execution_terminated(terminated),
+            // Bookkeeping of the engine that changes nothing the orchestrator can observe.
             EventType::ExecutionCompleted(_)
             | EventType::OrchestratorCompleted(_)
             | EventType::GenericEvent(_)
@@ -290,15 +158,22 @@ impl<'r> Replay<'r> {
             | EventType::ContinueAsNew(_)
             | EventType::ExecutionRewound(_)
             | EventType::EntityLockGranted(_)
-            | EventType::EntityUnlockSent(_) => {}
+            | EventType::EntityUnlockSent(_) => Ok(()),
+        }
+    }
+
+    /// `orchestratorStarted`: a new episode begins; its timestamp is the orchestration's current time.
+    fn on_orchestrator_started(&mut self, event: &proto::HistoryEvent) -> Applied {
+        if let Some(timestamp) = &event.timestamp {
+            self.state.borrow_mut().current_utc = truncate_to_micros(crate::time::to_datetime(timestamp));
         }
         Ok(())
     }
 
-    /// Starts the orchestrator function for an `executionStarted` event.
-    fn start(&mut self, started: &proto::ExecutionStartedEvent) {
+    /// `executionStarted`: starts the orchestrator function.
+    fn on_execution_started(&mut self, started: &proto::ExecutionStartedEvent) -> Applied {
         if self.orchestrator.is_some() || self.completion.is_some() {
-            return;
+            return Ok(());
         }
         {
             let mut state = self.state.borrow_mut();
@@ -313,10 +188,10 @@ impl<'r> Replay<'r> {
         }
         let Some(orchestrator) = self.registry.orchestrator(&started.name) else {
             self.fail(FailureDetails::new(
-                "OrchestratorNotRegisteredError",
+                error_types::ORCHESTRATOR_NOT_REGISTERED,
                 format!("no orchestrator named '{}' is registered", started.name),
             ));
-            return;
+            return Ok(());
         };
         let context = OrchestrationContext::new(self.state.clone());
         match std::panic::catch_unwind(AssertUnwindSafe(|| orchestrator(context))) {
@@ -326,42 +201,93 @@ impl<'r> Replay<'r> {
             }
             Err(payload) => self.fail(FailureDetails::from_panic(payload.as_ref())),
         }
+        Ok(())
     }
 
-    /// Checks that the orchestrator decided, at sequence number `id`, what history recorded there.
-    fn confirm(&mut self, id: i32, recorded: Recorded) -> Result<(), NondeterminismError> {
-        let action = self.state.borrow_mut().pending_actions.remove(&id);
-        let mismatch = |actual: String| NondeterminismError {
-            task_id: id,
-            expected: recorded.describe(),
-            actual,
-        };
-        let Some(action) = action else {
-            return Err(mismatch("schedules nothing".to_string()));
-        };
-        let (kind, name) = describe_action(&action);
-        if kind != recorded.kind || (!recorded.name.is_empty() && name != recorded.name) {
-            return Err(mismatch(format!("schedules {}", Recorded { kind, name }.describe())));
+    /// `taskScheduled`: confirms an activity call.
+    fn on_task_scheduled(&mut self, id: i32, scheduled: &'r proto::TaskScheduledEvent) -> Applied {
+        self.confirm(id, TaskKind::Activity, &scheduled.name)?;
+        self.tasks.insert(id, TaskInfo::Activity(&scheduled.name));
+        Ok(())
+    }
+
+    /// `taskCompleted`: an activity returned.
+    fn on_task_completed(&mut self, done: &proto::TaskCompletedEvent) -> Applied {
+        self.finish(done.task_scheduled_id, Ok(done.result.clone()));
+        Ok(())
+    }
+
+    /// `taskFailed`: an activity failed.
+    fn on_task_failed(&mut self, failed: &proto::TaskFailedEvent) -> Applied {
+        let error = self.task_error(failed.task_scheduled_id, failure_of(failed.failure_details.as_ref()));
+        self.finish(failed.task_scheduled_id, Err(error));
+        Ok(())
+    }
+
+    /// `timerCreated`: confirms a timer (or one step of a long timer).
+    fn on_timer_created(&mut self, id: i32) -> Applied {
+        if id == SPLIT_DECISION_TIMER_ID {
+            return Ok(());
+        }
+        self.confirm(id, TaskKind::Timer, "")
+    }
+
+    /// `timerFired`: a timer, or one step of a long timer, fired.
+    fn on_timer_fired(&mut self, fired: &proto::TimerFiredEvent) -> Applied {
+        if fired.timer_id != SPLIT_DECISION_TIMER_ID {
+            timer::on_fired(&mut self.state.borrow_mut(), fired, self.completion.is_some());
         }
         Ok(())
     }
 
-    /// An `eventSent` confirms a `sendEvent`, or an entity message the Functions extension translated into one.
-    fn confirm_event_sent(&mut self, id: i32, sent: &proto::EventSentEvent) -> Result<(), NondeterminismError> {
+    /// `subOrchestrationInstanceCreated`: confirms a sub-orchestration.
+    fn on_sub_orchestration_created(
+        &mut self,
+        id: i32,
+        created: &'r proto::SubOrchestrationInstanceCreatedEvent,
+    ) -> Applied {
+        self.confirm(id, TaskKind::SubOrchestration, &created.name)?;
+        self.tasks.insert(
+            id,
+            TaskInfo::SubOrchestration {
+                name: &created.name,
+                instance_id: &created.instance_id,
+            },
+        );
+        Ok(())
+    }
+
+    /// `subOrchestrationInstanceCompleted`: a sub-orchestration returned.
+    fn on_sub_orchestration_completed(&mut self, done: &proto::SubOrchestrationInstanceCompletedEvent) -> Applied {
+        self.finish(done.task_scheduled_id, Ok(done.result.clone()));
+        Ok(())
+    }
+
+    /// `subOrchestrationInstanceFailed`: a sub-orchestration failed.
+    fn on_sub_orchestration_failed(&mut self, failed: &proto::SubOrchestrationInstanceFailedEvent) -> Applied {
+        let error = self.task_error(failed.task_scheduled_id, failure_of(failed.failure_details.as_ref()));
+        self.finish(failed.task_scheduled_id, Err(error));
+        Ok(())
+    }
+
+    /// `eventSent`: confirms a `sendEvent`, or an entity message the Functions extension translated into one.
+    fn on_event_sent(&mut self, id: i32, sent: &proto::EventSentEvent) -> Applied {
         let action = self.state.borrow_mut().pending_actions.remove(&id);
-        let recorded = format!("an event '{}' sent to '{}'", sent.name, sent.instance_id);
-        let mismatch = |actual: String| NondeterminismError {
+        let mismatch = |actual: Option<ScheduledTask>| NondeterminismError {
             task_id: id,
-            expected: recorded.clone(),
+            expected: Recorded::EventSent {
+                name: sent.name.clone(),
+                instance_id: sent.instance_id.clone(),
+            },
             actual,
         };
         let Some(action) = action else {
-            return Err(mismatch("schedules nothing".to_string()));
+            return Err(mismatch(None));
         };
         let target = match &action.orchestrator_action_type {
-            Some(Action::SendEvent(send)) => send.instance.as_ref().map(|i| i.instance_id.clone()),
+            Some(Action::SendEvent(send)) => send.instance.as_ref().map(|i| i.instance_id.as_str()),
             Some(Action::SendEntityMessage(message)) => match &message.entity_message_type {
-                Some(EntityMessageType::EntityOperationSignaled(signal)) => signal.target_instance_id.clone(),
+                Some(EntityMessageType::EntityOperationSignaled(signal)) => signal.target_instance_id.as_deref(),
                 Some(EntityMessageType::EntityOperationCalled(call)) => {
                     self.tasks.insert(
                         id,
@@ -370,39 +296,126 @@ impl<'r> Replay<'r> {
                             operation: Cow::Owned(call.operation.clone()),
                         },
                     );
-                    call.target_instance_id.clone()
+                    call.target_instance_id.as_deref()
                 }
                 _ => None,
             },
             _ => None,
         };
-        if target.as_deref() != Some(sent.instance_id.as_str()) {
-            let (kind, name) = describe_action(&action);
-            return Err(mismatch(format!("schedules {}", Recorded { kind, name }.describe())));
+        if target != Some(sent.instance_id.as_str()) {
+            return Err(mismatch(Some(ScheduledTask::of_action(&action))));
         }
         Ok(())
     }
 
-    /// A timer step fired: a long timer schedules its next step at once (even if the orchestrator stopped
-    /// awaiting it, as the other SDKs do); the last step, or an ordinary timer, finishes the task.
-    fn timer_fired(&mut self, fired: &proto::TimerFiredEvent) {
-        let mut state = self.state.borrow_mut();
-        let Some(chain) = state.timer_chains.remove(&fired.timer_id) else {
-            drop(state);
-            self.finish(fired.timer_id, Ok(None));
-            return;
-        };
-        let fired_at = fired
-            .fire_at
-            .as_ref()
-            .map(crate::time::to_datetime)
-            .unwrap_or(chain.final_fire_at);
-        if fired_at >= chain.final_fire_at {
-            state.complete(chain.key, Ok(None));
-        } else if self.completion.is_none() {
-            let step = super::context::next_timer_step(fired_at, chain.final_fire_at);
-            let id = super::context::schedule_timer_action(&mut state, step);
-            state.timer_chains.insert(id, chain);
+    /// `eventRaised`: the answer to an entity call (as the Functions extension delivers it, named with the call's
+    /// request id), or an external event.
+    fn on_event_raised(&mut self, raised: &proto::EventRaisedEvent) -> Applied {
+        let call = self.state.borrow_mut().entity_calls.remove(&raised.name);
+        match call {
+            Some(task_id) => {
+                let outcome = EntityResponseMessage::parse(raised.input.as_deref())
+                    .map_err(|invalid| invalid.failure_details())
+                    .and_then(EntityResponseMessage::into_outcome)
+                    .map_err(|details| self.task_error(task_id, details));
+                self.finish(task_id, outcome);
+            }
+            None => {
+                let accept = self.completion.is_none();
+                self.state
+                    .borrow_mut()
+                    .raise_event(&raised.name, raised.input.clone(), accept);
+            }
+        }
+        Ok(())
+    }
+
+    /// `entityOperationSignaled`: confirms an entity signal.
+    fn on_entity_operation_signaled(&mut self, id: i32, signaled: &proto::EntityOperationSignaledEvent) -> Applied {
+        let entity = signaled.target_instance_id.as_deref().unwrap_or_default();
+        self.confirm(id, TaskKind::EntitySignal, entity)
+    }
+
+    /// `entityOperationCalled`: confirms an entity call.
+    fn on_entity_operation_called(&mut self, id: i32, called: &'r proto::EntityOperationCalledEvent) -> Applied {
+        let entity = called.target_instance_id.as_deref().unwrap_or_default();
+        self.confirm(id, TaskKind::EntityCall, entity)?;
+        self.state
+            .borrow_mut()
+            .entity_calls
+            .insert(called.request_id.clone(), id);
+        self.tasks.insert(
+            id,
+            TaskInfo::EntityCall {
+                entity: Cow::Borrowed(entity),
+                operation: Cow::Borrowed(&called.operation),
+            },
+        );
+        Ok(())
+    }
+
+    /// `entityOperationCompleted`: an entity call returned.
+    fn on_entity_operation_completed(&mut self, done: &proto::EntityOperationCompletedEvent) -> Applied {
+        let task_id = self.state.borrow_mut().entity_calls.remove(&done.request_id);
+        if let Some(task_id) = task_id {
+            self.finish(task_id, Ok(done.output.clone()));
+        }
+        Ok(())
+    }
+
+    /// `entityOperationFailed`: an entity call failed.
+    fn on_entity_operation_failed(&mut self, failed: &proto::EntityOperationFailedEvent) -> Applied {
+        let task_id = self.state.borrow_mut().entity_calls.remove(&failed.request_id);
+        if let Some(task_id) = task_id {
+            let error = self.task_error(task_id, failure_of(failed.failure_details.as_ref()));
+            self.finish(task_id, Err(error));
+        }
+        Ok(())
+    }
+
+    /// `entityLockRequested`: confirms a lock request.
+    fn on_entity_lock_requested(&mut self, id: i32) -> Applied {
+        self.confirm(id, TaskKind::EntityLockRequest, "")
+    }
+
+    /// `executionSuspended`: hold back every event but resume and terminate until resumed.
+    fn on_execution_suspended(&mut self) -> Applied {
+        self.suspended = Some(self.suspended.take().unwrap_or_default());
+        Ok(())
+    }
+
+    /// `executionResumed`: apply the events held back while suspended.
+    fn on_execution_resumed(&mut self) -> Applied {
+        if let Some(held) = self.suspended.take() {
+            for event in held {
+                self.process(event);
+            }
+        }
+        Ok(())
+    }
+
+    /// `executionTerminated`: the instance ends as terminated, with the reason as its output.
+    fn on_execution_terminated(&mut self, terminated: &proto::ExecutionTerminatedEvent) -> Applied {
+        if self.completion.is_none() {
+            self.completion = Some(Completion::Terminated(terminated.input.clone()));
+        }
+        Ok(())
+    }
+
+    /// Checks that the orchestrator decided, at sequence number `id`, what history recorded there: a task of
+    /// `kind` targeting `name` (an empty `name` matches any).
+    fn confirm(&mut self, id: i32, kind: TaskKind, name: &str) -> Applied {
+        let action = self.state.borrow_mut().pending_actions.remove(&id);
+        let decided = action.as_ref().map(kind_and_name);
+        match decided {
+            Some((decided_kind, decided_name)) if decided_kind == kind && (name.is_empty() || decided_name == name) => {
+                Ok(())
+            }
+            _ => Err(NondeterminismError {
+                task_id: id,
+                expected: Recorded::Task(ScheduledTask::new(kind, name)),
+                actual: action.as_ref().map(ScheduledTask::of_action),
+            }),
         }
     }
 
@@ -410,10 +423,8 @@ impl<'r> Replay<'r> {
         self.state.borrow_mut().complete(SlotKey::Sequence(task_id), outcome);
     }
 
-    fn task_error(&self, task_id: i32, details: Option<&proto::TaskFailureDetails>) -> TaskError {
-        let details = details
-            .map(FailureDetails::from)
-            .unwrap_or_else(|| FailureDetails::new("UnknownError", "the task failed without failure details"));
+    /// The error an awaited task fails with, naming the task.
+    fn task_error(&self, task_id: i32, details: FailureDetails) -> TaskError {
         match self.tasks.get(&task_id) {
             Some(TaskInfo::SubOrchestration { name, instance_id }) => TaskError::SubOrchestrationFailed {
                 name: name.to_string(),
@@ -439,70 +450,6 @@ impl<'r> Replay<'r> {
         }
     }
 
-    /// An `eventRaised` is either the answer to an entity call (as the Functions extension delivers it, named
-    /// with the call's request id) or an external event.
-    fn event_raised(&mut self, raised: &proto::EventRaisedEvent) {
-        let call = self.state.borrow_mut().entity_calls.remove(&raised.name);
-        match call {
-            Some(task_id) => {
-                let outcome = self.entity_response(task_id, raised.input.as_deref());
-                self.finish(task_id, outcome);
-            }
-            None => {
-                let accept = self.completion.is_none();
-                self.state
-                    .borrow_mut()
-                    .raise_event(&raised.name, raised.input.clone(), accept);
-            }
-        }
-    }
-
-    /// Decodes the extension's entity `ResponseMessage`: `{"result": "<json>"}`, or a failure carrying
-    /// `exceptionType` and/or `failureDetails`.
-    // The outcome type of every task; it is built once per answer, so its size does not matter here.
-    #[allow(clippy::result_large_err)]
-    fn entity_response(&self, task_id: i32, input: Option<&str>) -> Result<Option<String>, TaskError> {
-        let response: Value = input
-            .and_then(|text| serde_json::from_str(text).ok())
-            .unwrap_or(Value::Null);
-        let field = |name: &str| {
-            response.as_object().and_then(|object| {
-                object
-                    .iter()
-                    .find(|(key, _)| key.eq_ignore_ascii_case(name))
-                    .map(|(_, value)| value)
-            })
-        };
-        let failed = field("exceptionType").is_some_and(|v| !v.is_null())
-            || field("failureDetails").is_some_and(|v| !v.is_null());
-        if failed {
-            let details = field("failureDetails").and_then(Value::as_object);
-            let text = |name: &str| {
-                details
-                    .and_then(|d| d.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            };
-            let error_type = text("errorType")
-                .or_else(|| field("exceptionType").and_then(Value::as_str).map(str::to_string))
-                .unwrap_or_else(|| "EntityOperationFailed".to_string());
-            let message = text("errorMessage")
-                .or_else(|| field("result").and_then(Value::as_str).map(str::to_string))
-                .unwrap_or_default();
-            let details = proto::TaskFailureDetails {
-                error_type,
-                error_message: message,
-                ..Default::default()
-            };
-            return Err(self.task_error(task_id, Some(&details)));
-        }
-        Ok(match field("result") {
-            Some(Value::String(serialized)) => Some(serialized.clone()),
-            Some(Value::Null) | None => None,
-            Some(other) => Some(other.to_string()),
-        })
-    }
-
     fn poll_orchestrator(&mut self) {
         self.state.borrow_mut().progressed = false;
         if self.completion.is_some() {
@@ -516,23 +463,15 @@ impl<'r> Replay<'r> {
         let encoding_error = self.state.borrow_mut().encoding_error.take();
         match (polled, encoding_error) {
             (Err(payload), _) => self.fail(FailureDetails::from_panic(payload.as_ref())),
-            (Ok(_), Some(message)) => self.fail(FailureDetails::new("InvalidPayloadError", message)),
+            (Ok(_), Some(message)) => self.fail(FailureDetails::new(error_types::INVALID_PAYLOAD, message)),
             (Ok(Poll::Pending), None) => {}
             (Ok(Poll::Ready(outcome)), None) => {
                 self.orchestrator = None;
-                if self.state.borrow().continue_as_new.is_some() {
-                    self.completion = Some(Completion::Finished {
-                        status: proto::OrchestrationStatus::ContinuedAsNew,
-                        result: None,
-                    });
-                    return;
-                }
-                self.completion = Some(match outcome {
-                    Ok(result) => Completion::Finished {
-                        status: proto::OrchestrationStatus::Completed,
-                        result,
-                    },
-                    Err(error) => Completion::Failed(error.into_details().into()),
+                let continue_as_new = self.state.borrow_mut().continue_as_new.take();
+                self.completion = Some(match (continue_as_new, outcome) {
+                    (Some(request), _) => Completion::ContinuedAsNew(request),
+                    (None, Ok(result)) => Completion::Completed(result),
+                    (None, Err(error)) => Completion::Failed(error.into_details().into()),
                 });
             }
         }
@@ -562,35 +501,7 @@ impl<'r> Replay<'r> {
             std::mem::take(&mut state.pending_actions).into_values().collect();
         if let Some(completion) = completion {
             let id = state.next_sequence_number();
-            let complete = match completion {
-                Completion::Finished {
-                    status: proto::OrchestrationStatus::ContinuedAsNew,
-                    ..
-                } => {
-                    let request = state.continue_as_new.take().expect("continue-as-new was requested");
-                    let carryover_events = if request.preserve_unprocessed_events {
-                        state.unprocessed_events()
-                    } else {
-                        Vec::new()
-                    };
-                    proto::CompleteOrchestrationAction {
-                        orchestration_status: proto::OrchestrationStatus::ContinuedAsNew as i32,
-                        result: request.input,
-                        carryover_events,
-                        ..Default::default()
-                    }
-                }
-                Completion::Finished { status, result } => proto::CompleteOrchestrationAction {
-                    orchestration_status: status as i32,
-                    result,
-                    ..Default::default()
-                },
-                Completion::Failed(details) => proto::CompleteOrchestrationAction {
-                    orchestration_status: proto::OrchestrationStatus::Failed as i32,
-                    failure_details: Some(details),
-                    ..Default::default()
-                },
-            };
+            let complete = complete_action(completion, &state);
             actions.push(proto::OrchestratorAction {
                 id,
                 orchestrator_action_type: Some(Action::CompleteOrchestration(complete)),
@@ -605,29 +516,39 @@ impl<'r> Replay<'r> {
     }
 }
 
-/// The kind and name of an action, in the words used by [`NondeterminismError`].
-fn describe_action(action: &proto::OrchestratorAction) -> (&'static str, &str) {
-    match &action.orchestrator_action_type {
-        Some(Action::ScheduleTask(task)) => ("activity", &task.name),
-        Some(Action::CreateTimer(_)) => ("timer", ""),
-        Some(Action::CreateSubOrchestration(sub)) => ("sub-orchestration", &sub.name),
-        Some(Action::SendEvent(send)) => ("event", &send.name),
-        Some(Action::SendEntityMessage(message)) => match &message.entity_message_type {
-            Some(EntityMessageType::EntityOperationSignaled(signal)) => (
-                "entity signal",
-                signal.target_instance_id.as_deref().unwrap_or_default(),
-            ),
-            Some(EntityMessageType::EntityOperationCalled(call)) => {
-                ("entity call", call.target_instance_id.as_deref().unwrap_or_default())
-            }
-            Some(EntityMessageType::EntityLockRequested(_)) => ("entity lock request", ""),
-            Some(EntityMessageType::EntityUnlockSent(_)) => ("entity unlock", ""),
-            None => ("entity message", ""),
-        },
-        Some(Action::CompleteOrchestration(_)) => ("completion", ""),
-        Some(Action::TerminateOrchestration(_)) => ("termination", ""),
-        Some(Action::RewindOrchestration(_)) => ("rewind", ""),
-        None => ("unknown action", ""),
+/// The failure a task-failed event reports (events without details still fail the task, with a placeholder).
+fn failure_of(details: Option<&proto::TaskFailureDetails>) -> FailureDetails {
+    details
+        .map(FailureDetails::from)
+        .unwrap_or_else(|| FailureDetails::new(error_types::UNKNOWN, "the task failed without failure details"))
+}
+
+/// The `completeOrchestration` action for how the episode ended.
+fn complete_action(completion: Completion, state: &ReplayState) -> proto::CompleteOrchestrationAction {
+    let (status, result, failure_details, carryover_events) = match completion {
+        Completion::Completed(result) => (proto::OrchestrationStatus::Completed, result, None, Vec::new()),
+        Completion::Terminated(reason) => (proto::OrchestrationStatus::Terminated, reason, None, Vec::new()),
+        Completion::Failed(details) => (proto::OrchestrationStatus::Failed, None, Some(details), Vec::new()),
+        Completion::ContinuedAsNew(request) => {
+            let carryover_events = if request.preserve_unprocessed_events {
+                state.unprocessed_events()
+            } else {
+                Vec::new()
+            };
+            (
+                proto::OrchestrationStatus::ContinuedAsNew,
+                request.input,
+                None,
+                carryover_events,
+            )
+        }
+    };
+    proto::CompleteOrchestrationAction {
+        orchestration_status: status as i32,
+        result,
+        failure_details,
+        carryover_events,
+        ..Default::default()
     }
 }
 

@@ -7,14 +7,19 @@
 
 mod combinators;
 mod context;
+mod entity_response;
 mod executor;
 mod guid;
 mod retry;
 mod state;
 mod task;
+mod task_kind;
+mod timer;
 
 pub use combinators::{when_all, when_any, WhenAll, WhenAny};
-pub use context::{OrchestrationContext, MAXIMUM_TIMER_INTERVAL};
-pub use executor::{execute_orchestrator, NondeterminismError};
+pub use context::OrchestrationContext;
+pub use executor::execute_orchestrator;
 pub use retry::RetryPolicy;
 pub use task::{CompositeTask, DurableFuture};
+pub use task_kind::{NondeterminismError, Recorded, ScheduledTask, TaskKind};
+pub use timer::MAXIMUM_TIMER_INTERVAL;

@@ -10,8 +10,10 @@ use std::task::Waker;
 
 use chrono::{DateTime, Utc};
 
+use super::timer::TimerChain;
 use crate::failure::TaskError;
 use crate::proto;
+use crate::proto::history_event::EventType;
 
 /// What a finished task produced: its JSON-encoded result, or why it failed.
 pub(crate) type TaskOutcome = Result<Option<String>, TaskError>;
@@ -30,13 +32,14 @@ pub(crate) enum SlotKey {
 /// How the episode ended, when it did.
 #[derive(Debug, Clone)]
 pub(crate) enum Completion {
-    /// The orchestrator returned (or was terminated) with this status and encoded result.
-    Finished {
-        status: proto::OrchestrationStatus,
-        result: Option<String>,
-    },
+    /// The orchestrator returned this encoded result.
+    Completed(Option<String>),
     /// The orchestrator failed.
     Failed(proto::TaskFailureDetails),
+    /// The orchestrator returned after asking to restart with new input.
+    ContinuedAsNew(ContinueAsNew),
+    /// A client terminated the instance, giving this encoded reason as the output.
+    Terminated(Option<String>),
 }
 
 /// A request to restart the orchestration with new input.
@@ -82,18 +85,8 @@ pub(crate) struct ReplayState {
     pub progressed: bool,
     /// The first value the orchestrator asked to send that could not be encoded as JSON.
     pub encoding_error: Option<String>,
-    /// Timers longer than the engine's maximum, by the sequence number of their current step: when that step
-    /// fires before the final time, the next step is scheduled right away (whether or not anyone still awaits).
+    /// Timers longer than the engine's maximum, by the sequence number of their current step (see `timer`).
     pub timer_chains: FxHashMap<i32, TimerChain>,
-}
-
-/// A long timer split into steps of at most [`super::MAXIMUM_TIMER_INTERVAL`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct TimerChain {
-    /// When the whole timer fires.
-    pub final_fire_at: DateTime<Utc>,
-    /// The task the orchestrator awaits (the first step's sequence number).
-    pub key: SlotKey,
 }
 
 impl ReplayState {
@@ -239,7 +232,14 @@ impl ReplayState {
         events.sort_by_key(|(arrival, _, _)| *arrival);
         events
             .into_iter()
-            .map(|(_, name, payload)| crate::history::event_raised(name, payload))
+            .map(|(_, name, payload)| proto::HistoryEvent {
+                event_id: -1,
+                timestamp: None,
+                event_type: Some(EventType::EventRaised(proto::EventRaisedEvent {
+                    name: name.to_string(),
+                    input: payload.map(str::to_string),
+                })),
+            })
             .collect()
     }
 }
