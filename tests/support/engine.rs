@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use axum::Router;
 use durabletask_sdk::client::{ClientOptions, DurableClient};
+use durabletask_sdk::entity::entity_batch_from_v2;
 use durabletask_sdk::proto::history_event::EventType;
 use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType;
 use durabletask_sdk::proto::{self, work_item};
@@ -212,7 +213,7 @@ impl EntityBridge {
                 let Some(work_item::Request::EntityRequestV2(request)) = item.request else {
                     return;
                 };
-                let batch = v1_batch(&request);
+                let batch = entity_batch_from_v2(&request).batch;
                 let answer = invoke(&router, "EntityFunction", &entity_invocation(&batch)).await;
                 answer.expect_success();
                 let mut result = entity_result(answer.return_value());
@@ -232,34 +233,5 @@ impl EntityBridge {
 impl Drop for EntityBridge {
     fn drop(&mut self) {
         self.0.abort();
-    }
-}
-
-/// The V1 batch the Functions extension sends to an `entityTrigger`, from the engine's V2 request.
-fn v1_batch(request: &proto::EntityRequest) -> proto::EntityBatchRequest {
-    let operations = request
-        .operation_requests
-        .iter()
-        .filter_map(|event| match &event.event_type {
-            Some(EventType::EntityOperationSignaled(signal)) => Some(proto::OperationRequest {
-                operation: signal.operation.clone(),
-                request_id: signal.request_id.clone(),
-                input: signal.input.clone(),
-                ..Default::default()
-            }),
-            Some(EventType::EntityOperationCalled(call)) => Some(proto::OperationRequest {
-                operation: call.operation.clone(),
-                request_id: call.request_id.clone(),
-                input: call.input.clone(),
-                ..Default::default()
-            }),
-            _ => None,
-        })
-        .collect();
-    proto::EntityBatchRequest {
-        instance_id: request.instance_id.clone(),
-        entity_state: request.entity_state.clone(),
-        operations,
-        ..Default::default()
     }
 }

@@ -4,6 +4,8 @@ use chrono::{TimeZone, Utc};
 use durabletask_sdk::entity::{execute_entity_batch, execute_entity_request};
 use durabletask_sdk::proto::operation_result::ResultType;
 use durabletask_sdk::proto::{self, history_event::EventType, operation_action::OperationActionType};
+use durabletask_sdk::testing::entity::{self, batch};
+use durabletask_sdk::testing::EntityResultView;
 use durabletask_sdk::{EntityContext, EntityId, Error, Registry};
 
 /// Mirrors the oracle's `counter` entity (/work/shared/tools/oracle.py).
@@ -45,42 +47,28 @@ fn registry() -> Registry {
 }
 
 fn op(name: &str, input: Option<&str>) -> proto::OperationRequest {
-    proto::OperationRequest {
-        operation: name.into(),
-        request_id: format!("id-{name}"),
-        input: input.map(Into::into),
-        trace_context: None,
-    }
-}
-
-fn batch(
-    instance_id: &str,
-    state: Option<&str>,
-    operations: Vec<proto::OperationRequest>,
-) -> proto::EntityBatchRequest {
-    proto::EntityBatchRequest {
-        instance_id: instance_id.into(),
-        entity_state: state.map(Into::into),
-        operations,
-        ..Default::default()
-    }
+    entity::operation(name, &format!("id-{name}"), input)
 }
 
 /// An operation's outcome without its timestamps: `Ok(result)` or `Err((error type, message))`.
 fn outcomes(result: &proto::EntityBatchResult) -> Vec<Result<Option<String>, (String, String)>> {
-    result
-        .results
-        .iter()
-        .map(|r| match r.result_type.as_ref().expect("a result type") {
-            ResultType::Success(success) => {
-                assert!(success.start_time_utc.is_some() && success.end_time_utc.is_some());
-                Ok(success.result.clone())
-            }
+    for r in &result.results {
+        let (start, end) = match r.result_type.as_ref().expect("a result type") {
+            ResultType::Success(success) => (&success.start_time_utc, &success.end_time_utc),
             ResultType::Failure(failure) => {
-                assert!(failure.start_time_utc.is_some() && failure.end_time_utc.is_some());
-                let details = failure.failure_details.as_ref().expect("failure details");
-                Err((details.error_type.clone(), details.error_message.clone()))
+                assert!(failure.failure_details.is_some(), "failure details");
+                (&failure.start_time_utc, &failure.end_time_utc)
             }
+        };
+        assert!(start.is_some() && end.is_some());
+    }
+    EntityResultView::new(result)
+        .outcomes()
+        .into_iter()
+        .map(|outcome| {
+            outcome
+                .map(|json| json.map(str::to_string))
+                .map_err(|(error_type, message)| (error_type.to_string(), message.to_string()))
         })
         .collect()
 }
@@ -94,14 +82,14 @@ fn err(error_type: &str, message: &str) -> Result<Option<String>, (String, Strin
 }
 
 fn signals(result: &proto::EntityBatchResult) -> Vec<&proto::SendSignalAction> {
-    result
-        .actions
-        .iter()
-        .map(|action| match action.operation_action_type.as_ref() {
-            Some(OperationActionType::SendSignal(signal)) => signal,
-            other => panic!("expected a signal, got {other:?}"),
-        })
-        .collect()
+    let sent = EntityResultView::new(result).signals();
+    assert_eq!(
+        sent.len(),
+        result.actions.len(),
+        "expected only signals, got {:?}",
+        result.actions
+    );
+    sent
 }
 
 fn without_timestamps(mut result: proto::EntityBatchResult) -> proto::EntityBatchResult {
@@ -333,37 +321,12 @@ fn starting_an_orchestration_records_name_input_and_instance_id() {
 }
 
 fn signaled(request_id: &str, operation: &str, input: Option<&str>) -> proto::HistoryEvent {
-    proto::HistoryEvent {
-        event_id: -1,
-        timestamp: None,
-        event_type: Some(EventType::EntityOperationSignaled(
-            proto::EntityOperationSignaledEvent {
-                request_id: request_id.into(),
-                operation: operation.into(),
-                input: input.map(Into::into),
-                target_instance_id: Some("@counter@a".into()),
-                ..Default::default()
-            },
-        )),
-    }
+    entity::signal(request_id, "@counter@a", operation, input)
 }
 
 fn called(request_id: &str, operation: &str, input: Option<&str>, parent: &str) -> proto::HistoryEvent {
-    proto::HistoryEvent {
-        event_id: -1,
-        timestamp: None,
-        event_type: Some(EventType::EntityOperationCalled(Box::new(
-            proto::EntityOperationCalledEvent {
-                request_id: request_id.into(),
-                operation: operation.into(),
-                input: input.map(Into::into),
-                parent_instance_id: Some(parent.into()),
-                parent_execution_id: Some(format!("{parent}-exec")),
-                target_instance_id: Some("@counter@a".into()),
-                ..Default::default()
-            },
-        ))),
-    }
+    let execution = format!("{parent}-exec");
+    entity::call_from_execution(request_id, "@counter@a", operation, input, parent, Some(&execution))
 }
 
 #[test]

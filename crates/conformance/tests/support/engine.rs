@@ -21,6 +21,7 @@ use durabletask_conformance::diff::first_difference;
 use durabletask_conformance::oracle::Oracle;
 use durabletask_conformance::script::{Program, SCRIPT};
 use durabletask_conformance::wire::{self, Request, Response};
+use durabletask_sdk::entity::entity_batch_from_v2;
 use durabletask_sdk::proto::operation_result::ResultType;
 use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType as Action;
 use durabletask_sdk::proto::send_entity_message_action::EntityMessageType;
@@ -612,19 +613,14 @@ impl<'a> Engine<'a> {
         let operations: Vec<proto::HistoryEvent> = mailbox.drain(..count).collect();
         self.stats.entity_batches += 1;
         let state = self.entity_states.get(entity).cloned().flatten();
-        let v1 = proto::EntityBatchRequest {
-            instance_id: entity.to_string(),
-            entity_state: state.clone(),
-            operations: operations.iter().filter_map(operation_request).collect(),
-            ..Default::default()
-        };
-        self.differential(&self.root.clone(), Request::EntityV1(v1))?;
         let v2 = proto::EntityRequest {
             instance_id: entity.to_string(),
             entity_state: state,
             operation_requests: operations,
             ..Default::default()
         };
+        let v1 = entity_batch_from_v2(&v2).batch;
+        self.differential(&self.root.clone(), Request::EntityV1(v1))?;
         let response = self.differential(&self.root.clone(), Request::EntityV2(v2))?;
         let result = response
             .as_entity()
@@ -701,24 +697,6 @@ fn sub_orchestration_failed(task_id: i32, message: String) -> EventType {
             ..Default::default()
         }),
     }))
-}
-
-fn operation_request(event: &proto::HistoryEvent) -> Option<proto::OperationRequest> {
-    match event.event_type.as_ref()? {
-        EventType::EntityOperationSignaled(signal) => Some(proto::OperationRequest {
-            operation: signal.operation.clone(),
-            request_id: signal.request_id.clone(),
-            input: signal.input.clone(),
-            trace_context: None,
-        }),
-        EventType::EntityOperationCalled(call) => Some(proto::OperationRequest {
-            operation: call.operation.clone(),
-            request_id: call.request_id.clone(),
-            input: call.input.clone(),
-            trace_context: None,
-        }),
-        _ => None,
-    }
 }
 
 /// An event the engine makes up: id -1, an empty timestamp.

@@ -8,20 +8,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use chrono::Utc;
 
 use super::context::EntityContext;
+use super::convert::entity_batch_from_v2;
 use crate::entity_id::{EntityId, EntityIdError};
 use crate::failure::{error_types, FailureDetails};
 use crate::proto;
-use crate::proto::history_event::EventType;
 use crate::proto::operation_result::ResultType;
 use crate::registry::{EntityFn, Registry};
 use crate::time::to_timestamp;
-
-/// One operation of a batch, borrowed from either request shape.
-#[derive(Debug, Clone, Copy)]
-struct Operation<'a> {
-    name: &'a str,
-    input: Option<&'a str>,
-}
 
 /// Why a whole batch could not run; every operation of it fails with this reason.
 #[derive(Debug, thiserror::Error)]
@@ -53,91 +46,23 @@ impl BatchError {
 /// malformed instance id, an unregistered entity) answers a failure for every operation and keeps the stored
 /// state unchanged.
 pub fn execute_entity_batch(registry: &Registry, request: &proto::EntityBatchRequest) -> proto::EntityBatchResult {
-    let operations = request.operations.iter().map(|operation| Operation {
-        name: &operation.operation,
-        input: operation.input.as_deref(),
-    });
-    run_batch(
-        registry,
-        &request.instance_id,
-        request.entity_state.as_deref(),
-        operations,
-    )
-}
-
-/// Executes a V2 request, the shape gRPC engines stream (`entityRequestV2`): its operations are
-/// `entityOperationSignaled` and `entityOperationCalled` history events.
-///
-/// The result is that of [`execute_entity_batch`] plus `operationInfos`, one per operation in the same order:
-/// a call's response goes to the calling orchestration, a signal's goes nowhere. Events of any other kind are
-/// not operations and are skipped.
-pub fn execute_entity_request(registry: &Registry, request: &proto::EntityRequest) -> proto::EntityBatchResult {
-    let (operations, operation_infos): (Vec<Operation<'_>>, Vec<proto::OperationInfo>) =
-        request.operation_requests.iter().filter_map(operation_of_event).unzip();
-    let mut result = run_batch(
-        registry,
-        &request.instance_id,
-        request.entity_state.as_deref(),
-        operations.into_iter(),
-    );
-    result.operation_infos = operation_infos;
-    result
-}
-
-fn operation_of_event(event: &proto::HistoryEvent) -> Option<(Operation<'_>, proto::OperationInfo)> {
-    match event.event_type.as_ref() {
-        Some(EventType::EntityOperationSignaled(signal)) => Some((
-            Operation {
-                name: &signal.operation,
-                input: signal.input.as_deref(),
-            },
-            proto::OperationInfo {
-                request_id: signal.request_id.clone(),
-                response_destination: None,
-            },
-        )),
-        Some(EventType::EntityOperationCalled(call)) => Some((
-            Operation {
-                name: &call.operation,
-                input: call.input.as_deref(),
-            },
-            proto::OperationInfo {
-                request_id: call.request_id.clone(),
-                response_destination: Some(proto::OrchestrationInstance {
-                    instance_id: call.parent_instance_id.clone().unwrap_or_default(),
-                    execution_id: call.parent_execution_id.clone(),
-                }),
-            },
-        )),
-        _ => {
-            tracing::warn!(
-                event_id = event.event_id,
-                "skipping an entity request event that is not an operation"
-            );
-            None
-        }
-    }
-}
-
-fn run_batch<'a>(
-    registry: &Registry,
-    instance_id: &str,
-    state: Option<&str>,
-    operations: impl ExactSizeIterator<Item = Operation<'a>>,
-) -> proto::EntityBatchResult {
     // The engine may send an empty string for "no state".
-    let state = state.filter(|text| !text.is_empty()).map(str::to_owned);
-    let (entity_id, entity) = match resolve_entity(registry, instance_id) {
+    let state = request
+        .entity_state
+        .as_deref()
+        .filter(|text| !text.is_empty())
+        .map(str::to_owned);
+    let (entity_id, entity) = match resolve_entity(registry, &request.instance_id) {
         Ok(found) => found,
         Err(problem) => {
             tracing::warn!(error = %problem, "entity batch failed before running any operation");
-            return fail_every_operation(&problem, state, operations.len());
+            return fail_every_operation(&problem, state, request.operations.len());
         }
     };
 
-    let mut results = Vec::with_capacity(operations.len());
+    let mut results = Vec::with_capacity(request.operations.len());
     let mut ctx = EntityContext::new(entity_id, state);
-    for operation in operations {
+    for operation in &request.operations {
         results.push(run_operation(entity, &mut ctx, operation));
     }
     let (entity_state, actions) = ctx.finish();
@@ -147,6 +72,26 @@ fn run_batch<'a>(
         entity_state,
         ..Default::default()
     }
+}
+
+/// Executes a V2 request, the shape gRPC engines stream (`entityRequestV2`): it is converted with
+/// [`entity_batch_from_v2`] and run as that batch.
+///
+/// The result is that of [`execute_entity_batch`] plus `operationInfos`, one per operation in the same order:
+/// a call's response goes to the calling orchestration, a signal's goes nowhere. Events of any other kind are
+/// not operations and are skipped.
+pub fn execute_entity_request(registry: &Registry, request: &proto::EntityRequest) -> proto::EntityBatchResult {
+    let converted = entity_batch_from_v2(request);
+    if converted.skipped_events > 0 {
+        tracing::warn!(
+            skipped = converted.skipped_events,
+            entity = %request.instance_id,
+            "skipping entity request events that are not operations"
+        );
+    }
+    let mut result = execute_entity_batch(registry, &converted.batch);
+    result.operation_infos = converted.operation_infos;
+    result
 }
 
 fn resolve_entity<'r>(registry: &'r Registry, instance_id: &str) -> Result<(EntityId, &'r EntityFn), BatchError> {
@@ -160,9 +105,13 @@ fn resolve_entity<'r>(registry: &'r Registry, instance_id: &str) -> Result<(Enti
 }
 
 /// Runs one operation as a transaction: committed when it returns `Ok`, rolled back on `Err` or panic.
-fn run_operation(entity: &EntityFn, ctx: &mut EntityContext, operation: Operation<'_>) -> proto::OperationResult {
+fn run_operation(
+    entity: &EntityFn,
+    ctx: &mut EntityContext,
+    operation: &proto::OperationRequest,
+) -> proto::OperationResult {
     let start = Utc::now();
-    ctx.begin(operation.name, operation.input);
+    ctx.begin(&operation.operation, operation.input.as_deref());
     let outcome = match catch_unwind(AssertUnwindSafe(|| entity(ctx))) {
         Ok(Ok(output)) => Ok(output),
         Ok(Err(error)) => Err(error.into_details()),

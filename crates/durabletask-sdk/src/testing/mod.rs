@@ -4,6 +4,7 @@
 //! * [`history`]: one builder per history event (`task_scheduled`, `timer_fired`, `event_raised`, …);
 //! * [`canned`]: whole histories for common situations (the first episode, one activity scheduled, one timer);
 //! * [`actions`]: the actions an orchestrator is expected to decide, for exact comparisons;
+//! * [`entity`]: entity requests in both shapes (V1 batches, V2 requests of signals and calls);
 //! * [`ResponseView`] and [`EntityResultView`]: read an executor's answer the way a test asks about it (the
 //!   status, the result, the activities scheduled, each operation's outcome);
 //! * [`replay`]: runs one episode from past and new events.
@@ -31,6 +32,7 @@
 
 pub mod actions;
 pub mod canned;
+pub mod entity;
 pub mod history;
 mod view;
 
