@@ -70,7 +70,7 @@ pub fn all(repo_root: &Path, rpc_base_url: Option<&str>) -> Vec<Payload> {
     let entity_batch = apply_batch(&entity_instance, state_before_last, std::slice::from_ref(last));
 
     // What the extension does next: the batch settles the return and starts the orchestrator.
-    let settling = execute_entity_batch(&registry, &entity_batch);
+    let settling = execute_entity_batch(&registry, &entity_batch, chrono::Utc::now());
     let start = started_orchestration(&settling);
     let orchestrator_input = start.input.clone().expect("the orchestrator gets the aggregate");
     let started_at = at("2025-03-25T09:00:00Z");
@@ -212,7 +212,7 @@ fn entity_state_after(
     state: Option<String>,
     messages: &[Message],
 ) -> Option<String> {
-    execute_entity_batch(registry, &apply_batch(instance, state, messages)).entity_state
+    execute_entity_batch(registry, &apply_batch(instance, state, messages), chrono::Utc::now()).entity_state
 }
 
 fn started_orchestration(result: &proto::EntityBatchResult) -> proto::StartNewOrchestrationAction {

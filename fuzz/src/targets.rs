@@ -68,7 +68,7 @@ pub fn envelope(data: &[u8]) {
         let batch = request.entity_batch_request(name);
         check(&batch);
         if let Ok(batch) = batch {
-            entity_batch_result(&batch, &execute_entity_batch(app(), &batch));
+            entity_batch_result(&batch, &execute_entity_batch(app(), &batch, chrono::DateTime::UNIX_EPOCH));
         }
     }
     let keys: Vec<String> = request
@@ -167,7 +167,7 @@ pub fn entity_batch(data: &[u8]) {
         Ok(batch) => batch,
         Err(error) => return clear_error(&error),
     };
-    let result = execute_entity_batch(app(), &batch);
+    let result = execute_entity_batch(app(), &batch, chrono::DateTime::UNIX_EPOCH);
     entity_batch_result(&batch, &result);
     let _ = result.encode_to_vec();
 }

@@ -267,8 +267,8 @@ fn decode_base64(kind: RequestKind, text: &str) -> Result<Vec<u8>, WireError> {
 pub fn execute(registry: &Registry, request: &Request) -> Response {
     match request {
         Request::Orchestrator(request) => Response::Orchestrator(execute_orchestrator(registry, request)),
-        Request::EntityV2(request) => Response::Entity(execute_entity_request(registry, request)),
-        Request::EntityV1(request) => Response::Entity(execute_entity_batch(registry, request)),
+        Request::EntityV2(request) => Response::Entity(execute_entity_request(registry, request, chrono::Utc::now())),
+        Request::EntityV1(request) => Response::Entity(execute_entity_batch(registry, request, chrono::Utc::now())),
         Request::Activity(request) => {
             Response::Activity(futures::executor::block_on(execute_activity(registry, request, "")))
         }

@@ -131,13 +131,16 @@ fn breakdown(args: &[String]) -> Result<(), String> {
             }
             RequestKind::EntityBatch => {
                 let decoded = proto::EntityBatchRequest::decode(request.as_slice()).expect("a valid request");
-                let result = execute_entity_batch(&registry, &decoded);
+                let result = execute_entity_batch(&registry, &decoded, chrono::DateTime::UNIX_EPOCH);
                 (
                     median_per_iteration(
                         || proto::EntityBatchRequest::decode(black_box(request.as_slice())),
                         &options,
                     ),
-                    median_per_iteration(|| execute_entity_batch(&registry, black_box(&decoded)), &options),
+                    median_per_iteration(
+                        || execute_entity_batch(&registry, black_box(&decoded), chrono::DateTime::UNIX_EPOCH),
+                        &options,
+                    ),
                     median_per_iteration(|| black_box(&result).encode_to_vec(), &options),
                 )
             }

@@ -1,11 +1,11 @@
 //! The entity batch executors, driven through the public API: registration, V1 and V2 requests, transactions.
 
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use durabletask_sdk::entity::{execute_entity_batch, execute_entity_request};
 use durabletask_sdk::proto::operation_result::ResultType;
 use durabletask_sdk::proto::{self, history_event::EventType, operation_action::OperationActionType};
 use durabletask_sdk::testing::entity::{self, batch};
-use durabletask_sdk::testing::EntityResultView;
+use durabletask_sdk::testing::{canned, EntityResultView};
 use durabletask_sdk::{EntityContext, EntityId, Error, Registry};
 
 /// Mirrors the oracle's `counter` entity (/work/shared/tools/oracle.py).
@@ -44,6 +44,11 @@ fn registry() -> Registry {
     registry.add_entity("counter", counter).unwrap();
     registry.add_entity("recorder", recorder).unwrap();
     registry
+}
+
+/// The time every batch of these tests runs at.
+fn now() -> DateTime<Utc> {
+    canned::t0()
 }
 
 fn op(name: &str, input: Option<&str>) -> proto::OperationRequest {
@@ -116,7 +121,7 @@ fn counter_adds_gets_fails_and_deletes() {
             op("get", None),
         ],
     );
-    let result = execute_entity_batch(&registry(), &request);
+    let result = execute_entity_batch(&registry(), &request, now());
 
     assert_eq!(
         outcomes(&result),
@@ -131,7 +136,7 @@ fn counter_adds_gets_fails_and_deletes() {
 #[test]
 fn deleting_leaves_no_state_and_a_null_result() {
     let request = batch("@counter@a", Some("41"), vec![op("add", Some("1")), op("delete", None)]);
-    let result = execute_entity_batch(&registry(), &request);
+    let result = execute_entity_batch(&registry(), &request, now());
 
     assert_eq!(outcomes(&result), [ok("42"), Ok(None)]);
     assert_eq!(result.entity_state, None);
@@ -140,7 +145,7 @@ fn deleting_leaves_no_state_and_a_null_result() {
 #[test]
 fn an_operation_after_a_delete_starts_from_no_state() {
     let request = batch("@counter@a", Some("41"), vec![op("delete", None), op("add", Some("2"))]);
-    let result = execute_entity_batch(&registry(), &request);
+    let result = execute_entity_batch(&registry(), &request, now());
 
     assert_eq!(outcomes(&result), [Ok(None), ok("2")]);
     assert_eq!(result.entity_state.as_deref(), Some("2"));
@@ -153,7 +158,7 @@ fn a_failing_operation_rolls_back_its_state_and_actions_and_the_next_one_runs() 
         Some("\"before\""),
         vec![op("first", None), op("fail", None), op("last", None)],
     );
-    let result = execute_entity_batch(&registry(), &request);
+    let result = execute_entity_batch(&registry(), &request, now());
 
     assert_eq!(
         outcomes(&result),
@@ -167,7 +172,7 @@ fn a_failing_operation_rolls_back_its_state_and_actions_and_the_next_one_runs() 
 #[test]
 fn a_panicking_operation_rolls_back_and_becomes_a_failure() {
     let request = batch("@recorder@r", None, vec![op("first", None), op("panic", None)]);
-    let result = execute_entity_batch(&registry(), &request);
+    let result = execute_entity_batch(&registry(), &request, now());
 
     assert_eq!(outcomes(&result), [Ok(None), err("panic", "recorder panicked")]);
     assert_eq!(result.entity_state.as_deref(), Some("\"first\""));
@@ -181,7 +186,7 @@ fn a_batch_of_only_failures_keeps_the_stored_state_and_sends_nothing() {
         Some("{\"kept\": true}"),
         vec![op("fail", None), op("panic", None)],
     );
-    let result = execute_entity_batch(&registry(), &request);
+    let result = execute_entity_batch(&registry(), &request, now());
 
     assert!(outcomes(&result).iter().all(Result::is_err));
     assert_eq!(result.entity_state.as_deref(), Some("{\"kept\": true}"));
@@ -193,7 +198,9 @@ fn unread_state_goes_back_byte_for_byte() {
     let state = "{ \"spaced\" : [1, 2] }";
     let request = batch("@counter@a", Some(state), vec![op("fail", None)]);
     assert_eq!(
-        execute_entity_batch(&registry(), &request).entity_state.as_deref(),
+        execute_entity_batch(&registry(), &request, now())
+            .entity_state
+            .as_deref(),
         Some(state)
     );
 }
@@ -201,7 +208,7 @@ fn unread_state_goes_back_byte_for_byte() {
 #[test]
 fn an_empty_state_string_means_no_state() {
     let request = batch("@counter@a", Some(""), vec![op("get", None)]);
-    let result = execute_entity_batch(&registry(), &request);
+    let result = execute_entity_batch(&registry(), &request, now());
     assert_eq!(outcomes(&result), [ok("0")]);
     assert_eq!(result.entity_state, None);
 }
@@ -209,13 +216,13 @@ fn an_empty_state_string_means_no_state() {
 #[test]
 fn entity_names_are_matched_case_insensitively() {
     let request = batch("@Counter@a", Some("3"), vec![op("get", None)]);
-    assert_eq!(outcomes(&execute_entity_batch(&registry(), &request)), [ok("3")]);
+    assert_eq!(outcomes(&execute_entity_batch(&registry(), &request, now())), [ok("3")]);
 }
 
 #[test]
 fn an_unknown_entity_fails_every_operation_and_keeps_the_state() {
     let request = batch("@ghost@a", Some("7"), vec![op("get", None), op("add", Some("1"))]);
-    let result = execute_entity_batch(&registry(), &request);
+    let result = execute_entity_batch(&registry(), &request, now());
 
     let expected = err("EntityNotRegisteredError", "no entity named 'ghost' is registered");
     assert_eq!(outcomes(&result), [expected.clone(), expected]);
@@ -226,7 +233,7 @@ fn an_unknown_entity_fails_every_operation_and_keeps_the_state() {
 #[test]
 fn a_malformed_instance_id_fails_every_operation_with_a_clear_message() {
     let request = batch("counter-a", Some("7"), vec![op("get", None), op("get", None)]);
-    let result = execute_entity_batch(&registry(), &request);
+    let result = execute_entity_batch(&registry(), &request, now());
 
     let outcomes = outcomes(&result);
     assert_eq!(outcomes.len(), 2);
@@ -243,11 +250,11 @@ fn a_malformed_instance_id_fails_every_operation_with_a_clear_message() {
 
 #[test]
 fn an_empty_batch_changes_nothing() {
-    let result = execute_entity_batch(&registry(), &batch("@counter@a", Some("3"), vec![]));
+    let result = execute_entity_batch(&registry(), &batch("@counter@a", Some("3"), vec![]), now());
     assert!(result.results.is_empty() && result.actions.is_empty());
     assert_eq!(result.entity_state.as_deref(), Some("3"));
 
-    let result = execute_entity_batch(&registry(), &batch("@ghost@a", None, vec![]));
+    let result = execute_entity_batch(&registry(), &batch("@ghost@a", None, vec![]), now());
     assert!(result.results.is_empty());
 }
 
@@ -263,7 +270,7 @@ fn signals_carry_target_operation_input_and_schedule() {
             Ok(())
         })
         .unwrap();
-    let result = execute_entity_batch(&registry, &batch("@scheduler@s", None, vec![op("plan", None)]));
+    let result = execute_entity_batch(&registry, &batch("@scheduler@s", None, vec![op("plan", None)]), now());
 
     let sent = signals(&result);
     assert_eq!(sent.len(), 2);
@@ -302,7 +309,11 @@ fn starting_an_orchestration_records_name_input_and_instance_id() {
             ctx.start_new_orchestration("Notify", &serde_json::json!({"returnId": "R-1"}), Some("notify-R-1"))
         })
         .unwrap();
-    let result = execute_entity_batch(&registry, &batch("@starter@R-1", None, vec![op("complete", None)]));
+    let result = execute_entity_batch(
+        &registry,
+        &batch("@starter@R-1", None, vec![op("complete", None)]),
+        now(),
+    );
 
     assert_eq!(outcomes(&result), [ok("\"notify-R-1\"")]);
     let [action] = result.actions.as_slice() else {
@@ -341,7 +352,7 @@ fn v2_requests_answer_where_each_result_goes() {
             called("c2", "fail", None, "orch-2"),
         ],
     };
-    let result = execute_entity_request(&registry(), &request);
+    let result = execute_entity_request(&registry(), &request, now());
 
     assert_eq!(outcomes(&result), [ok("6"), ok("7"), err("KeyError", "bad op")]);
     assert_eq!(result.entity_state.as_deref(), Some("7"));
@@ -395,8 +406,8 @@ fn v1_and_v2_requests_give_the_same_results() {
             .collect(),
     };
 
-    let from_v1 = without_timestamps(execute_entity_batch(&registry(), &v1));
-    let mut from_v2 = without_timestamps(execute_entity_request(&registry(), &v2));
+    let from_v1 = without_timestamps(execute_entity_batch(&registry(), &v1, now()));
+    let mut from_v2 = without_timestamps(execute_entity_request(&registry(), &v2, now()));
     assert_eq!(from_v2.operation_infos.len(), operations.len());
     from_v2.operation_infos.clear();
     assert_eq!(from_v1, from_v2);
@@ -416,7 +427,7 @@ fn v2_events_that_are_not_operations_are_skipped() {
         operation_requests: vec![unlock, signaled("s1", "add", Some("2"))],
         ..Default::default()
     };
-    let result = execute_entity_request(&registry(), &request);
+    let result = execute_entity_request(&registry(), &request, now());
 
     assert_eq!(outcomes(&result), [ok("2")]);
     assert_eq!(result.operation_infos.len(), 1);
@@ -430,7 +441,7 @@ fn v2_batch_failures_still_answer_every_operation() {
         operation_requests: vec![signaled("s1", "add", Some("2")), called("c1", "get", None, "orch")],
         ..Default::default()
     };
-    let result = execute_entity_request(&registry(), &request);
+    let result = execute_entity_request(&registry(), &request, now());
 
     assert_eq!(result.results.len(), 2);
     assert_eq!(result.operation_infos.len(), 2);
@@ -446,8 +457,82 @@ fn v2_batch_failures_still_answer_every_operation() {
 #[test]
 fn a_large_batch_answers_every_operation() {
     let operations = (0..1000).map(|_| op("add", Some("1"))).collect();
-    let result = execute_entity_batch(&registry(), &batch("@counter@a", None, operations));
+    let result = execute_entity_batch(&registry(), &batch("@counter@a", None, operations), now());
 
     assert_eq!(result.results.len(), 1000);
     assert_eq!(result.entity_state.as_deref(), Some("1000"));
+}
+
+#[test]
+fn the_operation_time_is_the_batch_time_given_to_the_executor() {
+    let mut registry = Registry::new();
+    registry
+        .add_entity("clock", |ctx: &mut EntityContext| -> Result<String, Error> {
+            Ok(ctx.current_utc_datetime().to_rfc3339())
+        })
+        .unwrap();
+    let later = now() + chrono::Duration::minutes(5);
+    let result = execute_entity_batch(&registry, &batch("@clock@c", None, vec![op("read", None)]), later);
+
+    assert_eq!(outcomes(&result), [Ok(Some(format!("\"{}\"", later.to_rfc3339())))]);
+    let Some(ResultType::Success(success)) = &result.results[0].result_type else {
+        panic!("expected a success, got {:?}", result.results[0])
+    };
+    let at = Some(durabletask_sdk::time::to_timestamp(later));
+    assert_eq!((&success.start_time_utc, &success.end_time_utc), (&at, &at));
+    let same = execute_entity_batch(&registry, &batch("@clock@c", None, vec![op("read", None)]), later);
+    assert_eq!(result, same, "the same request at the same time gives the same answer");
+}
+
+#[test]
+fn an_entity_can_wake_itself_up_later() {
+    let mut registry = Registry::new();
+    registry
+        .add_entity("reminder", |ctx: &mut EntityContext| -> Result<(), Error> {
+            if ctx.operation() == "arm" {
+                let due = ctx.current_utc_datetime() + chrono::Duration::days(7);
+                ctx.signal_self_at("expire", &"stuck", due)?;
+                ctx.signal_self("armed", &())?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let result = execute_entity_batch(&registry, &batch("@reminder@R-1", None, vec![op("arm", None)]), now());
+
+    let sent = signals(&result);
+    let wake_at = durabletask_sdk::time::to_timestamp(now() + chrono::Duration::days(7));
+    assert_eq!(
+        (
+            sent[0].instance_id.as_str(),
+            sent[0].name.as_str(),
+            sent[0].input.as_deref()
+        ),
+        ("@reminder@R-1", "expire", Some("\"stuck\""))
+    );
+    assert_eq!(sent[0].scheduled_time, Some(wake_at));
+    assert_eq!(
+        (sent[1].instance_id.as_str(), sent[1].name.as_str()),
+        ("@reminder@R-1", "armed")
+    );
+    assert_eq!(sent[1].scheduled_time, None);
+}
+
+#[test]
+fn an_orchestration_started_without_an_id_gets_the_same_id_when_the_request_is_redelivered() {
+    let mut registry = Registry::new();
+    registry
+        .add_entity("starter", |ctx: &mut EntityContext| -> Result<String, Error> {
+            ctx.start_new_orchestration("Notify", &(), None)
+        })
+        .unwrap();
+    let request = batch("@starter@R-1", None, vec![entity::operation("go", "request-1", None)]);
+    let first = execute_entity_batch(&registry, &request, now());
+    let redelivered = execute_entity_batch(&registry, &request, now() + chrono::Duration::hours(1));
+    let ids = |result: &proto::EntityBatchResult| {
+        EntityResultView::new(result).started_orchestrations()[0]
+            .instance_id
+            .clone()
+    };
+    assert_eq!(ids(&first), ids(&redelivered));
+    assert_eq!(outcomes(&first), [Ok(Some(format!("\"{}\"", ids(&first))))]);
 }

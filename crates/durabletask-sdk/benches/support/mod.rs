@@ -47,7 +47,7 @@ pub fn execute_bytes(registry: &Registry, kind: RequestKind, request: &[u8]) -> 
         }
         RequestKind::EntityBatch => {
             let request = proto::EntityBatchRequest::decode(request).expect("a valid EntityBatchRequest");
-            let mut result = execute_entity_batch(registry, &request);
+            let mut result = execute_entity_batch(registry, &request, chrono::DateTime::UNIX_EPOCH);
             result.completion_token = COMPLETION_TOKEN.to_string();
             result.encode_to_vec()
         }

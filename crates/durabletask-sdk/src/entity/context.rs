@@ -76,7 +76,7 @@ enum EntityContextError {
 ///     operations: vec![operation("add", Some("2")), operation("reset", None), operation("get", None)],
 ///     ..Default::default()
 /// };
-/// let result = execute_entity_batch(&registry, &request);
+/// let result = execute_entity_batch(&registry, &request, durabletask_sdk::testing::canned::t0());
 ///
 /// // One result per operation, in order: "reset" failed, and its failure did not stop "get".
 /// let outcomes: Vec<_> = result.results.iter().map(|r| r.result_type.clone().unwrap()).collect();
@@ -89,26 +89,36 @@ enum EntityContextError {
 #[derive(Debug)]
 pub struct EntityContext {
     entity_id: EntityId,
+    now: DateTime<Utc>,
     operation: String,
+    request_id: String,
     input: Option<String>,
+    /// How many orchestrations the current operation has started (numbers the ids it generates).
+    orchestrations_started: u32,
     transaction: EntityTransaction,
 }
 
 impl EntityContext {
-    /// A context for a batch against `entity_id`, whose stored state is `state` (JSON text).
-    pub(crate) fn new(entity_id: EntityId, state: Option<String>) -> Self {
+    /// A context for a batch against `entity_id`, whose stored state is `state` (JSON text), running at `now`.
+    pub(crate) fn new(entity_id: EntityId, state: Option<String>, now: DateTime<Utc>) -> Self {
         Self {
             entity_id,
+            now,
             operation: String::new(),
+            request_id: String::new(),
             input: None,
+            orchestrations_started: 0,
             transaction: EntityTransaction::new(state),
         }
     }
 
     /// Points the context at the next operation of the batch (reusing the buffers of the previous one).
-    pub(crate) fn begin(&mut self, operation: &str, input: Option<&str>) {
+    pub(crate) fn begin(&mut self, operation: &str, request_id: &str, input: Option<&str>) {
         self.operation.clear();
         self.operation.push_str(operation);
+        self.request_id.clear();
+        self.request_id.push_str(request_id);
+        self.orchestrations_started = 0;
         match (self.input.as_mut(), input.filter(|text| !text.is_empty())) {
             (Some(buffer), Some(text)) => {
                 buffer.clear();
@@ -141,6 +151,17 @@ impl EntityContext {
     /// The operation's name, exactly as the caller sent it.
     pub fn operation(&self) -> &str {
         &self.operation
+    }
+
+    /// The id the engine gave this operation's request (a GUID; the same when the engine redelivers it).
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The time this operation runs: the time the executor was given for the batch. Entity code reads the time
+    /// here rather than from the clock, so that it stays a pure function of its inputs and tests can fix it.
+    pub fn current_utc_datetime(&self) -> DateTime<Utc> {
+        self.now
     }
 
     /// The operation's input decoded from JSON; an operation without input decodes as JSON `null`, so
@@ -222,10 +243,31 @@ impl EntityContext {
         self.push_signal(target, operation, input, Some(scheduled_time))
     }
 
+    /// Signals `operation` on this entity itself, delivered once this operation commits (the engine queues it
+    /// behind the operations already waiting).
+    pub fn signal_self(&mut self, operation: &str, input: &(impl Serialize + ?Sized)) -> Result<(), Error> {
+        let own_id = self.entity_id.clone();
+        self.push_signal(&own_id, operation, input, None)
+    }
+
+    /// Signals `operation` on this entity itself, delivered at `scheduled_time`: how an entity wakes itself up
+    /// later (a reminder, an expiry), e.g. `ctx.current_utc_datetime() + Duration::days(7)`.
+    pub fn signal_self_at(
+        &mut self,
+        operation: &str,
+        input: &(impl Serialize + ?Sized),
+        scheduled_time: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let own_id = self.entity_id.clone();
+        self.push_signal(&own_id, operation, input, Some(scheduled_time))
+    }
+
     /// Starts a new orchestration `name` with `input` once this operation commits, and returns its instance id.
     ///
-    /// When `instance_id` is `None` (or empty), a random UUID v4 in simple form (32 hex digits, as the Python
-    /// SDK generates) is used; pass an id derived from your data when the start must be idempotent.
+    /// When `instance_id` is `None` (or empty), an id is derived from the entity, the operation's request id and
+    /// how many orchestrations the operation started before: a UUID v5 in simple form (32 hex digits, the shape
+    /// the Python SDK's random ids have). The same request therefore starts the same instance when the engine
+    /// redelivers it. Pass an id derived from your data when the start must be idempotent across requests.
     pub fn start_new_orchestration(
         &mut self,
         name: &str,
@@ -238,8 +280,9 @@ impl EntityContext {
         let input = json::encode(input)?;
         let instance_id = match instance_id {
             Some(id) if !id.is_empty() => id.to_string(),
-            _ => uuid::Uuid::new_v4().simple().to_string(),
+            _ => self.generated_instance_id(),
         };
+        self.orchestrations_started += 1;
         self.transaction.push_action(OperationActionType::StartNewOrchestration(
             proto::StartNewOrchestrationAction {
                 instance_id: instance_id.clone(),
@@ -249,6 +292,14 @@ impl EntityContext {
             },
         ));
         Ok(instance_id)
+    }
+
+    /// The instance id of the next orchestration this operation starts without naming one.
+    fn generated_instance_id(&self) -> String {
+        let name = format!("{}_{}_{}", self.entity_id, self.request_id, self.orchestrations_started);
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes())
+            .simple()
+            .to_string()
     }
 
     fn push_signal(
@@ -275,25 +326,29 @@ impl EntityContext {
 mod tests {
     use super::*;
 
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_714_557_600, 0).unwrap()
+    }
+
     fn context(state: Option<&str>) -> EntityContext {
-        EntityContext::new(EntityId::new("counter", "k"), state.map(str::to_owned))
+        EntityContext::new(EntityId::new("counter", "k"), state.map(str::to_owned), now())
     }
 
     #[test]
     fn begin_replaces_operation_and_input() {
         let mut ctx = context(None);
-        ctx.begin("add", Some("5"));
+        ctx.begin("add", "r1", Some("5"));
         assert_eq!((ctx.operation(), ctx.input_json()), ("add", Some("5")));
-        ctx.begin("get", None);
+        ctx.begin("get", "r2", None);
         assert_eq!((ctx.operation(), ctx.input_json()), ("get", None));
-        ctx.begin("set", Some("[1]"));
+        ctx.begin("set", "r3", Some("[1]"));
         assert_eq!(ctx.input::<Vec<i32>>().unwrap(), vec![1]);
     }
 
     #[test]
     fn empty_input_reads_as_no_input() {
         let mut ctx = context(None);
-        ctx.begin("add", Some(""));
+        ctx.begin("add", "r1", Some(""));
         assert_eq!(ctx.input_json(), None);
         assert_eq!(ctx.input::<Option<i32>>().unwrap(), None);
     }
@@ -301,7 +356,7 @@ mod tests {
     #[test]
     fn bad_input_names_the_operation() {
         let mut ctx = context(None);
-        ctx.begin("add", Some("\"x\""));
+        ctx.begin("add", "r1", Some("\"x\""));
         let error = ctx.input::<i32>().unwrap_err();
         assert!(error.details().message.contains("operation 'add'"), "{error}");
     }
@@ -328,6 +383,52 @@ mod tests {
         assert_eq!(id.len(), 32);
         assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(ctx.start_new_orchestration("job", &(), Some("")).unwrap(), id);
+    }
+
+    #[test]
+    fn generated_orchestration_ids_depend_on_the_request_and_not_on_time() {
+        let started = |request_id: &str, at: DateTime<Utc>| {
+            let mut ctx = EntityContext::new(EntityId::new("counter", "k"), None, at);
+            ctx.begin("start", request_id, None);
+            ctx.start_new_orchestration("job", &(), None).unwrap()
+        };
+        let later = now() + chrono::Duration::hours(1);
+        assert_eq!(
+            started("r1", now()),
+            started("r1", later),
+            "a redelivered request starts the same instance"
+        );
+        assert_ne!(started("r1", now()), started("r2", now()));
+    }
+
+    #[test]
+    fn the_time_and_request_id_are_the_ones_given() {
+        let mut ctx = context(None);
+        ctx.begin("add", "r7", None);
+        assert_eq!((ctx.current_utc_datetime(), ctx.request_id()), (now(), "r7"));
+    }
+
+    #[test]
+    fn self_signals_target_the_entity_itself() {
+        let mut ctx = context(None);
+        ctx.begin("start", "r1", None);
+        ctx.signal_self("tick", &1).unwrap();
+        ctx.signal_self_at("expire", &(), now() + chrono::Duration::days(7))
+            .unwrap();
+        ctx.commit();
+        let (_, actions) = ctx.finish();
+        let targets: Vec<_> = actions
+            .iter()
+            .map(|action| match &action.operation_action_type {
+                Some(OperationActionType::SendSignal(signal)) => (
+                    signal.instance_id.as_str(),
+                    signal.name.as_str(),
+                    signal.scheduled_time.is_some(),
+                ),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(targets, [("@counter@k", "tick", false), ("@counter@k", "expire", true)]);
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The entity batch executor: runs a batch of operations against one entity and describes the outcome.
 //!
-//! It is pure: request in, result out, no I/O. The only clock reads are the start and end timestamps of each
-//! operation, which are informational.
+//! It is pure: request and time in, result out, no I/O, no clock. Neither request shape carries the time an
+//! operation runs (V1 operations have no timestamp; the timestamps of V2 operation events say when the message
+//! was sent, and the in-memory engine leaves them empty), so the caller passes the batch's time, `now`: it is
+//! every operation's start and end time and what [`EntityContext::current_utc_datetime`] answers.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::context::EntityContext;
 use super::convert::entity_batch_from_v2;
@@ -45,7 +47,13 @@ impl BatchError {
 /// actions. `completionToken` is left empty for the caller to fill in. A batch that cannot run at all (a
 /// malformed instance id, an unregistered entity) answers a failure for every operation and keeps the stored
 /// state unchanged.
-pub fn execute_entity_batch(registry: &Registry, request: &proto::EntityBatchRequest) -> proto::EntityBatchResult {
+///
+/// `now` is the time the batch runs (read it from the clock at the edge that received the request).
+pub fn execute_entity_batch(
+    registry: &Registry,
+    request: &proto::EntityBatchRequest,
+    now: DateTime<Utc>,
+) -> proto::EntityBatchResult {
     // The engine may send an empty string for "no state".
     let state = request
         .entity_state
@@ -56,12 +64,12 @@ pub fn execute_entity_batch(registry: &Registry, request: &proto::EntityBatchReq
         Ok(found) => found,
         Err(problem) => {
             tracing::warn!(error = %problem, "entity batch failed before running any operation");
-            return fail_every_operation(&problem, state, request.operations.len());
+            return fail_every_operation(&problem, state, request.operations.len(), now);
         }
     };
 
     let mut results = Vec::with_capacity(request.operations.len());
-    let mut ctx = EntityContext::new(entity_id, state);
+    let mut ctx = EntityContext::new(entity_id, state, now);
     for operation in &request.operations {
         results.push(run_operation(entity, &mut ctx, operation));
     }
@@ -80,7 +88,11 @@ pub fn execute_entity_batch(registry: &Registry, request: &proto::EntityBatchReq
 /// The result is that of [`execute_entity_batch`] plus `operationInfos`, one per operation in the same order:
 /// a call's response goes to the calling orchestration, a signal's goes nowhere. Events of any other kind are
 /// not operations and are skipped.
-pub fn execute_entity_request(registry: &Registry, request: &proto::EntityRequest) -> proto::EntityBatchResult {
+pub fn execute_entity_request(
+    registry: &Registry,
+    request: &proto::EntityRequest,
+    now: DateTime<Utc>,
+) -> proto::EntityBatchResult {
     let converted = entity_batch_from_v2(request);
     if converted.skipped_events > 0 {
         tracing::warn!(
@@ -89,7 +101,7 @@ pub fn execute_entity_request(registry: &Registry, request: &proto::EntityReques
             "skipping entity request events that are not operations"
         );
     }
-    let mut result = execute_entity_batch(registry, &converted.batch);
+    let mut result = execute_entity_batch(registry, &converted.batch, now);
     result.operation_infos = converted.operation_infos;
     result
 }
@@ -110,8 +122,8 @@ fn run_operation(
     ctx: &mut EntityContext,
     operation: &proto::OperationRequest,
 ) -> proto::OperationResult {
-    let start = Utc::now();
-    ctx.begin(&operation.operation, operation.input.as_deref());
+    ctx.begin(&operation.operation, &operation.request_id, operation.input.as_deref());
+    let now = ctx.current_utc_datetime();
     let outcome = match catch_unwind(AssertUnwindSafe(|| entity(ctx))) {
         Ok(Ok(output)) => Ok(output),
         Ok(Err(error)) => Err(error.into_details()),
@@ -123,20 +135,24 @@ fn run_operation(
             proto::OperationResult {
                 result_type: Some(ResultType::Success(proto::OperationResultSuccess {
                     result: output,
-                    start_time_utc: Some(to_timestamp(start)),
-                    end_time_utc: Some(to_timestamp(Utc::now())),
+                    start_time_utc: Some(to_timestamp(now)),
+                    end_time_utc: Some(to_timestamp(now)),
                 })),
             }
         }
         Err(details) => {
             ctx.rollback();
-            failure_result(details, start)
+            failure_result(details, now)
         }
     }
 }
 
-fn fail_every_operation(problem: &BatchError, state: Option<String>, count: usize) -> proto::EntityBatchResult {
-    let now = Utc::now();
+fn fail_every_operation(
+    problem: &BatchError,
+    state: Option<String>,
+    count: usize,
+    now: DateTime<Utc>,
+) -> proto::EntityBatchResult {
     let details = problem.failure_details();
     proto::EntityBatchResult {
         results: (0..count).map(|_| failure_result(details.clone(), now)).collect(),
@@ -145,12 +161,12 @@ fn fail_every_operation(problem: &BatchError, state: Option<String>, count: usiz
     }
 }
 
-fn failure_result(details: FailureDetails, start: chrono::DateTime<Utc>) -> proto::OperationResult {
+fn failure_result(details: FailureDetails, now: DateTime<Utc>) -> proto::OperationResult {
     proto::OperationResult {
         result_type: Some(ResultType::Failure(proto::OperationResultFailure {
             failure_details: Some(details.into()),
-            start_time_utc: Some(to_timestamp(start)),
-            end_time_utc: Some(to_timestamp(Utc::now())),
+            start_time_utc: Some(to_timestamp(now)),
+            end_time_utc: Some(to_timestamp(now)),
         })),
     }
 }

@@ -30,7 +30,11 @@ pub fn handle_entity(
     binding: &str,
 ) -> Result<InvokeResponse, EnvelopeError> {
     let batch = request.entity_batch_request(binding)?;
-    Ok(InvokeResponse::durable(&execute_entity_batch(registry, &batch)))
+    Ok(InvokeResponse::durable(&execute_entity_batch(
+        registry,
+        &batch,
+        chrono::Utc::now(),
+    )))
 }
 
 /// Why an activity invocation did not succeed. Either way the extension records a failed task for the

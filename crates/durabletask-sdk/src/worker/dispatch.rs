@@ -258,8 +258,8 @@ async fn run_entity(shared: Arc<Shared>, work: EntityWork, token: String) {
     };
     let registry = shared.registry.clone();
     let executed = tokio::task::spawn_blocking(move || match work {
-        EntityWork::Batch(request) => execute_entity_batch(&registry, &request),
-        EntityWork::Request(request) => execute_entity_request(&registry, &request),
+        EntityWork::Batch(request) => execute_entity_batch(&registry, &request, chrono::Utc::now()),
+        EntityWork::Request(request) => execute_entity_request(&registry, &request, chrono::Utc::now()),
     })
     .await;
     let mut result = match executed {
