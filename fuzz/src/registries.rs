@@ -160,7 +160,7 @@ async fn steps(ctx: OrchestrationContext, input: StepsInput) -> Result<Vec<Value
             }
             Step::ActivityWithRetry => {
                 let policy = RetryPolicy::new(3, Duration::from_secs(5)).with_backoff_coefficient(2.0);
-                ctx.call_activity_with_retry::<Value>("echo", &index, policy).await?
+                ctx.call_activity::<Value>("echo", &index).with_retry(policy).await?
             }
             Step::TimerAtExtreme(which) => {
                 let fire_at = match which % 3 {

@@ -20,7 +20,8 @@ pub async fn orchestrate(
     let message = publication.message()?;
     ctx.set_custom_status(&json!({ "stage": "publishing", "returnId": return_id }))?;
     let receipt: serde_json::Value = ctx
-        .call_activity_with_retry(publication.activity(), &message, settings.publish_retry.clone())
+        .call_activity(publication.activity(), &message)
+        .with_retry(settings.publish_retry.clone())
         .await?;
     let published_at = ctx.current_utc_datetime();
     let entity = return_id.as_deref().and_then(|id| ReturnId::parse(id).ok());

@@ -7,7 +7,8 @@
 //! - **Write** orchestrators as `async fn(OrchestrationContext, Input) -> Result<Output, Error>`
 //!   ([`orchestration`]), activities as `async fn(ActivityContext, Input) -> Result<Output, Error>` ([`activity`]),
 //!   and entities as `fn(&mut EntityContext) -> Result<Output, Error>` ([`entity`]); register them in a
-//!   [`Registry`].
+//!   [`Registry`], by name or with typed handles ([`ActivityHandle`], [`OrchestrationHandle`]) that are also what
+//!   orchestrators call them with; [`prelude`] has the usual imports.
 //! - **Run** them with pure executors — [`orchestration::execute_orchestrator`] (replay: history in, new actions
 //!   out), [`entity::execute_entity_batch`] / [`entity::execute_entity_request`] (one transaction per operation) —
 //!   behind an Azure Functions custom handler ([`functions`]: the host's envelope, ready-made trigger handlers,
@@ -59,6 +60,7 @@ pub mod failure;
 pub mod functions;
 pub mod json;
 pub mod orchestration;
+pub mod prelude;
 mod registry;
 pub mod testing;
 pub mod time;
@@ -81,5 +83,5 @@ pub use activity::ActivityContext;
 pub use entity::EntityContext;
 pub use entity_id::{EntityId, EntityIdError};
 pub use failure::{Error, FailureDetails, TaskError};
-pub use orchestration::OrchestrationContext;
-pub use registry::{Registry, RegistryError};
+pub use orchestration::{ActivityHandle, OrchestrationContext, OrchestrationHandle};
+pub use registry::{ActivityName, OrchestratorName, Registry, RegistryError};

@@ -13,7 +13,7 @@ use crate::activity::ActivityContext;
 use crate::entity::EntityContext;
 use crate::failure::{Error, FailureDetails};
 use crate::json;
-use crate::orchestration::OrchestrationContext;
+use crate::orchestration::{ActivityHandle, OrchestrationContext, OrchestrationHandle};
 
 /// An orchestrator as stored in the registry: takes the context, returns the encoded output.
 pub(crate) type OrchestratorFn =
@@ -26,6 +26,50 @@ pub(crate) type ActivityFn = Arc<
 
 /// An entity as stored in the registry: runs one operation against the context, returns the encoded result.
 pub(crate) type EntityFn = Arc<dyn Fn(&mut EntityContext) -> Result<Option<String>, Error> + Send + Sync>;
+
+/// What names an activity taking `I` and returning `O`: a plain name (`&str`, `String`), for any types, or an
+/// [`ActivityHandle<I, O>`], for exactly its types.
+pub trait ActivityName<I, O> {
+    /// The name to register.
+    fn activity_name(&self) -> &str;
+}
+
+/// What names an orchestrator taking `I` and returning `O`: a plain name (`&str`, `String`), for any types, or
+/// an [`OrchestrationHandle<I, O>`], for exactly its types.
+pub trait OrchestratorName<I, O> {
+    /// The name to register.
+    fn orchestrator_name(&self) -> &str;
+}
+
+macro_rules! plain_names {
+    ($($name:ty),*) => {$(
+        impl<I, O> ActivityName<I, O> for $name {
+            fn activity_name(&self) -> &str {
+                self
+            }
+        }
+
+        impl<I, O> OrchestratorName<I, O> for $name {
+            fn orchestrator_name(&self) -> &str {
+                self
+            }
+        }
+    )*};
+}
+
+plain_names!(&str, String, &String);
+
+impl<I, O> ActivityName<I, O> for ActivityHandle<I, O> {
+    fn activity_name(&self) -> &str {
+        self.name()
+    }
+}
+
+impl<I, O> OrchestratorName<I, O> for OrchestrationHandle<I, O> {
+    fn orchestrator_name(&self) -> &str {
+        self.name()
+    }
+}
 
 /// Why a registration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,14 +128,17 @@ impl Registry {
         Self::default()
     }
 
-    /// Registers an orchestrator: an async function of the context and its (JSON-decoded) input.
-    pub fn add_orchestrator<F, Fut, I, O>(&mut self, name: &str, orchestrator: F) -> Result<&mut Self, RegistryError>
+    /// Registers an orchestrator: an async function of the context and its (JSON-decoded) input, under a name or
+    /// an [`OrchestrationHandle`] (which must agree with the function's input and output types).
+    pub fn add_orchestrator<N, F, Fut, I, O>(&mut self, name: N, orchestrator: F) -> Result<&mut Self, RegistryError>
     where
+        N: OrchestratorName<I, O>,
         F: Fn(OrchestrationContext, I) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<O, Error>> + 'static,
         I: DeserializeOwned + 'static,
         O: Serialize + 'static,
     {
+        let name = name.orchestrator_name();
         check_name("orchestrator", name)?;
         if self.orchestrators.contains_key(name) {
             return Err(duplicate("orchestrator", name));
@@ -110,14 +157,17 @@ impl Registry {
         Ok(self)
     }
 
-    /// Registers an activity: an async function of the context and its (JSON-decoded) input.
-    pub fn add_activity<F, Fut, I, O>(&mut self, name: &str, activity: F) -> Result<&mut Self, RegistryError>
+    /// Registers an activity: an async function of the context and its (JSON-decoded) input, under a name or an
+    /// [`ActivityHandle`] (which must agree with the function's input and output types).
+    pub fn add_activity<N, F, Fut, I, O>(&mut self, name: N, activity: F) -> Result<&mut Self, RegistryError>
     where
+        N: ActivityName<I, O>,
         F: Fn(ActivityContext, I) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<O, Error>> + Send + 'static,
         I: DeserializeOwned + Send + 'static,
         O: Serialize + 'static,
     {
+        let name = name.activity_name();
         check_name("activity", name)?;
         if self.activities.contains_key(name) {
             return Err(duplicate("activity", name));

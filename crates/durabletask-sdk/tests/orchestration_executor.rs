@@ -7,7 +7,9 @@ use durabletask_sdk::orchestration::{when_all, when_any, RetryPolicy};
 use durabletask_sdk::proto::{self, orchestrator_action::OrchestratorActionType as Action, HistoryEvent};
 use durabletask_sdk::testing::history::*;
 use durabletask_sdk::testing::{actions, canned, replay, ResponseView};
-use durabletask_sdk::{EntityId, Error, OrchestrationContext, Registry};
+use durabletask_sdk::{
+    ActivityContext, ActivityHandle, EntityId, Error, OrchestrationContext, OrchestrationHandle, Registry,
+};
 
 const ID: &str = "instance-1";
 
@@ -351,7 +353,8 @@ fn retries_wait_on_durable_timers_with_backoff() {
         .add_orchestrator("Retry", |ctx: OrchestrationContext, _: ()| async move {
             let policy = RetryPolicy::new(3, Duration::from_secs(10)).with_backoff_coefficient(2.0);
             Ok(ctx
-                .call_activity_with_retry::<String>("Publish", &"msg", policy)
+                .call_activity::<String>("Publish", &"msg")
+                .with_retry(policy)
                 .await?)
         })
         .unwrap();
@@ -554,4 +557,105 @@ fn entities_are_signalled_and_called_with_deterministic_request_ids() {
     let answer = serde_json::json!({ "result": "6" }).to_string();
     let response = run(&registry, past, vec![event_raised(&request_id, Some(&answer))]);
     assert_eq!(complete_action(&response).result.as_deref(), Some("6"));
+}
+
+const ADD_ONE: ActivityHandle<u32, u32> = ActivityHandle::new("AddOne");
+const CHILD: OrchestrationHandle<u32, String> = OrchestrationHandle::new("Child");
+const PARENT: OrchestrationHandle<(), (u32, String, String)> = OrchestrationHandle::new("Parent");
+
+async fn add_one(_ctx: ActivityContext, value: u32) -> Result<u32, Error> {
+    Ok(value + 1)
+}
+
+async fn parent(ctx: OrchestrationContext, _: ()) -> Result<(u32, String, String), Error> {
+    let sum = ctx.call(ADD_ONE, &1);
+    let child = ctx.call(CHILD, &2);
+    let named = ctx.call(CHILD.with_instance_id("child-x"), &3);
+    Ok((sum.await?, child.await?, named.await?))
+}
+
+#[test]
+fn typed_handles_register_and_call_with_one_declaration() {
+    let mut registry = Registry::new();
+    registry
+        .add_activity(ADD_ONE, add_one)
+        .unwrap()
+        .add_orchestrator(PARENT, parent)
+        .unwrap();
+    assert_eq!(registry.activity_names(), ["AddOne"]);
+
+    let response = run(&registry, vec![], start("Parent", "null"));
+    assert_eq!(
+        response.actions,
+        [
+            actions::schedule_task(1, "AddOne", Some("1")),
+            actions::create_sub_orchestration(2, "Child", "instance-1:0002", Some("2")),
+            actions::create_sub_orchestration(3, "Child", "child-x", Some("3")),
+        ]
+    );
+
+    let mut past = start("Parent", "null");
+    past.extend([
+        task_scheduled(1, "AddOne", Some("1")),
+        sub_orchestration_created(2, "Child", "instance-1:0002"),
+        sub_orchestration_created(3, "Child", "child-x"),
+    ]);
+    let new = canned::episode(
+        t0(),
+        [
+            task_completed(1, Some("2")),
+            sub_orchestration_completed(2, Some("\"two\"")),
+            sub_orchestration_completed(3, Some("\"three\"")),
+        ],
+    );
+    let response = run(&registry, past, new);
+    assert_eq!(
+        complete_action(&response).result.as_deref(),
+        Some("[2,\"two\",\"three\"]")
+    );
+}
+
+#[test]
+fn retried_sub_orchestrations_target_the_first_attempts_instance() {
+    let mut registry = Registry::new();
+    registry
+        .add_orchestrator("Parent", |ctx: OrchestrationContext, _: ()| async move {
+            let policy = RetryPolicy::new(2, Duration::from_secs(30));
+            Ok(ctx.call(CHILD, &1).with_retry(policy).await?)
+        })
+        .unwrap();
+    let retry_at = t0() + chrono::Duration::seconds(30);
+    let mut past = canned::sub_orchestration_created("Parent", ID, Some("null"), "Child", "instance-1:0001");
+    past.extend(canned::episode(
+        t0(),
+        [
+            sub_orchestration_failed(1, "E", "child broke"),
+            timer_created(2, retry_at),
+        ],
+    ));
+    let response = run(
+        &registry,
+        past.clone(),
+        canned::episode(retry_at, [timer_fired(2, retry_at)]),
+    );
+    assert_eq!(
+        response.actions,
+        [actions::create_sub_orchestration(
+            3,
+            "Child",
+            "instance-1:0001",
+            Some("1")
+        )]
+    );
+
+    past.extend(canned::episode(
+        retry_at,
+        [
+            timer_fired(2, retry_at),
+            sub_orchestration_created(3, "Child", "instance-1:0001"),
+        ],
+    ));
+    let response = run(&registry, past, vec![sub_orchestration_failed(3, "E", "still broken")]);
+    let details = ResponseView::new(&response).failure().expect("the retries are used up");
+    assert_eq!(details.inner_failure.as_ref().unwrap().error_message, "still broken");
 }

@@ -9,12 +9,13 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::retry::RetryPolicy;
+use super::call::{Call, CallTask};
+use super::handle::Callable;
 use super::state::{ContinueAsNew, ReplayState, SlotKey};
-use super::task::{CompositeTask, DurableFuture};
+use super::task::DurableFuture;
 use super::timer;
 use crate::entity_id::EntityId;
-use crate::failure::{error_types, Error, TaskError};
+use crate::failure::{error_types, Error};
 use crate::json;
 use crate::proto;
 use crate::proto::orchestrator_action::OrchestratorActionType as Action;
@@ -97,53 +98,34 @@ impl OrchestrationContext {
         Ok(())
     }
 
-    /// Schedules an activity with JSON input and returns its task.
-    pub fn call_activity<T: DeserializeOwned>(&self, name: &str, input: &impl Serialize) -> DurableFuture<T> {
+    /// Schedules activity `name` with JSON `input` and returns its task (await it, or retry it with
+    /// [`CallTask::with_retry`]). With a typed [`ActivityHandle`](super::ActivityHandle), use [`call`](Self::call).
+    pub fn call_activity<T: DeserializeOwned>(&self, name: &str, input: &impl Serialize) -> CallTask<T> {
         let input = self.encode_or_fail(input);
         self.schedule_activity(name, input)
     }
 
-    /// Schedules an activity that is retried on failure according to `policy`, waiting on durable timers.
-    pub fn call_activity_with_retry<T: DeserializeOwned + 'static>(
-        &self,
-        name: &str,
-        input: &impl Serialize,
-        policy: RetryPolicy,
-    ) -> CompositeTask<T> {
-        let input = self.encode_or_fail(input);
-        let first = self.schedule_activity::<T>(name, input.clone());
-        let ctx = self.clone();
-        let name = name.to_string();
-        CompositeTask::new(ctx.retry_loop(policy, first, move |ctx| ctx.schedule_activity(&name, input.clone())))
-    }
-
-    /// Starts a sub-orchestration (instance id defaults to `<parent id>:<task id as 4 hex digits>`).
+    /// Starts sub-orchestration `name` with JSON `input` on `instance_id` (default:
+    /// `<parent id>:<task id as 4 hex digits>`) and returns its task (await it, or retry it with
+    /// [`CallTask::with_retry`]; every attempt targets the same instance id). With a typed
+    /// [`OrchestrationHandle`](super::OrchestrationHandle), use [`call`](Self::call).
     pub fn call_sub_orchestrator<T: DeserializeOwned>(
         &self,
         name: &str,
         input: &impl Serialize,
         instance_id: Option<&str>,
-    ) -> DurableFuture<T> {
+    ) -> CallTask<T> {
         let input = self.encode_or_fail(input);
         self.schedule_sub_orchestration(name, input, instance_id.map(str::to_string))
     }
 
-    /// Starts a sub-orchestration that is retried on failure according to `policy`.
-    pub fn call_sub_orchestrator_with_retry<T: DeserializeOwned + 'static>(
-        &self,
-        name: &str,
-        input: &impl Serialize,
-        instance_id: Option<&str>,
-        policy: RetryPolicy,
-    ) -> CompositeTask<T> {
+    /// Calls what a typed handle names: an activity ([`ActivityHandle`](super::ActivityHandle)), or an
+    /// orchestrator as a sub-orchestration ([`OrchestrationHandle`](super::OrchestrationHandle), optionally
+    /// [`with_instance_id`](super::OrchestrationHandle::with_instance_id)). The input and output types are the
+    /// handle's, so the compiler checks them against the registered function.
+    pub fn call<C: Callable>(&self, target: C, input: &C::Input) -> CallTask<C::Output> {
         let input = self.encode_or_fail(input);
-        let first = self.schedule_sub_orchestration::<T>(name, input.clone(), instance_id.map(str::to_string));
-        // Every attempt targets the same instance id as the first one.
-        let instance_id = self.scheduled_sub_orchestration_id(first.task_id());
-        let name = name.to_string();
-        CompositeTask::new(self.clone().retry_loop(policy, first, move |ctx| {
-            ctx.schedule_sub_orchestration(&name, input.clone(), instance_id.clone())
-        }))
+        target.schedule(self, input)
     }
 
     /// A durable timer that fires at `fire_at` (long timers are chained in steps of at most three days).
@@ -273,85 +255,62 @@ impl OrchestrationContext {
         state.add_action(new_action(id, action), false);
     }
 
-    fn schedule_activity<T>(&self, name: &str, input: Option<String>) -> DurableFuture<T> {
+    pub(crate) fn schedule_activity<T>(&self, name: &str, input: Option<String>) -> CallTask<T> {
         let mut state = self.state.borrow_mut();
         let id = state.next_sequence_number();
         let action = Action::ScheduleTask(proto::ScheduleTaskAction {
             name: name.to_string(),
             version: None,
-            input,
+            input: input.clone(),
             tags: Default::default(),
             parent_trace_context: None,
         });
         state.add_action(new_action(id, action), true);
         drop(state);
-        DurableFuture::new(self.state.clone(), SlotKey::Sequence(id))
+        let call = Call::Activity {
+            name: name.to_string(),
+            input,
+        };
+        CallTask::new(
+            DurableFuture::new(self.state.clone(), SlotKey::Sequence(id)),
+            self.clone(),
+            call,
+        )
     }
 
-    fn schedule_sub_orchestration<T>(
+    pub(crate) fn schedule_sub_orchestration<T>(
         &self,
         name: &str,
         input: Option<String>,
         instance_id: Option<String>,
-    ) -> DurableFuture<T> {
+    ) -> CallTask<T> {
         let mut state = self.state.borrow_mut();
         let id = state.next_sequence_number();
         let instance_id = instance_id.unwrap_or_else(|| format!("{}:{id:04x}", state.instance_id));
         let action = Action::CreateSubOrchestration(proto::CreateSubOrchestrationAction {
-            instance_id,
+            instance_id: instance_id.clone(),
             name: name.to_string(),
             version: None,
-            input,
+            input: input.clone(),
             parent_trace_context: None,
             tags: Default::default(),
         });
         state.add_action(new_action(id, action), true);
         drop(state);
-        DurableFuture::new(self.state.clone(), SlotKey::Sequence(id))
-    }
-
-    fn scheduled_sub_orchestration_id(&self, task_id: i32) -> Option<String> {
-        let state = self.state.borrow();
-        match state.pending_actions.get(&task_id)?.orchestrator_action_type.as_ref()? {
-            Action::CreateSubOrchestration(create) => Some(create.instance_id.clone()),
-            _ => None,
-        }
-    }
-
-    /// Awaits `first`; on failure waits the policy's delay on a durable timer and tries again with `attempt`.
-    async fn retry_loop<T: DeserializeOwned>(
-        self,
-        policy: RetryPolicy,
-        first: DurableFuture<T>,
-        attempt: impl Fn(&OrchestrationContext) -> DurableFuture<T>,
-    ) -> Result<T, TaskError> {
-        let started_at = self.current_utc_datetime();
-        let mut current = first;
-        let mut attempt_number = 1;
-        loop {
-            let error = match current.await {
-                Ok(value) => return Ok(value),
-                Err(error) => error,
-            };
-            attempt_number += 1;
-            let non_retriable = error.failure_details().is_some_and(|d| d.is_non_retriable);
-            let timed_out = policy.retry_timeout().is_some_and(|timeout| {
-                chrono::Duration::from_std(timeout)
-                    .ok()
-                    .and_then(|timeout| started_at.checked_add_signed(timeout))
-                    .is_some_and(|deadline| self.current_utc_datetime() >= deadline)
-            });
-            let delay = match policy.delay_before_attempt(attempt_number) {
-                Some(delay) if !non_retriable && !timed_out => delay,
-                _ => return Err(error),
-            };
-            self.create_timer_after(delay).await?;
-            current = attempt(&self);
-        }
+        let call = Call::SubOrchestration {
+            name: name.to_string(),
+            input,
+            instance_id,
+        };
+        CallTask::new(
+            DurableFuture::new(self.state.clone(), SlotKey::Sequence(id)),
+            self.clone(),
+            call,
+        )
     }
 
     /// Encodes a value; an unencodable value fails the orchestration with a clear message rather than panicking.
-    fn encode_or_fail(&self, value: &impl Serialize) -> Option<String> {
+    fn encode_or_fail(&self, value: &(impl Serialize + ?Sized)) -> Option<String> {
         match json::encode(value) {
             Ok(encoded) => encoded,
             Err(error) => {

@@ -5,20 +5,24 @@
 //! deterministic: everything that can differ between runs (time, GUIDs, results of I/O) comes from the context,
 //! whose answers are recorded in the instance's history and replayed. [`execute_orchestrator`] runs one episode.
 
+mod call;
 mod combinators;
 mod context;
 mod entity_response;
 mod executor;
 mod guid;
+mod handle;
 mod retry;
 mod state;
 mod task;
 mod task_kind;
 mod timer;
 
+pub use call::CallTask;
 pub use combinators::{when_all, when_any, WhenAll, WhenAny};
 pub use context::OrchestrationContext;
 pub use executor::execute_orchestrator;
+pub use handle::{ActivityHandle, Callable, OrchestrationHandle, SubOrchestrationCall};
 pub use retry::RetryPolicy;
 pub use task::{CompositeTask, DurableFuture};
 pub use task_kind::{NondeterminismError, Recorded, ScheduledTask, TaskKind};
