@@ -29,7 +29,9 @@ returns the list of the values of the awaited steps.
   awaited steps (each appends its value to the result list):
     {"op": "activity", "name": "echo"|"boom", "input": <json, optional>}
     {"op": "timer", "seconds": <int>}                       value null
-    {"op": "event", "name": <str>}                          value: the event's payload
+    {"op": "event", "name": <str>, "timeout": <int seconds, optional>}
+                                                            value: the event's payload, or "<timed out>" when the
+                                                            timeout passed first (see _timed_wait)
     {"op": "sub", "input": <program>, "id": <str, optional>}  value: the child Script's result
     {"op": "call_entity", "entity": "@counter@<key>", "operation": <str>, "input": <json, optional>}
     {"op": "all", "of": [step, ...]}                        value: the list of the children's values
@@ -42,6 +44,10 @@ returns the list of the values of the awaited steps.
 
 An ``any`` nested in an ``all`` or ``any`` resolves to its winner's value too: the value of a composite step is
 computed when the step's value is appended, depth first in list order, and a failed winner raises at that moment.
+
+An ``any`` cancels the event waits its losers leave behind, the moment it finishes (including waits nested in
+losing ``all``/``any`` children): in Rust, the losing futures are dropped, and a dropped wait no longer takes
+events. Other losing tasks (activities, timers, ...) are left alone, as in Rust.
 """
 from __future__ import annotations
 
@@ -73,6 +79,84 @@ def _as_is(result: Any) -> Any:
     return result
 
 
+TIMED_OUT = "<timed out>"
+
+
+def _wait(ctx: task.OrchestrationContext, name: str) -> task.Task:
+    """``wait_for_external_event``, remembering the context and name so that ``_withdraw`` can find the wait."""
+    wait = ctx.wait_for_external_event(name)
+    wait._oracle_waiting = (ctx, name.casefold())  # type: ignore[attr-defined]
+    return wait
+
+
+def _withdraw(wait: task.Task) -> None:
+    """Cancels an unfinished event wait.
+
+    ``CancellableTask.cancel()`` would do, but its handler deletes the name's entry from the pending waits when the
+    list empties, and the SDK's own ``eventRaised`` handling, which completes a wait (and so, through ``_Race``,
+    cancels its rival waiting for the same name), then deletes that entry too: a ``KeyError`` (durabletask 1.12.0,
+    worker.py ``process_event``). So the wait is taken out of the list here, leaving the entry, and then cancelled
+    without the handler. An empty list is what the SDK treats as "nobody waits".
+
+    The wait is detached from the composites it belongs to first: they lost too (in Rust they are dropped with
+    it), and a composite told of a cancelled child would raise ``TaskCancelledError`` from inside the SDK.
+    """
+    ctx, name = wait._oracle_waiting  # type: ignore[attr-defined]
+    waiting = ctx._pending_events.get(name)  # pyright: ignore[reportPrivateUsage]
+    if waiting is not None and any(other is wait for other in waiting):
+        waiting[:] = [other for other in waiting if other is not wait]
+    wait._parents.clear()  # pyright: ignore[reportPrivateUsage]
+    wait.set_cancel_handler(lambda: None)
+    wait.cancel()
+
+
+def _cancel_waits(t: task.Task) -> None:
+    """Cancels the unfinished event waits in ``t`` and, for an unfinished composite, in its children."""
+    if t.is_complete:
+        return
+    if hasattr(t, "_oracle_waiting"):
+        _withdraw(t)
+    elif isinstance(t, task.CompositeTask):
+        for child in t.get_tasks():
+            _cancel_waits(child)
+
+
+class _Race(task.WhenAnyTask):
+    """``when_any`` that cancels the event waits of its losers as soon as it has a winner."""
+
+    def on_child_completed(self, child: task.Task) -> None:
+        had_winner = self.is_complete
+        super().on_child_completed(child)
+        if not had_winner and self.is_complete:
+            for other in self.get_tasks():
+                if other is not child:
+                    _cancel_waits(other)
+
+
+def _completed(value: Any) -> task.Task:
+    done: task.CompletableTask = task.CompletableTask()
+    done.complete(value)
+    return done
+
+
+def _timed_wait(ctx: task.OrchestrationContext, name: str, seconds: int) -> tuple[task.Task, Unwrap]:
+    """A wait for ``name`` with a timeout, as durabletask-java and -go implement it (Python 1.12.0 has none): an
+    event that already arrived is taken without a timer; a zero timeout without one times out without a timer;
+    otherwise the wait races a timer, and the timer's win cancels the wait."""
+    wait = _wait(ctx, name)
+    if wait.is_complete:
+        return wait, _as_is
+    if seconds <= 0:
+        _withdraw(wait)
+        return _completed(TIMED_OUT), _as_is
+    timer = ctx.create_timer(ctx.current_utc_datetime + timedelta(seconds=seconds))
+
+    def value(winner: task.Task) -> Any:
+        return TIMED_OUT if winner is timer else winner.get_result()
+
+    return _Race([wait, timer]), value
+
+
 def _start_step(ctx: task.OrchestrationContext, step: dict) -> tuple[task.Task, Unwrap]:
     """Starts the durable work of an awaited step: its task, and how to turn the task's result into the value."""
     op = step["op"]
@@ -81,7 +165,9 @@ def _start_step(ctx: task.OrchestrationContext, step: dict) -> tuple[task.Task, 
     if op == "timer":
         return ctx.create_timer(ctx.current_utc_datetime + timedelta(seconds=step["seconds"])), _as_is
     if op == "event":
-        return ctx.wait_for_external_event(step["name"]), _as_is
+        if step.get("timeout") is not None:
+            return _timed_wait(ctx, step["name"], step["timeout"])
+        return _wait(ctx, step["name"]), _as_is
     if op == "sub":
         return ctx.call_sub_orchestrator("Script", input=step["input"], instance_id=step.get("id")), _as_is
     if op == "call_entity":
@@ -103,7 +189,7 @@ def _start_step(ctx: task.OrchestrationContext, step: dict) -> tuple[task.Task, 
                     return unwrap(winner.get_result())
             raise AssertionError("the winner is one of the children")
 
-        return task.when_any([child for child, _ in children]), winner_value
+        return _Race([child for child, _ in children]), winner_value
     raise ValueError(f"unknown step {op!r}")
 
 
@@ -125,7 +211,10 @@ def Script(ctx: task.OrchestrationContext, program: dict):
                 return
         else:
             started, unwrap = _start_step(ctx, step)
-            result = yield started
+            # A task that already finished (a zero timeout) is not yielded: durabletask-python 1.12.0 does not
+            # resume an orchestrator whose first yielded task is already complete until another task event
+            # arrives (`run` starts the generator without `resume`), while Rust goes on at once.
+            result = started.get_result() if started.is_complete else (yield started)
             values.append(unwrap(result))
     return values
 

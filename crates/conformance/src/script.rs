@@ -5,10 +5,15 @@
 //! append their value to the result list; immediate steps (signal, status, fail, continue_as_new) append nothing.
 //! The oracle's module docs describe each step; [`Step`] is the typed form.
 //!
+//! An `any` drops its losers as soon as it has a winner, so their external event waits are withdrawn (the oracle
+//! cancels them). An `event` step with a `timeout` is `wait_for_external_event_with_timeout`.
+//!
 //! One rule keeps nested composites faithful to Python, where `when_any` resolves to the *winning task* rather
 //! than its value: a step's value is an [`Outcome`] tree that is resolved only when it is appended to the
 //! result list, depth first in list order, and a failed `any` winner raises at that moment. So in
 //! `all[any[boom], echo]` the `all` itself succeeds and the failure surfaces afterwards, as in Python.
+
+use std::time::Duration;
 
 use futures::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
@@ -19,6 +24,9 @@ use durabletask_sdk::{EntityId, Error, OrchestrationContext, TaskError};
 
 /// The name both SDKs register the orchestrator under.
 pub const SCRIPT: &str = "Script";
+
+/// The value of an `event` step whose timeout passed first.
+pub const TIMED_OUT: &str = "<timed out>";
 
 /// A program of the step language.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -51,10 +59,14 @@ pub enum Step {
         /// The delay.
         seconds: i64,
     },
-    /// Waits for the external event `name`; its value is the event's payload.
+    /// Waits for the external event `name`; its value is the event's payload, or [`TIMED_OUT`] when `timeout`
+    /// seconds passed first (a zero or negative timeout times out at once unless the event already arrived).
     Event {
         /// The event name.
         name: String,
+        /// How long to wait, in seconds (absent: no timeout).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout: Option<i64>,
     },
     /// Runs `Script` as a sub-orchestration with `input` as its program; its value is the child's result.
     Sub {
@@ -202,7 +214,21 @@ fn start_step(ctx: &OrchestrationContext, step: &Step) -> Result<StepFuture, Err
                 Ok(Outcome::Value(Value::Null))
             })
         }
-        Step::Event { name } => plain(ctx.wait_for_external_event::<Value>(name)),
+        Step::Event { name, timeout: None } => plain(ctx.wait_for_external_event::<Value>(name)),
+        Step::Event {
+            name,
+            timeout: Some(seconds),
+        } => {
+            let timeout = Duration::from_secs(u64::try_from(*seconds).unwrap_or(0));
+            let wait = ctx.wait_for_external_event_with_timeout::<Value>(name, timeout);
+            Box::pin(async move {
+                match wait.await {
+                    Ok(payload) => Ok(Outcome::Value(payload)),
+                    Err(TaskError::EventTimedOut { .. }) => Ok(Outcome::Value(Value::from(TIMED_OUT))),
+                    Err(other) => Err(other),
+                }
+            })
+        }
         Step::Sub { input, id } => plain(ctx.call_sub_orchestrator::<Value>(SCRIPT, input, id.as_deref())),
         Step::CallEntity {
             entity,

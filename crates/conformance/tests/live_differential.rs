@@ -390,6 +390,95 @@ fn a_losing_long_timer_still_chains() {
     assert_same_response(&script_request(steps, past, new));
 }
 
+// ---------------------------------------------------------------------------------------------- waits that cancel
+//
+// A wait that lost a race, or timed out, must not take the next event of its name. Python 1.12.0 has no wait with
+// a timeout: the oracle composes it from a wait, a timer and a cancellation, as durabletask-java and -go implement
+// it (see `_timed_wait` in oracle.py), and its `any` cancels the waits its losers leave behind, as dropping them
+// does in Rust. Each scenario is asked live, then replayed from the full history.
+
+/// Asks both SDKs for the episode `new` after `past`, then for a replay of all of it with nothing new.
+fn assert_same_live_and_replayed(steps: &str, past: Vec<proto::HistoryEvent>, new: Vec<proto::HistoryEvent>) {
+    assert_same_response(&script_request(steps, past.clone(), new.clone()));
+    let mut everything = past;
+    everything.extend(new);
+    everything.push(history::orchestrator_completed());
+    let later = vec![history::orchestrator_started(at(3600))];
+    assert_same_response(&script_request(steps, everything, later));
+}
+
+const RACE_THEN_WAIT: &str = r#"[{"op": "any", "of": [{"op": "event", "name": "Go"}, {"op": "timer", "seconds": 60}]},
+    {"op": "event", "name": "Go"}]"#;
+const TWO_TIMED_WAITS: &str =
+    r#"[{"op": "event", "name": "Go", "timeout": 60}, {"op": "event", "name": "Go", "timeout": 60}]"#;
+
+#[test]
+fn a_wait_that_lost_a_race_does_not_take_the_next_event() {
+    let past = vec![
+        history::timer_created(1, at(60)),
+        history::orchestrator_completed(),
+        history::orchestrator_started(at(60)),
+        history::timer_fired(1, at(60)),
+        history::orchestrator_completed(),
+    ];
+    let new = vec![
+        history::orchestrator_started(at(90)),
+        history::event_raised("Go", Some("\"late\"")),
+    ];
+    assert_same_live_and_replayed(RACE_THEN_WAIT, past, new);
+}
+
+#[test]
+fn after_a_timeout_the_next_wait_gets_the_next_event() {
+    let past = vec![
+        history::timer_created(1, at(60)),
+        history::orchestrator_completed(),
+        history::orchestrator_started(at(60)),
+        history::timer_fired(1, at(60)),
+        history::timer_created(2, at(120)),
+        history::orchestrator_completed(),
+    ];
+    let new = vec![
+        history::orchestrator_started(at(70)),
+        history::event_raised("GO", Some("\"second\"")),
+    ];
+    assert_same_live_and_replayed(TWO_TIMED_WAITS, past, new);
+}
+
+#[test]
+fn an_event_in_the_same_episode_as_the_timeout_goes_to_whichever_came_first() {
+    let past = vec![history::timer_created(1, at(60)), history::orchestrator_completed()];
+    let timer_first = vec![
+        history::orchestrator_started(at(60)),
+        history::timer_fired(1, at(60)),
+        history::event_raised("Go", Some("1")),
+    ];
+    assert_same_live_and_replayed(TWO_TIMED_WAITS, past.clone(), timer_first);
+    let event_first = vec![
+        history::orchestrator_started(at(60)),
+        history::event_raised("Go", Some("1")),
+        history::timer_fired(1, at(60)),
+    ];
+    assert_same_live_and_replayed(TWO_TIMED_WAITS, past, event_first);
+}
+
+#[test]
+fn a_timed_wait_takes_an_event_that_already_arrived_and_a_zero_timeout_gives_up_at_once() {
+    let steps = r#"[{"op": "event", "name": "Go", "timeout": 60}, {"op": "event", "name": "Go", "timeout": 0},
+        {"op": "activity", "name": "echo", "input": "after"}]"#;
+    // The event precedes the start: the first wait takes it without a timer, the second gives up at once.
+    let mut new = vec![history::event_raised("Go", Some("\"early\""))];
+    new.extend([
+        history::orchestrator_started(at(0)),
+        history::execution_started("Script", "known", Some(&format!("{{\"steps\": {steps}}}"))),
+    ]);
+    assert_same_response(&Request::Orchestrator(proto::OrchestratorRequest {
+        instance_id: "known".to_string(),
+        new_events: new,
+        ..Default::default()
+    }));
+}
+
 #[test]
 #[ignore = "known difference: Python fails on an entity response nobody waits for, we ignore it"]
 fn known_difference_an_unexpected_entity_response() {

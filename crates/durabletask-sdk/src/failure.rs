@@ -35,6 +35,8 @@ pub mod error_types {
     pub const ENTITY_OPERATION_FAILED: &str = "EntityOperationFailed";
     /// The engine's answer to an entity call could not be read.
     pub const INVALID_ENTITY_RESPONSE: &str = "InvalidEntityResponseError";
+    /// A wait for an external event timed out and the orchestrator did not handle it.
+    pub const EVENT_TIMEOUT: &str = "EventTimeoutError";
     /// A task failed without failure details.
     pub const UNKNOWN: &str = "UnknownError";
     /// User code panicked.
@@ -159,6 +161,15 @@ pub enum TaskError {
         /// What the entity reported.
         details: FailureDetails,
     },
+    /// A wait for an external event gave up: its timeout passed first (see
+    /// [`OrchestrationContext::wait_for_external_event_with_timeout`](crate::OrchestrationContext::wait_for_external_event_with_timeout)).
+    #[error("the wait for external event '{name}' timed out after {timeout:?}")]
+    EventTimedOut {
+        /// The event name.
+        name: String,
+        /// The timeout.
+        timeout: std::time::Duration,
+    },
     /// The task finished but its result could not be decoded into the requested type.
     #[error("the result of task #{task_id} could not be decoded: {message}")]
     InvalidResult {
@@ -176,7 +187,7 @@ impl TaskError {
             TaskError::ActivityFailed { details, .. }
             | TaskError::SubOrchestrationFailed { details, .. }
             | TaskError::EntityOperationFailed { details, .. } => Some(details),
-            TaskError::InvalidResult { .. } => None,
+            TaskError::InvalidResult { .. } | TaskError::EventTimedOut { .. } => None,
         }
     }
 }
@@ -241,7 +252,11 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for Error {
         let error_type = std::any::type_name::<E>().to_string();
         let mut details = FailureDetails::new(error_type, error.to_string());
         if let Some(task_error) = (&error as &dyn Any).downcast_ref::<TaskError>() {
-            details.error_type = error_types::TASK_FAILED.to_string();
+            details.error_type = match task_error {
+                TaskError::EventTimedOut { .. } => error_types::EVENT_TIMEOUT,
+                _ => error_types::TASK_FAILED,
+            }
+            .to_string();
             details.inner = task_error.failure_details().cloned().map(Box::new);
         } else if let Some(source) = error.source() {
             details.inner = Some(Box::new(chain_details(source, 8)));

@@ -108,8 +108,10 @@ impl Generator<'_> {
             }
             2 => {
                 self.leaves_left = self.leaves_left.saturating_sub(1);
+                let timeout = self.rng.percent(30).then(|| self.timer_seconds(in_any));
                 Step::Event {
                     name: self.rng.pick(&EVENT_NAMES).to_string(),
+                    timeout,
                 }
             }
             3 => {
@@ -196,7 +198,7 @@ impl Generator<'_> {
 pub fn awaited_event_names(program: &Program) -> Vec<String> {
     fn collect(step: &Step, names: &mut Vec<String>) {
         match step {
-            Step::Event { name } => names.push(name.clone()),
+            Step::Event { name, .. } => names.push(name.clone()),
             Step::All { of } | Step::Any { of } => of.iter().for_each(|child| collect(child, names)),
             _ => {}
         }

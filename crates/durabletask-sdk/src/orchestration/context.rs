@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::call::{Call, CallTask};
+use super::event_wait::TimedEventWait;
 use super::handle::Callable;
 use super::state::{ContinueAsNew, ReplayState, SlotKey};
 use super::task::DurableFuture;
@@ -149,6 +150,43 @@ impl OrchestrationContext {
     pub fn wait_for_external_event<T: DeserializeOwned>(&self, name: &str) -> DurableFuture<T> {
         let key = self.state.borrow_mut().wait_for_event(name);
         DurableFuture::new(self.state.clone(), key)
+    }
+
+    /// Waits for an external event for at most `timeout` (in orchestration time): the event's payload, or
+    /// [`TaskError::EventTimedOut`](crate::TaskError::EventTimedOut). When the timeout wins, the wait is withdrawn, so a later event of that name
+    /// goes to the next wait. An event that already arrived is taken at once; a zero timeout without one times out
+    /// at once; in both cases no timer is created. See [`TimedEventWait`] for how this compares with the other
+    /// SDKs.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use durabletask_sdk::prelude::*;
+    ///
+    /// async fn approval(ctx: OrchestrationContext, _: ()) -> Result<&'static str, Error> {
+    ///     match ctx.wait_for_external_event_with_timeout::<bool>("Approval", Duration::from_secs(3600)).await {
+    ///         Ok(true) => Ok("approved"),
+    ///         Ok(false) => Ok("rejected"),
+    ///         Err(TaskError::EventTimedOut { .. }) => Ok("escalated"),
+    ///         Err(other) => Err(other.into()),
+    ///     }
+    /// }
+    /// ```
+    pub fn wait_for_external_event_with_timeout<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        timeout: Duration,
+    ) -> TimedEventWait<T> {
+        let buffered = self.state.borrow_mut().take_buffered_event(name);
+        if let Some(payload) = buffered {
+            let key = self.state.borrow_mut().add_finished_slot(Ok(payload));
+            return TimedEventWait::new(Some(DurableFuture::new(self.state.clone(), key)), None, name, timeout);
+        }
+        if timeout.is_zero() {
+            return TimedEventWait::new(None, None, name, timeout);
+        }
+        let event = self.wait_for_external_event(name);
+        let timer = self.create_timer_after(timeout);
+        TimedEventWait::new(Some(event), Some(timer), name, timeout)
     }
 
     /// Sends an event to another orchestration instance (fire and forget).

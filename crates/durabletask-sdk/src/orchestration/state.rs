@@ -170,42 +170,71 @@ impl ReplayState {
         None
     }
 
-    /// Starts waiting for an external event, consuming a buffered one if it already arrived.
-    pub fn wait_for_event(&mut self, name: &str) -> SlotKey {
+    /// A task that has already finished with `outcome` (an event taken from the buffer).
+    pub fn add_finished_slot(&mut self, outcome: TaskOutcome) -> SlotKey {
         self.event_waits += 1;
         let key = SlotKey::Event(self.event_waits);
-        let folded = name.to_lowercase();
-        let buffered = self.buffered_events.get_mut(&folded).and_then(VecDeque::pop_front);
-        if self.buffered_events.get(&folded).is_some_and(VecDeque::is_empty) {
-            self.buffered_events.remove(&folded);
-        }
-        match buffered {
-            Some((_, payload)) => {
-                self.slots.insert(
-                    key,
-                    Slot {
-                        outcome: Some(Ok(payload)),
-                        waker: None,
-                    },
-                );
-            }
-            None => {
-                self.slots.insert(key, Slot::default());
-                self.event_waiters
-                    .entry(folded)
-                    .or_default()
-                    .push_back(self.event_waits);
-            }
-        }
+        self.slots.insert(
+            key,
+            Slot {
+                outcome: Some(outcome),
+                waker: None,
+            },
+        );
         key
+    }
+
+    /// Starts waiting for an external event, consuming a buffered one if it already arrived.
+    pub fn wait_for_event(&mut self, name: &str) -> SlotKey {
+        let folded = name.to_lowercase();
+        if let Some(payload) = self.take_buffered(&folded) {
+            return self.add_finished_slot(Ok(payload));
+        }
+        self.event_waits += 1;
+        let key = SlotKey::Event(self.event_waits);
+        self.slots.insert(key, Slot::default());
+        self.event_waiters
+            .entry(folded)
+            .or_default()
+            .push_back(self.event_waits);
+        key
+    }
+
+    /// Takes the oldest buffered event named `name` (any letter case), if one arrived and nobody took it yet.
+    pub fn take_buffered_event(&mut self, name: &str) -> Option<Option<String>> {
+        self.take_buffered(&name.to_lowercase())
+    }
+
+    fn take_buffered(&mut self, folded: &str) -> Option<Option<String>> {
+        let queue = self.buffered_events.get_mut(folded)?;
+        let (_, payload) = queue.pop_front()?;
+        if queue.is_empty() {
+            self.buffered_events.remove(folded);
+        }
+        Some(payload)
+    }
+
+    /// Stops waiting for the task `key`, because its future was dropped (Rust's cancellation): an outcome that
+    /// arrives later is ignored, and an external event goes to the next waiter, or is buffered for a later wait,
+    /// instead of being swallowed by a wait nobody will ever poll.
+    ///
+    /// A dropped event wait stays in `event_waiters` until an event of its name comes by: [`raise_event`]
+    /// passes over waiters without a slot.
+    ///
+    /// [`raise_event`]: Self::raise_event
+    pub fn release(&mut self, key: SlotKey) {
+        self.slots.remove(&key);
     }
 
     /// Delivers an external event to the oldest waiter still waiting, or buffers it.
     pub fn raise_event(&mut self, name: &str, payload: Option<String>, accept_waiters: bool) {
         let folded = name.to_lowercase();
         if accept_waiters {
+            // Waits that were dropped (see `release`) have no slot any more and are passed over.
             while let Some(waiter) = self.event_waiters.get_mut(&folded).and_then(VecDeque::pop_front) {
-                if self.complete(SlotKey::Event(waiter), Ok(payload.clone())) {
+                let key = SlotKey::Event(waiter);
+                if self.slots.get(&key).is_some_and(|slot| slot.outcome.is_none()) {
+                    self.complete(key, Ok(payload));
                     return;
                 }
             }

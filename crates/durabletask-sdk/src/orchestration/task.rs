@@ -66,6 +66,19 @@ impl<T: DeserializeOwned> Future for DurableFuture<T> {
 
 impl<T> Unpin for DurableFuture<T> {}
 
+/// Dropping a task that has not finished stops waiting for it (see `ReplayState::release`). The decision it stood
+/// for stays: a scheduled activity still runs, a timer still fires; only an external event wait gives up its
+/// place in line.
+impl<T> Drop for DurableFuture<T> {
+    fn drop(&mut self) {
+        // The executor never holds the state borrowed while user code (and so a drop) can run; if that ever
+        // changes, skipping the release only keeps a dead slot around.
+        if let Ok(mut state) = self.state.try_borrow_mut() {
+            state.release(self.key);
+        }
+    }
+}
+
 /// A boxed durable task built from several steps (a retried call, a timer longer than the engine's maximum).
 #[must_use = "a durable task does nothing useful unless awaited"]
 pub struct CompositeTask<T> {
