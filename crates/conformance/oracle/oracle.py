@@ -27,7 +27,7 @@ The step language. A program is {"steps": [step, ...], "gen": n (optional)}; Scr
 returns the list of the values of the awaited steps.
 
   awaited steps (each appends its value to the result list):
-    {"op": "activity", "name": "echo"|"boom", "input": <json, optional>}
+    {"op": "activity", "name": "echo"|"boom", "input": <json, optional>, "tags": {<str>: <str>, optional}}
     {"op": "timer", "seconds": <int>}                       value null
     {"op": "event", "name": <str>, "timeout": <int seconds, optional>}
                                                             value: the event's payload, or "<timed out>" when the
@@ -161,7 +161,7 @@ def _start_step(ctx: task.OrchestrationContext, step: dict) -> tuple[task.Task, 
     """Starts the durable work of an awaited step: its task, and how to turn the task's result into the value."""
     op = step["op"]
     if op == "activity":
-        return ctx.call_activity(step["name"], input=step.get("input")), _as_is
+        return ctx.call_activity(step["name"], input=step.get("input"), tags=step.get("tags")), _as_is
     if op == "timer":
         return ctx.create_timer(ctx.current_utc_datetime + timedelta(seconds=step["seconds"])), _as_is
     if op == "event":

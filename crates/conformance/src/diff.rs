@@ -5,8 +5,13 @@ use std::fmt::Debug;
 /// How many lines around the first difference are shown.
 const CONTEXT: usize = 6;
 
-/// The pretty-printed values around their first differing line, or `None` when they print the same.
-pub fn first_difference(python: &impl Debug, ours: &impl Debug) -> Option<String> {
+/// The pretty-printed values around their first differing line, or `None` when they are equal.
+///
+/// Equality decides, not the printed text: protobuf maps (tags) are hash maps, which print in any order.
+pub fn first_difference<T: Debug + PartialEq>(python: &T, ours: &T) -> Option<String> {
+    if python == ours {
+        return None;
+    }
     let python = format!("{python:#?}");
     let ours = format!("{ours:#?}");
     let python_lines: Vec<&str> = python.lines().collect();
@@ -39,6 +44,13 @@ mod tests {
     #[test]
     fn equal_values_have_no_difference() {
         assert_eq!(first_difference(&vec![1, 2], &vec![1, 2]), None);
+    }
+
+    #[test]
+    fn maps_are_compared_by_content_not_by_printing_order() {
+        let one: std::collections::HashMap<String, u32> = (0..50).map(|i| (i.to_string(), i)).collect();
+        let other: std::collections::HashMap<String, u32> = (0..50).rev().map(|i| (i.to_string(), i)).collect();
+        assert_eq!(first_difference(&one, &other), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! result list, depth first in list order, and a failed `any` winner raises at that moment. So in
 //! `all[any[boom], echo]` the `all` itself succeeds and the failure surfaces afterwards, as in Python.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::future::LocalBoxFuture;
@@ -46,13 +47,16 @@ fn is_zero(value: &u32) -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Step {
-    /// Calls activity `name` (`echo` or `boom`) with `input`; its value is the activity's result.
+    /// Calls activity `name` (`echo` or `boom`) with `input` and `tags`; its value is the activity's result.
     Activity {
         /// The activity name.
         name: String,
         /// The input (absent: no input).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         input: Option<Value>,
+        /// The tags sent with the call (absent: none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tags: Option<BTreeMap<String, String>>,
     },
     /// A durable timer `seconds` after the current orchestration time; its value is `null`.
     Timer {
@@ -206,7 +210,10 @@ fn with_generation(program: &Value, generation: u32) -> Value {
 /// Starts the durable work of an awaited step (scheduling happens now, as in Python) and returns its future.
 fn start_step(ctx: &OrchestrationContext, step: &Step) -> Result<StepFuture, Error> {
     Ok(match step {
-        Step::Activity { name, input } => plain(ctx.call_activity::<Value>(name, input)),
+        Step::Activity { name, input, tags } => {
+            let call = ctx.call_activity::<Value>(name, input);
+            plain(call.with_tags(tags.iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()))))
+        }
         Step::Timer { seconds } => {
             let timer = ctx.create_timer(ctx.current_utc_datetime() + chrono::Duration::seconds(*seconds));
             Box::pin(async move {
@@ -281,7 +288,8 @@ mod tests {
             program.steps[0],
             Step::Activity {
                 name: "echo".into(),
-                input: Some(1.into())
+                input: Some(1.into()),
+                tags: None,
             }
         );
         let back = serde_json::to_value(&program).unwrap();

@@ -480,6 +480,33 @@ fn a_timed_wait_takes_an_event_that_already_arrived_and_a_zero_timeout_gives_up_
 }
 
 #[test]
+fn activity_tags_are_sent_as_python_sends_them() {
+    let steps = r#"[{"op": "all", "of": [
+        {"op": "activity", "name": "echo", "input": 1, "tags": {"team": "returns", "kind": "notification"}},
+        {"op": "activity", "name": "echo", "input": 2, "tags": {}},
+        {"op": "activity", "name": "echo", "input": 3}]}]"#;
+    assert_same_response(&script_request(steps, vec![], vec![]));
+}
+
+#[test]
+#[ignore = "known difference: Python skips the events after the completion; a decision they confirm is sent again"]
+fn known_difference_a_confirmation_after_the_completion() {
+    // The instance was suspended when the event and the confirmation of the wait's timer (#1) were recorded, so
+    // both are held back until it resumes; the event then ends the wait and the program fails. Python:
+    // [createTimer #1 (again), completeOrchestration FAILED #2]; ours: [completeOrchestration FAILED #2] (we still
+    // apply the confirmation). Found by seed 7 once timed waits were generated.
+    let steps = r#"[{"op": "event", "name": "Go", "timeout": 60}, {"op": "fail", "message": "x"}]"#;
+    let past = vec![
+        history::execution_suspended(),
+        history::event_raised("Go", Some("1")),
+        history::timer_created(1, at(60)),
+        history::orchestrator_completed(),
+    ];
+    let new = vec![history::orchestrator_started(at(1)), history::execution_resumed()];
+    assert_same_response(&script_request(steps, past, new));
+}
+
+#[test]
 #[ignore = "known difference: Python fails on an entity response nobody waits for, we ignore it"]
 fn known_difference_an_unexpected_entity_response() {
     // Python: FAILED, builtins.RuntimeError "Could not parse entity ID from request ID 'no-such-call'".

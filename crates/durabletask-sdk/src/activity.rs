@@ -1,5 +1,6 @@
 //! Activities: the functions orchestrators call to do I/O, and their executor.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +21,7 @@ pub struct ActivityContext {
     instance_id: String,
     task_id: i32,
     name: String,
+    tags: HashMap<String, String>,
     outputs: Arc<Mutex<Map<String, Value>>>,
 }
 
@@ -30,8 +32,21 @@ impl ActivityContext {
             instance_id: instance_id.into(),
             task_id,
             name: name.into(),
+            tags: HashMap::new(),
             outputs: Arc::default(),
         }
+    }
+
+    /// The context with the tags the orchestrator sent with the call.
+    pub fn with_tags(mut self, tags: HashMap<String, String>) -> Self {
+        self.tags = tags;
+        self
+    }
+
+    /// The tags the orchestrator sent with the call (`CallTask::with_tags`); engines that do not forward tags
+    /// (the Functions host) leave them empty.
+    pub fn tags(&self) -> &HashMap<String, String> {
+        &self.tags
     }
 
     /// The orchestration instance that called the activity.
@@ -95,7 +110,8 @@ pub async fn execute_activity(
         .as_ref()
         .map(|instance| instance.instance_id.clone())
         .unwrap_or_default();
-    let ctx = ActivityContext::new(instance_id.clone(), request.task_id, request.name.clone());
+    let ctx = ActivityContext::new(instance_id.clone(), request.task_id, request.name.clone())
+        .with_tags(request.tags.clone());
     let outcome = run_activity(registry, ctx, request.input.clone()).await;
     let (result, failure_details) = match outcome {
         Ok(result) => (result, None),
@@ -107,5 +123,29 @@ pub async fn execute_activity(
         result,
         failure_details,
         completion_token: completion_token.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_call_tags_reach_the_activity() {
+        let mut registry = Registry::new();
+        registry
+            .add_activity("team", |ctx: ActivityContext, _: ()| async move {
+                Ok(ctx.tags().get("team").cloned())
+            })
+            .unwrap();
+        let request = proto::ActivityRequest {
+            name: "team".into(),
+            task_id: 3,
+            tags: [("team".to_string(), "returns".to_string())].into(),
+            ..Default::default()
+        };
+        let response = futures::executor::block_on(execute_activity(&registry, &request, "token"));
+        assert_eq!(response.result.as_deref(), Some("\"returns\""));
+        assert_eq!((response.task_id, response.completion_token.as_str()), (3, "token"));
     }
 }

@@ -9,6 +9,12 @@
 //!   and entities as `fn(&mut EntityContext) -> Result<Output, Error>` ([`entity`]); register them in a
 //!   [`Registry`], by name or with typed handles ([`ActivityHandle`], [`OrchestrationHandle`]) that are also what
 //!   orchestrators call them with; [`prelude`] has the usual imports.
+//! - **Orchestrate** with the [`OrchestrationContext`]: activities and sub-orchestrations retried with
+//!   `.with_retry(policy)` or a custom handler and tagged with `.with_tags(..)`, durable timers (chained past a
+//!   configurable maximum interval), external events with or without a timeout (dropping a wait withdraws it),
+//!   entity calls and signals, `when_all` / `when_any`, continue-as-new, replay-safe logging
+//!   (`unless_replaying`). Entities read their operation's time from the [`EntityContext`] and can signal
+//!   themselves later.
 //! - **Run** them with pure executors — [`orchestration::execute_orchestrator`] (replay: history in, new actions
 //!   out), [`entity::execute_entity_batch`] / [`entity::execute_entity_request`] (one transaction per operation) —
 //!   behind an Azure Functions custom handler ([`functions`]: the host's envelope, ready-made trigger handlers,
@@ -49,6 +55,10 @@
 //!
 //! Cargo features: `axum` (off by default) adds `functions::FunctionApp::into_router`, the custom handler's HTTP
 //! server.
+//!
+//! Not in this SDK yet, of what the official SDKs offer in orchestrations and entities: entity locks (critical
+//! sections), a typed (class-style) entity API, externalised large payloads, durable HTTP calls, and compile-time
+//! analyzers of orchestrator determinism.
 
 #![warn(missing_docs)]
 

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::{BoxFuture, LocalBoxFuture};
 use futures::FutureExt;
@@ -13,7 +14,7 @@ use crate::activity::ActivityContext;
 use crate::entity::EntityContext;
 use crate::failure::{Error, FailureDetails};
 use crate::json;
-use crate::orchestration::{ActivityHandle, OrchestrationContext, OrchestrationHandle};
+use crate::orchestration::{ActivityHandle, OrchestrationContext, OrchestrationHandle, DEFAULT_MAXIMUM_TIMER_INTERVAL};
 
 /// An orchestrator as stored in the registry: takes the context, returns the encoded output.
 pub(crate) type OrchestratorFn =
@@ -115,11 +116,23 @@ pub enum RegistryError {
 /// registry.add_orchestrator("hello", hello).unwrap();
 /// assert!(registry.add_activity("greet", greet).is_err());
 /// ```
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub struct Registry {
     orchestrators: HashMap<String, OrchestratorFn>,
     activities: HashMap<String, ActivityFn>,
     entities: HashMap<String, EntityFn>,
+    maximum_timer_interval: Option<Duration>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self {
+            orchestrators: HashMap::new(),
+            activities: HashMap::new(),
+            entities: HashMap::new(),
+            maximum_timer_interval: Some(DEFAULT_MAXIMUM_TIMER_INTERVAL),
+        }
+    }
 }
 
 impl Registry {
@@ -211,6 +224,22 @@ impl Registry {
         });
         self.entities.insert(key, wrapped);
         Ok(self)
+    }
+
+    /// Sets how far ahead one durable timer may fire; longer timers are chained (default:
+    /// [`DEFAULT_MAXIMUM_TIMER_INTERVAL`], three days, the official SDKs' default, within what Azure Storage can
+    /// schedule). `None` (or zero) never splits timers, for engines without such a limit.
+    ///
+    /// Every orchestration run with this registry uses it, and it must not change while instances have timers
+    /// running: the steps a timer was split into are part of their history.
+    pub fn set_maximum_timer_interval(&mut self, interval: Option<Duration>) -> &mut Self {
+        self.maximum_timer_interval = interval.filter(|interval| !interval.is_zero());
+        self
+    }
+
+    /// How far ahead one durable timer may fire (see [`set_maximum_timer_interval`](Self::set_maximum_timer_interval)).
+    pub fn maximum_timer_interval(&self) -> Option<Duration> {
+        self.maximum_timer_interval
     }
 
     /// The names of the registered orchestrators, sorted.

@@ -659,3 +659,161 @@ fn retried_sub_orchestrations_target_the_first_attempts_instance() {
     let details = ResponseView::new(&response).failure().expect("the retries are used up");
     assert_eq!(details.inner_failure.as_ref().unwrap().error_message, "still broken");
 }
+
+#[test]
+fn the_maximum_timer_interval_is_configurable() {
+    let mut registry = Registry::new();
+    registry
+        .add_orchestrator("Wait", |ctx: OrchestrationContext, hours: i64| async move {
+            ctx.create_timer(ctx.current_utc_datetime() + chrono::Duration::hours(hours))
+                .await?;
+            Ok(())
+        })
+        .unwrap();
+    registry.set_maximum_timer_interval(Some(Duration::from_secs(24 * 3600)));
+    let response = run(&registry, vec![], start("Wait", "60"));
+    assert_eq!(
+        response.actions,
+        [actions::create_timer(1, t0() + chrono::Duration::days(1))]
+    );
+
+    registry.set_maximum_timer_interval(None);
+    let response = run(&registry, vec![], start("Wait", "240"));
+    assert_eq!(
+        response.actions,
+        [actions::create_timer(1, t0() + chrono::Duration::days(10))],
+        "without a maximum a timer is never split"
+    );
+}
+
+#[test]
+fn tags_travel_with_calls_and_their_retries() {
+    let mut registry = Registry::new();
+    registry
+        .add_orchestrator("Tagged", |ctx: OrchestrationContext, _: ()| async move {
+            let policy = RetryPolicy::new(2, Duration::from_secs(5));
+            let child = ctx.call(CHILD, &1).with_tags([("team", "returns")]);
+            let published = ctx
+                .call_activity::<()>("Publish", &"msg")
+                .with_tags([("team", "returns"), ("kind", "notification")])
+                .with_retry(policy);
+            published.await?;
+            Ok(child.await?)
+        })
+        .unwrap();
+    let tags = |response: &proto::OrchestratorResponse| -> Vec<Vec<(String, String)>> {
+        response
+            .actions
+            .iter()
+            .map(|action| {
+                let tags = match &action.orchestrator_action_type {
+                    Some(Action::ScheduleTask(task)) => task.tags.clone(),
+                    Some(Action::CreateSubOrchestration(create)) => create.tags.clone(),
+                    _ => Default::default(),
+                };
+                let mut tags: Vec<_> = tags.into_iter().collect();
+                tags.sort();
+                tags
+            })
+            .collect()
+    };
+    let team = ("team".to_string(), "returns".to_string());
+    let kind = ("kind".to_string(), "notification".to_string());
+    let response = run(&registry, vec![], start("Tagged", "null"));
+    assert_eq!(tags(&response), [vec![team.clone()], vec![kind.clone(), team.clone()]]);
+
+    let retry_at = t0() + chrono::Duration::seconds(5);
+    let mut past = start("Tagged", "null");
+    past.extend([
+        sub_orchestration_created(1, "Child", "instance-1:0001"),
+        task_scheduled(2, "Publish", Some("\"msg\"")),
+        orchestrator_completed(),
+    ]);
+    past.extend(canned::episode(
+        t0(),
+        [task_failed(2, "E", "down"), timer_created(3, retry_at)],
+    ));
+    let response = run(&registry, past, canned::episode(retry_at, [timer_fired(3, retry_at)]));
+    assert_eq!(response.actions[0].id, 4);
+    assert_eq!(tags(&response), [vec![kind, team]], "the retry carries the tags");
+}
+
+#[test]
+fn a_retry_handler_decides_per_failure_whether_and_when() {
+    let mut registry = Registry::new();
+    registry
+        .add_orchestrator("Handled", |ctx: OrchestrationContext, _: ()| async move {
+            let outcome = ctx
+                .call_activity::<String>("Publish", &"msg")
+                .with_retry_handler(|retry| match retry.failure().map(|f| f.error_type.as_str()) {
+                    Some("Transient") => Some(Duration::ZERO),
+                    Some("Throttled") if retry.attempt() < 5 => Some(Duration::from_secs(30)),
+                    _ => None,
+                })
+                .await;
+            Ok(outcome.map_err(|error| error.failure_details().unwrap().message.clone()))
+        })
+        .unwrap();
+    let mut past = start("Handled", "null");
+    past.extend([task_scheduled(1, "Publish", None), orchestrator_completed()]);
+
+    // A transient failure is retried at once: no timer.
+    let response = run(
+        &registry,
+        past.clone(),
+        canned::episode(t0(), [task_failed(1, "Transient", "blip")]),
+    );
+    assert_eq!(
+        response.actions,
+        [actions::schedule_task(2, "Publish", Some("\"msg\""))]
+    );
+
+    // Throttling waits 30 s on a durable timer.
+    past.extend(canned::episode(
+        t0(),
+        [task_failed(1, "Transient", "blip"), task_scheduled(2, "Publish", None)],
+    ));
+    let response = run(
+        &registry,
+        past.clone(),
+        canned::episode(t0(), [task_failed(2, "Throttled", "slow down")]),
+    );
+    let retry_at = t0() + chrono::Duration::seconds(30);
+    assert_eq!(response.actions, [actions::create_timer(3, retry_at)]);
+
+    // Anything else ends the retries with that failure.
+    past.extend(canned::episode(
+        t0(),
+        [task_failed(2, "Throttled", "slow down"), timer_created(3, retry_at)],
+    ));
+    past.extend(canned::episode(
+        retry_at,
+        [timer_fired(3, retry_at), task_scheduled(4, "Publish", None)],
+    ));
+    let response = run(
+        &registry,
+        past,
+        canned::episode(retry_at, [task_failed(4, "Fatal", "gone")]),
+    );
+    assert_eq!(complete_action(&response).result.as_deref(), Some("{\"Err\":\"gone\"}"));
+}
+
+#[test]
+fn replay_safe_logging_runs_only_for_new_decisions() {
+    let mut registry = Registry::new();
+    registry
+        .add_orchestrator("Logs", |ctx: OrchestrationContext, _: ()| async move {
+            let before = ctx.unless_replaying(|| "logged").is_some();
+            ctx.call_activity::<()>("Step", &()).await?;
+            let after = ctx.unless_replaying(|| "logged").is_some();
+            Ok((before, after))
+        })
+        .unwrap();
+    let past = canned::activity_scheduled("Logs", ID, Some("null"), "Step", None);
+    let response = run(&registry, past, canned::episode(t0(), [task_completed(1, None)]));
+    assert_eq!(
+        complete_action(&response).result.as_deref(),
+        Some("[false,true]"),
+        "the first line was logged in an earlier episode"
+    );
+}

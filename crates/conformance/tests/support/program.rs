@@ -1,6 +1,8 @@
 //! Random `Script` programs: nested all/any of activities, timers, events, sub-orchestrations and entity calls,
 //! with signals, custom status, failures and continue-as-new in between.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Map, Value};
 
 use durabletask_conformance::script::{Program, Step};
@@ -95,9 +97,18 @@ impl Generator<'_> {
                 } else {
                     Some(self.value(2))
                 };
+                let tags = self.rng.percent(20).then(|| {
+                    let mut tags = BTreeMap::new();
+                    tags.insert("team".to_string(), self.rng.pick(&STRINGS).to_string());
+                    if self.rng.percent(50) {
+                        tags.insert("kind".to_string(), "conformance".to_string());
+                    }
+                    tags
+                });
                 Step::Activity {
                     name: name.into(),
                     input,
+                    tags,
                 }
             }
             1 => {

@@ -1,30 +1,39 @@
 //! [`CallTask`]: the task of a call to an activity or a sub-orchestration, which can be awaited as it is or
 //! retried with [`CallTask::with_retry`].
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::context::OrchestrationContext;
 use super::retry::RetryPolicy;
 use super::task::{CompositeTask, DurableFuture};
-use crate::failure::TaskError;
+use crate::failure::{FailureDetails, TaskError};
+
+/// The tags of a call: string pairs the engine stores with the task (and shows in its tooling).
+pub(crate) type Tags = HashMap<String, String>;
 
 /// What was called, kept so that a retry can make the same call again.
 #[derive(Debug, Clone)]
-pub(crate) enum Call {
-    Activity {
-        name: String,
-        input: Option<String>,
-    },
-    SubOrchestration {
-        name: String,
-        input: Option<String>,
-        /// The instance id of the first attempt; every retry targets the same instance.
-        instance_id: String,
-    },
+pub(crate) struct Call {
+    pub kind: CallKind,
+    pub name: String,
+    pub input: Option<String>,
+    pub tags: Tags,
+}
+
+/// An activity, or a sub-orchestration with the instance id of its first attempt (every retry targets the same
+/// instance).
+#[derive(Debug, Clone)]
+pub(crate) enum CallKind {
+    Activity,
+    SubOrchestration { instance_id: String },
 }
 
 /// The task of a call to an activity or a sub-orchestration, resolving to `T` (decoded from JSON) or a
@@ -48,6 +57,30 @@ impl<T> CallTask<T> {
     pub fn task_id(&self) -> i32 {
         self.first.task_id()
     }
+
+    /// Adds tags to the call (and to its retries): string pairs the engine stores with the activity or
+    /// sub-orchestration (the `tags` of `scheduleTask` / `createSubOrchestration`), for filtering and tooling.
+    /// Chain it right after the call, before awaiting anything: tags travel with the decision when the episode
+    /// ends, and a decision already recorded in history is not sent again.
+    ///
+    /// ```
+    /// use durabletask_sdk::prelude::*;
+    ///
+    /// async fn publish(ctx: OrchestrationContext, message: String) -> Result<(), Error> {
+    ///     ctx.call_activity::<()>("Publish", &message).with_tags([("team", "returns")]).await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn with_tags<K, V>(mut self, tags: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let added: Vec<(String, String)> = tags.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        self.ctx.add_tags(self.task_id(), &added);
+        self.call.tags.extend(added);
+        self
+    }
 }
 
 impl<T: DeserializeOwned + 'static> CallTask<T> {
@@ -66,8 +99,104 @@ impl<T: DeserializeOwned + 'static> CallTask<T> {
     /// }
     /// ```
     pub fn with_retry(self, policy: RetryPolicy) -> CompositeTask<T> {
+        self.retried(move |attempt| policy_decision(&policy, attempt))
+    }
+
+    /// Retries the call on failure as `handler` decides, failure by failure: `Some(delay)` tries again after
+    /// `delay` (waited on a durable timer; `Duration::ZERO` tries again at once), `None` gives up with the last
+    /// failure. The handler runs inside the orchestrator, so it must decide only from what it is given (the
+    /// attempt number, the failure, the orchestration time), never from the clock or randomness. It is asked
+    /// about every failure, non-retriable ones included ([`RetryContext::failure`] says which they are).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use durabletask_sdk::prelude::*;
+    ///
+    /// async fn publish(ctx: OrchestrationContext, message: String) -> Result<(), Error> {
+    ///     ctx.call_activity::<()>("Publish", &message)
+    ///         .with_retry_handler(|retry| {
+    ///             let throttled = retry.failure().is_some_and(|failure| failure.error_type == "Throttled");
+    ///             match retry.attempt() {
+    ///                 attempt if throttled && attempt < 10 => Some(Duration::from_secs(60)),
+    ///                 attempt if attempt < 3 => Some(Duration::ZERO),
+    ///                 _ => None,
+    ///             }
+    ///         })
+    ///         .await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn with_retry_handler(
+        self,
+        handler: impl Fn(&RetryContext<'_>) -> Option<Duration> + 'static,
+    ) -> CompositeTask<T> {
+        self.retried(move |attempt| match handler(attempt) {
+            None => RetryDecision::GiveUp,
+            Some(delay) if delay.is_zero() => RetryDecision::Now,
+            Some(delay) => RetryDecision::After(delay),
+        })
+    }
+
+    fn retried(self, decide: impl Fn(&RetryContext<'_>) -> RetryDecision + 'static) -> CompositeTask<T> {
         let CallTask { first, ctx, call } = self;
-        CompositeTask::new(retry_loop(ctx, policy, first, call))
+        CompositeTask::new(retry_loop(ctx, first, call, decide))
+    }
+}
+
+/// What a retry handler knows about a failed attempt.
+#[derive(Debug)]
+pub struct RetryContext<'a> {
+    attempt: u32,
+    error: &'a TaskError,
+    first_attempt_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+}
+
+impl RetryContext<'_> {
+    /// The number of the attempt that failed (1 for the first call).
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// How the attempt failed.
+    pub fn error(&self) -> &TaskError {
+        self.error
+    }
+
+    /// The failure details the activity or sub-orchestration reported (type, message, whether it is
+    /// non-retriable), when it reported any.
+    pub fn failure(&self) -> Option<&FailureDetails> {
+        self.error.failure_details()
+    }
+
+    /// The orchestration time now (when the failure was seen).
+    pub fn current_utc_datetime(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// Orchestration time passed since the first attempt was scheduled.
+    pub fn elapsed(&self) -> Duration {
+        (self.now - self.first_attempt_at).to_std().unwrap_or_default()
+    }
+}
+
+/// What to do after a failed attempt.
+enum RetryDecision {
+    GiveUp,
+    Now,
+    After(Duration),
+}
+
+/// A retry policy's decision: give up on a non-retriable failure, after the last attempt or past the timeout;
+/// otherwise wait the policy's delay on a durable timer.
+fn policy_decision(policy: &RetryPolicy, attempt: &RetryContext<'_>) -> RetryDecision {
+    let non_retriable = attempt.failure().is_some_and(|d| d.is_non_retriable);
+    let timed_out = policy
+        .retry_timeout()
+        .is_some_and(|timeout| attempt.elapsed() >= timeout);
+    match policy.delay_before_attempt(attempt.attempt + 1) {
+        Some(delay) if !non_retriable && !timed_out => RetryDecision::After(delay),
+        _ => RetryDecision::GiveUp,
     }
 }
 
@@ -81,44 +210,33 @@ impl<T: DeserializeOwned> Future for CallTask<T> {
 
 impl<T> Unpin for CallTask<T> {}
 
-/// Awaits `first`; on failure waits the policy's delay on a durable timer and makes the call again.
+/// Awaits `first`; on failure asks `decide` whether and when to make the call again.
 async fn retry_loop<T: DeserializeOwned>(
     ctx: OrchestrationContext,
-    policy: RetryPolicy,
     first: DurableFuture<T>,
     call: Call,
+    decide: impl Fn(&RetryContext<'_>) -> RetryDecision,
 ) -> Result<T, TaskError> {
-    let started_at = ctx.current_utc_datetime();
+    let first_attempt_at = ctx.current_utc_datetime();
     let mut current = first;
-    let mut attempt_number = 1;
+    let mut attempt = 1;
     loop {
         let error = match current.await {
             Ok(value) => return Ok(value),
             Err(error) => error,
         };
-        attempt_number += 1;
-        let non_retriable = error.failure_details().is_some_and(|d| d.is_non_retriable);
-        let timed_out = policy.retry_timeout().is_some_and(|timeout| {
-            chrono::Duration::from_std(timeout)
-                .ok()
-                .and_then(|timeout| started_at.checked_add_signed(timeout))
-                .is_some_and(|deadline| ctx.current_utc_datetime() >= deadline)
-        });
-        let delay = match policy.delay_before_attempt(attempt_number) {
-            Some(delay) if !non_retriable && !timed_out => delay,
-            _ => return Err(error),
+        let context = RetryContext {
+            attempt,
+            error: &error,
+            first_attempt_at,
+            now: ctx.current_utc_datetime(),
         };
-        ctx.create_timer_after(delay).await?;
-        current = match &call {
-            Call::Activity { name, input } => ctx.schedule_activity::<T>(name, input.clone()).first,
-            Call::SubOrchestration {
-                name,
-                input,
-                instance_id,
-            } => {
-                ctx.schedule_sub_orchestration::<T>(name, input.clone(), Some(instance_id.clone()))
-                    .first
-            }
-        };
+        match decide(&context) {
+            RetryDecision::GiveUp => return Err(error),
+            RetryDecision::Now => {}
+            RetryDecision::After(delay) => ctx.create_timer_after(delay).await?,
+        }
+        attempt += 1;
+        current = ctx.schedule(call.clone()).first;
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::call::{Call, CallTask};
+use super::call::{Call, CallKind, CallTask, Tags};
 use super::event_wait::TimedEventWait;
 use super::handle::Callable;
 use super::state::{ContinueAsNew, ReplayState, SlotKey};
@@ -82,9 +82,33 @@ impl OrchestrationContext {
         self.state.borrow().current_utc
     }
 
-    /// True while the orchestrator re-runs past history (use it to avoid duplicate logs).
+    /// True while the orchestrator re-runs past history (see [`unless_replaying`](Self::unless_replaying) for logs).
     pub fn is_replaying(&self) -> bool {
         self.state.borrow().is_replaying
+    }
+
+    /// Runs `log` only when the orchestrator is not replaying, so each log line (or metric, or other side effect
+    /// that must happen once) is written once per decision rather than once per replay. It runs inside a
+    /// `tracing` span named `orchestration` carrying the instance id and the orchestrator's name.
+    ///
+    /// ```
+    /// use durabletask_sdk::prelude::*;
+    ///
+    /// async fn publish(ctx: OrchestrationContext, order: String) -> Result<(), Error> {
+    ///     ctx.unless_replaying(|| tracing::info!(%order, "publishing"));
+    ///     ctx.call_activity::<()>("Publish", &order).await?;
+    ///     ctx.unless_replaying(|| tracing::info!(%order, "published"));
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn unless_replaying<R>(&self, log: impl FnOnce() -> R) -> Option<R> {
+        let state = self.state.borrow();
+        if state.is_replaying {
+            return None;
+        }
+        let span = tracing::info_span!("orchestration", instance_id = %state.instance_id, name = %state.name);
+        drop(state);
+        Some(span.in_scope(log))
     }
 
     /// A deterministic GUID: the same on every replay (see the module docs of `guid` for the scheme).
@@ -129,7 +153,9 @@ impl OrchestrationContext {
         target.schedule(self, input)
     }
 
-    /// A durable timer that fires at `fire_at` (long timers are chained in steps of at most three days).
+    /// A durable timer that fires at `fire_at` (long timers are chained in steps of at most the maximum timer
+    /// interval, three days unless [`Registry::set_maximum_timer_interval`](crate::Registry::set_maximum_timer_interval)
+    /// says otherwise).
     pub fn create_timer(&self, fire_at: DateTime<Utc>) -> DurableFuture<()> {
         let key = timer::create(&mut self.state.borrow_mut(), fire_at);
         DurableFuture::new(self.state.clone(), key)
@@ -294,26 +320,12 @@ impl OrchestrationContext {
     }
 
     pub(crate) fn schedule_activity<T>(&self, name: &str, input: Option<String>) -> CallTask<T> {
-        let mut state = self.state.borrow_mut();
-        let id = state.next_sequence_number();
-        let action = Action::ScheduleTask(proto::ScheduleTaskAction {
-            name: name.to_string(),
-            version: None,
-            input: input.clone(),
-            tags: Default::default(),
-            parent_trace_context: None,
-        });
-        state.add_action(new_action(id, action), true);
-        drop(state);
-        let call = Call::Activity {
+        self.schedule(Call {
+            kind: CallKind::Activity,
             name: name.to_string(),
             input,
-        };
-        CallTask::new(
-            DurableFuture::new(self.state.clone(), SlotKey::Sequence(id)),
-            self.clone(),
-            call,
-        )
+            tags: Tags::new(),
+        })
     }
 
     pub(crate) fn schedule_sub_orchestration<T>(
@@ -322,29 +334,64 @@ impl OrchestrationContext {
         input: Option<String>,
         instance_id: Option<String>,
     ) -> CallTask<T> {
-        let mut state = self.state.borrow_mut();
-        let id = state.next_sequence_number();
-        let instance_id = instance_id.unwrap_or_else(|| format!("{}:{id:04x}", state.instance_id));
-        let action = Action::CreateSubOrchestration(proto::CreateSubOrchestrationAction {
-            instance_id: instance_id.clone(),
-            name: name.to_string(),
-            version: None,
-            input: input.clone(),
-            parent_trace_context: None,
-            tags: Default::default(),
+        let instance_id = instance_id.unwrap_or_else(|| {
+            let state = self.state.borrow();
+            // The default id uses the sequence number the call is about to take.
+            format!("{}:{:04x}", state.instance_id, state.peek_sequence_number())
         });
-        state.add_action(new_action(id, action), true);
-        drop(state);
-        let call = Call::SubOrchestration {
+        self.schedule(Call {
+            kind: CallKind::SubOrchestration { instance_id },
             name: name.to_string(),
             input,
-            instance_id,
+            tags: Tags::new(),
+        })
+    }
+
+    /// Records the action for `call` at the next sequence number and returns its task.
+    pub(crate) fn schedule<T>(&self, call: Call) -> CallTask<T> {
+        let mut state = self.state.borrow_mut();
+        let id = state.next_sequence_number();
+        let action = match &call.kind {
+            CallKind::Activity => Action::ScheduleTask(proto::ScheduleTaskAction {
+                name: call.name.clone(),
+                version: None,
+                input: call.input.clone(),
+                tags: call.tags.clone(),
+                parent_trace_context: None,
+            }),
+            CallKind::SubOrchestration { instance_id } => {
+                Action::CreateSubOrchestration(proto::CreateSubOrchestrationAction {
+                    instance_id: instance_id.clone(),
+                    name: call.name.clone(),
+                    version: None,
+                    input: call.input.clone(),
+                    parent_trace_context: None,
+                    tags: call.tags.clone(),
+                })
+            }
         };
+        state.add_action(new_action(id, action), true);
+        drop(state);
         CallTask::new(
             DurableFuture::new(self.state.clone(), SlotKey::Sequence(id)),
             self.clone(),
             call,
         )
+    }
+
+    /// Adds tags to the call at `task_id` while its action is still to be sent.
+    pub(crate) fn add_tags(&self, task_id: i32, tags: &[(String, String)]) {
+        let mut state = self.state.borrow_mut();
+        let action = state
+            .pending_actions
+            .get_mut(&task_id)
+            .and_then(|action| action.orchestrator_action_type.as_mut());
+        let target = match action {
+            Some(Action::ScheduleTask(task)) => &mut task.tags,
+            Some(Action::CreateSubOrchestration(create)) => &mut create.tags,
+            _ => return,
+        };
+        target.extend(tags.iter().cloned());
     }
 
     /// Encodes a value; an unencodable value fails the orchestration with a clear message rather than panicking.

@@ -96,9 +96,11 @@ struct Replay<'r> {
 
 impl<'r> Replay<'r> {
     fn new(registry: &'r Registry, instance_id: &str) -> Self {
+        let mut state = ReplayState::new(instance_id.to_string());
+        state.maximum_timer_interval = registry.maximum_timer_interval();
         Self {
             registry,
-            state: Rc::new(RefCell::new(ReplayState::new(instance_id.to_string()))),
+            state: Rc::new(RefCell::new(state)),
             orchestrator: None,
             completion: None,
             suspended: None,

@@ -19,7 +19,7 @@ mod task;
 mod task_kind;
 mod timer;
 
-pub use call::CallTask;
+pub use call::{CallTask, RetryContext};
 pub use combinators::{when_all, when_any, WhenAll, WhenAny};
 pub use context::OrchestrationContext;
 pub use event_wait::TimedEventWait;
@@ -28,4 +28,4 @@ pub use handle::{ActivityHandle, Callable, OrchestrationHandle, SubOrchestration
 pub use retry::RetryPolicy;
 pub use task::{CompositeTask, DurableFuture};
 pub use task_kind::{NondeterminismError, Recorded, ScheduledTask, TaskKind};
-pub use timer::MAXIMUM_TIMER_INTERVAL;
+pub use timer::DEFAULT_MAXIMUM_TIMER_INTERVAL;

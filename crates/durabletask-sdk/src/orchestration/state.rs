@@ -65,6 +65,8 @@ pub(crate) struct ReplayState {
     pub parent_instance_id: Option<String>,
     pub current_utc: DateTime<Utc>,
     pub is_replaying: bool,
+    /// How far ahead one timer may fire; longer timers are chained (see `timer`).
+    pub maximum_timer_interval: Option<std::time::Duration>,
     sequence: i32,
     guid_counter: u32,
     event_waits: u64,
@@ -99,6 +101,7 @@ impl ReplayState {
             parent_instance_id: None,
             current_utc: DateTime::UNIX_EPOCH,
             is_replaying: true,
+            maximum_timer_interval: Some(super::timer::DEFAULT_MAXIMUM_TIMER_INTERVAL),
             sequence: 0,
             guid_counter: 0,
             event_waits: 0,
@@ -114,6 +117,11 @@ impl ReplayState {
             encoding_error: None,
             timer_chains: FxHashMap::default(),
         }
+    }
+
+    /// The sequence number the next decision will take.
+    pub fn peek_sequence_number(&self) -> i32 {
+        self.sequence + 1
     }
 
     /// The next sequence number (the first is 1, as in the Python SDK).
