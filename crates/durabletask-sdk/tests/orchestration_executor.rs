@@ -817,3 +817,40 @@ fn replay_safe_logging_runs_only_for_new_decisions() {
         "the first line was logged in an earlier episode"
     );
 }
+
+#[test]
+fn a_retry_asked_for_after_the_call_was_recorded_still_makes_the_same_call() {
+    let mut registry = Registry::new();
+    registry
+        .add_orchestrator("Late", |ctx: OrchestrationContext, _: ()| async move {
+            let call = ctx
+                .call_activity::<String>("Publish", &"m")
+                .with_tags([("team", "returns")]);
+            ctx.create_timer_after(Duration::from_secs(10)).await?;
+            Ok(call.with_retry(RetryPolicy::new(2, Duration::from_secs(5))).await?)
+        })
+        .unwrap();
+    let ten = t0() + chrono::Duration::seconds(10);
+    let mut past = start("Late", "null");
+    past.extend([
+        task_scheduled(1, "Publish", Some("\"m\"")),
+        timer_created(2, ten),
+        orchestrator_completed(),
+    ]);
+    let new = canned::episode(ten, [timer_fired(2, ten), task_failed(1, "E", "down")]);
+    let response = run(&registry, past.clone(), new.clone());
+    let retry_at = ten + chrono::Duration::seconds(5);
+    assert_eq!(response.actions, [actions::create_timer(3, retry_at)]);
+
+    past.extend(new);
+    past.extend([timer_created(3, retry_at), orchestrator_completed()]);
+    let response = run(&registry, past, canned::episode(retry_at, [timer_fired(3, retry_at)]));
+    let expected = {
+        let mut retry = actions::schedule_task(4, "Publish", Some("\"m\""));
+        if let Some(Action::ScheduleTask(task)) = retry.orchestrator_action_type.as_mut() {
+            task.tags.insert("team".into(), "returns".into());
+        }
+        retry
+    };
+    assert_eq!(response.actions, [expected]);
+}

@@ -15,11 +15,14 @@ use super::context::OrchestrationContext;
 use super::retry::RetryPolicy;
 use super::task::{CompositeTask, DurableFuture};
 use crate::failure::{FailureDetails, TaskError};
+use crate::proto;
+use crate::proto::orchestrator_action::OrchestratorActionType as Action;
 
 /// The tags of a call: string pairs the engine stores with the task (and shows in its tooling).
 pub(crate) type Tags = HashMap<String, String>;
 
-/// What was called, kept so that a retry can make the same call again.
+/// What was called, so that a retry can make the same call again. It is read from the call's action only when a
+/// retry is asked for, so that calls that are never retried cost no copy.
 #[derive(Debug, Clone)]
 pub(crate) struct Call {
     pub kind: CallKind,
@@ -36,6 +39,29 @@ pub(crate) enum CallKind {
     SubOrchestration { instance_id: String },
 }
 
+impl Call {
+    /// The call an action stands for, if it is an activity or a sub-orchestration.
+    pub(crate) fn of_action(action: &proto::OrchestratorAction) -> Option<Self> {
+        match action.orchestrator_action_type.as_ref()? {
+            Action::ScheduleTask(task) => Some(Call {
+                kind: CallKind::Activity,
+                name: task.name.clone(),
+                input: task.input.clone(),
+                tags: task.tags.clone(),
+            }),
+            Action::CreateSubOrchestration(create) => Some(Call {
+                kind: CallKind::SubOrchestration {
+                    instance_id: create.instance_id.clone(),
+                },
+                name: create.name.clone(),
+                input: create.input.clone(),
+                tags: create.tags.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// The task of a call to an activity or a sub-orchestration, resolving to `T` (decoded from JSON) or a
 /// [`TaskError`].
 ///
@@ -44,13 +70,15 @@ pub(crate) enum CallKind {
 #[must_use = "a durable task does nothing useful unless awaited"]
 pub struct CallTask<T> {
     first: DurableFuture<T>,
-    ctx: OrchestrationContext,
-    call: Call,
 }
 
 impl<T> CallTask<T> {
-    pub(crate) fn new(first: DurableFuture<T>, ctx: OrchestrationContext, call: Call) -> Self {
-        Self { first, ctx, call }
+    pub(crate) fn new(first: DurableFuture<T>) -> Self {
+        Self { first }
+    }
+
+    fn context(&self) -> OrchestrationContext {
+        OrchestrationContext::new(self.first.state().clone())
     }
 
     /// The sequence number of the call.
@@ -71,14 +99,13 @@ impl<T> CallTask<T> {
     ///     Ok(())
     /// }
     /// ```
-    pub fn with_tags<K, V>(mut self, tags: impl IntoIterator<Item = (K, V)>) -> Self
+    pub fn with_tags<K, V>(self, tags: impl IntoIterator<Item = (K, V)>) -> Self
     where
         K: Into<String>,
         V: Into<String>,
     {
         let added: Vec<(String, String)> = tags.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
-        self.ctx.add_tags(self.task_id(), &added);
-        self.call.tags.extend(added);
+        self.context().add_tags(self.task_id(), added);
         self
     }
 }
@@ -138,8 +165,15 @@ impl<T: DeserializeOwned + 'static> CallTask<T> {
     }
 
     fn retried(self, decide: impl Fn(&RetryContext<'_>) -> RetryDecision + 'static) -> CompositeTask<T> {
-        let CallTask { first, ctx, call } = self;
-        CompositeTask::new(retry_loop(ctx, first, call, decide))
+        let ctx = self.context();
+        let call = ctx.call_recipe(self.task_id());
+        let CallTask { first } = self;
+        match call {
+            Some(call) => CompositeTask::new(retry_loop(ctx, first, call, decide)),
+            // The call's action is always known while its task is unfinished; should it not be, the call runs
+            // once.
+            None => CompositeTask::new(first),
+        }
     }
 }
 

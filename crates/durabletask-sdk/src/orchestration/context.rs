@@ -320,12 +320,13 @@ impl OrchestrationContext {
     }
 
     pub(crate) fn schedule_activity<T>(&self, name: &str, input: Option<String>) -> CallTask<T> {
-        self.schedule(Call {
-            kind: CallKind::Activity,
+        self.schedule_call(Action::ScheduleTask(proto::ScheduleTaskAction {
             name: name.to_string(),
+            version: None,
             input,
             tags: Tags::new(),
-        })
+            parent_trace_context: None,
+        }))
     }
 
     pub(crate) fn schedule_sub_orchestration<T>(
@@ -339,59 +340,73 @@ impl OrchestrationContext {
             // The default id uses the sequence number the call is about to take.
             format!("{}:{:04x}", state.instance_id, state.peek_sequence_number())
         });
-        self.schedule(Call {
-            kind: CallKind::SubOrchestration { instance_id },
+        self.schedule_call(Action::CreateSubOrchestration(proto::CreateSubOrchestrationAction {
+            instance_id,
             name: name.to_string(),
+            version: None,
             input,
+            parent_trace_context: None,
             tags: Tags::new(),
-        })
+        }))
     }
 
-    /// Records the action for `call` at the next sequence number and returns its task.
+    /// Makes `call` again (a retry) at the next sequence number.
     pub(crate) fn schedule<T>(&self, call: Call) -> CallTask<T> {
-        let mut state = self.state.borrow_mut();
-        let id = state.next_sequence_number();
-        let action = match &call.kind {
+        let Call {
+            kind,
+            name,
+            input,
+            tags,
+        } = call;
+        self.schedule_call(match kind {
             CallKind::Activity => Action::ScheduleTask(proto::ScheduleTaskAction {
-                name: call.name.clone(),
+                name,
                 version: None,
-                input: call.input.clone(),
-                tags: call.tags.clone(),
+                input,
+                tags,
                 parent_trace_context: None,
             }),
             CallKind::SubOrchestration { instance_id } => {
                 Action::CreateSubOrchestration(proto::CreateSubOrchestrationAction {
-                    instance_id: instance_id.clone(),
-                    name: call.name.clone(),
+                    instance_id,
+                    name,
                     version: None,
-                    input: call.input.clone(),
+                    input,
                     parent_trace_context: None,
-                    tags: call.tags.clone(),
+                    tags,
                 })
             }
-        };
-        state.add_action(new_action(id, action), true);
-        drop(state);
-        CallTask::new(
-            DurableFuture::new(self.state.clone(), SlotKey::Sequence(id)),
-            self.clone(),
-            call,
-        )
+        })
     }
 
-    /// Adds tags to the call at `task_id` while its action is still to be sent.
-    pub(crate) fn add_tags(&self, task_id: i32, tags: &[(String, String)]) {
+    /// Records a call's action at the next sequence number and returns its task.
+    #[inline]
+    fn schedule_call<T>(&self, action: Action) -> CallTask<T> {
         let mut state = self.state.borrow_mut();
-        let action = state
-            .pending_actions
-            .get_mut(&task_id)
-            .and_then(|action| action.orchestrator_action_type.as_mut());
-        let target = match action {
+        let id = state.next_sequence_number();
+        state.add_action(new_action(id, action), true);
+        drop(state);
+        CallTask::new(DurableFuture::new(self.state.clone(), SlotKey::Sequence(id)))
+    }
+
+    /// What the call at `task_id` was, to make it again.
+    pub(crate) fn call_recipe(&self, task_id: i32) -> Option<Call> {
+        self.state.borrow().call_action(task_id).and_then(Call::of_action)
+    }
+
+    /// Adds tags to the call at `task_id`: to its action while that is still to be sent, and to what a retry
+    /// makes again.
+    pub(crate) fn add_tags(&self, task_id: i32, tags: Vec<(String, String)>) {
+        let mut state = self.state.borrow_mut();
+        let target = match state
+            .call_action_mut(task_id)
+            .and_then(|a| a.orchestrator_action_type.as_mut())
+        {
             Some(Action::ScheduleTask(task)) => &mut task.tags,
             Some(Action::CreateSubOrchestration(create)) => &mut create.tags,
             _ => return,
         };
-        target.extend(tags.iter().cloned());
+        target.extend(tags);
     }
 
     /// Encodes a value; an unencodable value fails the orchestration with a clear message rather than panicking.

@@ -408,17 +408,28 @@ impl<'r> Replay<'r> {
     /// `kind` targeting `name` (an empty `name` matches any).
     fn confirm(&mut self, id: i32, kind: TaskKind, name: &str) -> Applied {
         let action = self.state.borrow_mut().pending_actions.remove(&id);
-        let decided = action.as_ref().map(kind_and_name);
-        match decided {
-            Some((decided_kind, decided_name)) if decided_kind == kind && (name.is_empty() || decided_name == name) => {
-                Ok(())
-            }
-            _ => Err(NondeterminismError {
+        let fits = action
+            .as_ref()
+            .map(kind_and_name)
+            .is_some_and(|(decided_kind, decided_name)| {
+                decided_kind == kind && (name.is_empty() || decided_name == name)
+            });
+        if !fits {
+            return Err(NondeterminismError {
                 task_id: id,
                 expected: Recorded::Task(ScheduledTask::new(kind, name)),
                 actual: action.as_ref().map(ScheduledTask::of_action),
-            }),
+            });
         }
+        if matches!(kind, TaskKind::Activity | TaskKind::SubOrchestration) {
+            let mut state = self.state.borrow_mut();
+            if state.wants_confirmed_call(id) {
+                if let Some(action) = action {
+                    state.confirmed_calls.insert(id, action);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn finish(&mut self, task_id: i32, outcome: Result<Option<String>, TaskError>) {

@@ -72,6 +72,9 @@ pub(crate) struct ReplayState {
     event_waits: u64,
     /// Actions decided but not yet confirmed by history, by sequence number (so output order is deterministic).
     pub pending_actions: BTreeMap<i32, proto::OrchestratorAction>,
+    /// Activity and sub-orchestration actions confirmed by history whose task is still unfinished: what a retry
+    /// asked for later makes again (see `CallTask::with_retry`).
+    pub confirmed_calls: FxHashMap<i32, proto::OrchestratorAction>,
     /// Outstanding tasks; the outcome is filled in when history says the task finished.
     slots: FxHashMap<SlotKey, Slot>,
     /// Entity calls by request id → the sequence number of the call.
@@ -106,6 +109,7 @@ impl ReplayState {
             guid_counter: 0,
             event_waits: 0,
             pending_actions: BTreeMap::new(),
+            confirmed_calls: FxHashMap::default(),
             slots: FxHashMap::default(),
             entity_calls: HashMap::new(),
             event_waiters: HashMap::new(),
@@ -145,6 +149,31 @@ impl ReplayState {
         self.pending_actions.insert(action.id, action);
     }
 
+    /// The action of the call at `task_id`, pending or confirmed, while its task is unfinished.
+    pub fn call_action(&self, task_id: i32) -> Option<&proto::OrchestratorAction> {
+        self.pending_actions
+            .get(&task_id)
+            .or_else(|| self.confirmed_calls.get(&task_id))
+    }
+
+    /// Like [`call_action`](Self::call_action), to change it.
+    pub fn call_action_mut(&mut self, task_id: i32) -> Option<&mut proto::OrchestratorAction> {
+        match self.pending_actions.get_mut(&task_id) {
+            Some(action) => Some(action),
+            None => self.confirmed_calls.get_mut(&task_id),
+        }
+    }
+
+    /// Whether to keep the action history just confirmed at `task_id` (see `confirmed_calls`): while its task is
+    /// unfinished and has not been awaited yet, `with_retry` may still be asked of it. A call awaited at once, the
+    /// common case, is not kept; a call awaited before history confirms it is asked for its retry within the same
+    /// poll on every run.
+    pub fn wants_confirmed_call(&self, task_id: i32) -> bool {
+        self.slots
+            .get(&SlotKey::Sequence(task_id))
+            .is_some_and(|slot| slot.waker.is_none() && slot.outcome.is_none())
+    }
+
     /// Starts waiting for the task `key`.
     pub fn add_slot(&mut self, key: SlotKey) {
         self.slots.insert(key, Slot::default());
@@ -170,6 +199,7 @@ impl ReplayState {
     pub fn poll_outcome(&mut self, key: SlotKey, waker: &Waker) -> Option<TaskOutcome> {
         let slot = self.slots.get_mut(&key)?;
         if slot.outcome.is_some() {
+            self.forget_call(key);
             return self.slots.remove(&key).and_then(|slot| slot.outcome);
         }
         if !slot.waker.as_ref().is_some_and(|known| known.will_wake(waker)) {
@@ -231,7 +261,18 @@ impl ReplayState {
     ///
     /// [`raise_event`]: Self::raise_event
     pub fn release(&mut self, key: SlotKey) {
-        self.slots.remove(&key);
+        if self.slots.remove(&key).is_some() {
+            self.forget_call(key);
+        }
+    }
+
+    /// Drops the kept action of a finished or abandoned call.
+    fn forget_call(&mut self, key: SlotKey) {
+        if let SlotKey::Sequence(task_id) = key {
+            if !self.confirmed_calls.is_empty() {
+                self.confirmed_calls.remove(&task_id);
+            }
+        }
     }
 
     /// Delivers an external event to the oldest waiter still waiting, or buffers it.

@@ -25,6 +25,8 @@ pub struct DurableFuture<T> {
     state: Rc<RefCell<ReplayState>>,
     key: SlotKey,
     task_id: i32,
+    /// Set once the outcome was taken: nothing is left to release on drop.
+    finished: bool,
     _output: PhantomData<fn() -> T>,
 }
 
@@ -38,6 +40,7 @@ impl<T> DurableFuture<T> {
             state,
             key,
             task_id,
+            finished: false,
             _output: PhantomData,
         }
     }
@@ -46,13 +49,20 @@ impl<T> DurableFuture<T> {
     pub fn task_id(&self) -> i32 {
         self.task_id
     }
+
+    pub(crate) fn state(&self) -> &Rc<RefCell<ReplayState>> {
+        &self.state
+    }
 }
 
 impl<T: DeserializeOwned> Future for DurableFuture<T> {
     type Output = Result<T, TaskError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let outcome = self.state.borrow_mut().poll_outcome(self.key, cx.waker());
+        if outcome.is_some() {
+            self.finished = true;
+        }
         match outcome {
             None => Poll::Pending,
             Some(Err(error)) => Poll::Ready(Err(error)),
@@ -71,6 +81,9 @@ impl<T> Unpin for DurableFuture<T> {}
 /// place in line.
 impl<T> Drop for DurableFuture<T> {
     fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
         // The executor never holds the state borrowed while user code (and so a drop) can run; if that ever
         // changes, skipping the release only keeps a dead slot around.
         if let Ok(mut state) = self.state.try_borrow_mut() {
