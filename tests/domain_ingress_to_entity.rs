@@ -49,7 +49,7 @@ fn run(
         operations,
         ..Default::default()
     };
-    let result = execute_entity_batch(registry, &request);
+    let result = execute_entity_batch(registry, &request, chrono::Utc::now());
     let outcomes = result
         .results
         .iter()

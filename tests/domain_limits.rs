@@ -259,7 +259,7 @@ fn the_entity_stores_and_sends_nothing_larger_than_the_bound() {
             operations,
             ..Default::default()
         };
-        let result = execute_entity_batch(&registry, &request);
+        let result = execute_entity_batch(&registry, &request, chrono::Utc::now());
         state = result.entity_state;
         let stored = state.as_deref().map_or(0, str::len);
         assert!(stored <= MAX_STATE_BYTES, "the stored state is {stored} bytes");
