@@ -249,42 +249,6 @@ async fn the_nightly_purge_removes_old_completed_instances_and_keeps_the_rest() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn killing_the_handler_mid_run_still_gives_exactly_one_notification_per_return() {
-    let expected = expected("expected.json");
-    let settled = expected["notifications"].as_u64().unwrap() as usize;
-    let host = std::sync::Arc::new(start_host(&[("STUCK_RETURN_AFTER", "1h")], "kill").await);
-    let lines = sample("messages.jsonl");
-    let delivering = {
-        let host = host.clone();
-        tokio::spawn(async move { deliver(&host, &lines, Some(11), 0.1).await })
-    };
-    // Kill the handler twice while traffic is flowing: once some notifications went out, and again later.
-    for threshold in [settled / 4, settled / 2] {
-        wait_until("enough notifications went out", || {
-            published_to(&host, NOTIFICATIONS).len() >= threshold
-        })
-        .await;
-        assert!(host.kill_handler().is_some(), "a handler process was running");
-    }
-    delivering.await.unwrap();
-    wait_until("every settled return is notified", || {
-        published_to(&host, NOTIFICATIONS).len() >= settled
-    })
-    .await;
-    wait_for_published(&host, None).await;
-
-    let ids = return_ids(&published_to(&host, NOTIFICATIONS));
-    let distinct: BTreeSet<&String> = ids.iter().collect();
-    assert_eq!(distinct.len(), settled, "every settled return notified");
-    assert_eq!(ids.len(), settled, "and none twice, despite two handler crashes");
-    assert!(host.stats().handler_restarts >= 2, "the handler was restarted");
-    match std::sync::Arc::try_unwrap(host) {
-        Ok(host) => host.shutdown().await,
-        Err(_) => panic!("the delivery task still holds the host"),
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_return_past_its_parcel_cap_keeps_the_extra_event_and_alerts_at_once() {
     // Issue 17/12: a return with more than its cap of parcels could never settle and said so only as "50 of 100
     // not received" a month later. Now the event that does not fit is kept on the invalid-events queue (by the

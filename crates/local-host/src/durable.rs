@@ -2,20 +2,21 @@
 //! into the handler invocation the extension makes, and the answer sent back as the engine completion.
 //! Work items run concurrently (bounded); the stream is reopened with backoff when the engine goes away.
 //!
-//! Failure handling follows the extension: a failed orchestrator invocation fails the instance, a failed
-//! activity becomes a task failure, a failed entity batch is abandoned (and retried by the engine), and
-//! platform aborts (function timeout, handler exit) are retried. The in-memory engine ignores
-//! `AbandonTaskActivityWorkItem`, so activities are redelivered by the local host itself.
+//! A failed invocation is handled as the extension handles it ([`crate::failure_rules`]): a function timeout of
+//! an orchestrator or activity and a stopping host are retried; anything else fails the orchestration, fails the
+//! activity's task, or fails the whole entity batch for good (every operation answered with the error, its
+//! signals and state change dropped). Failures for good are reported as [`Problem`]s. The in-memory engine
+//! ignores `AbandonTaskActivityWorkItem`, so aborted activities are redelivered by the local host itself.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use durabletask_sdk::proto::{
     work_item::Request as WorkRequest, AbandonActivityTaskRequest, AbandonEntityTaskRequest,
     AbandonOrchestrationTaskRequest, ActivityRequest, ActivityResponse, EntityBatchRequest, EntityBatchResult,
-    GetWorkItemsRequest, OperationInfo, OrchestratorRequest, OrchestratorResponse, WorkItem,
+    GetWorkItemsRequest, OperationInfo, OrchestratorRequest, OrchestratorResponse, TaskFailureDetails, WorkItem,
 };
+use durabletask_sdk::worker::ReconnectBackoff;
 use prost::Message as _;
 use tokio::sync::{watch, Semaphore};
 
@@ -27,19 +28,22 @@ use crate::durable_protocol::{
 };
 use crate::engine_client::{with_deadline, SidecarClient};
 use crate::envelope::SystemBindingData;
-use crate::invoke::{InvokeError, Invoker};
+use crate::failure_rules::{entity_batch_failure, exception_type, failure_rule, FailureRule, HostFailure};
+use crate::invoke::Invoker;
 use crate::payloads::{
     activity_request, activity_result, add_durable_clients, protobuf_trigger_request, DurableClientSettings,
 };
+use crate::problems::Problem;
 use crate::stats::{Stats, WorkItemKind};
 
-/// How many times the local host delivers an activity whose invocation was aborted by a timeout or a
-/// handler exit before it abandons the work item.
+/// How many times the local host delivers an activity whose invocation timed out before it abandons the work
+/// item.
 const ACTIVITY_ATTEMPTS: u32 = 5;
-/// First and largest pause before reopening the work-item stream.
-const RECONNECT_BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
-/// First and largest pause before abandoning a failed entity batch (so a broken entity does not spin).
-const ENTITY_RETRY_BACKOFF: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(10));
+/// Pauses before reopening the work-item stream: from 100 ms, doubling, up to 5 s.
+const RECONNECT_BACKOFF: ReconnectBackoff = ReconnectBackoff {
+    initial: Duration::from_millis(100),
+    max: Duration::from_secs(5),
+};
 
 /// Settings of the work-item loop.
 #[derive(Debug, Clone)]
@@ -58,7 +62,6 @@ struct Context {
     stats: Arc<Stats>,
     engine: SidecarClient,
     client_settings: DurableClientSettings,
-    entity_failures: Mutex<HashMap<String, u32>>,
 }
 
 /// Runs the work-item loop until `shutdown` becomes true.
@@ -77,12 +80,11 @@ pub async fn run_work_items(
         stats,
         engine: engine.clone(),
         client_settings: options.client_settings,
-        entity_failures: Mutex::new(HashMap::new()),
     });
     let permits = Arc::new(Semaphore::new(concurrency));
     let limit = i32::try_from(concurrency).unwrap_or(i32::MAX);
     let worker_id = format!("local-host-{}", uuid::Uuid::new_v4().simple());
-    let mut backoff = RECONNECT_BACKOFF.0;
+    let mut failures: u32 = 0;
     let mut warned = false;
     while !*shutdown.borrow() {
         let request = GetWorkItemsRequest {
@@ -103,7 +105,7 @@ pub async fn run_work_items(
                     tracing::info!("work-item stream reopened");
                     warned = false;
                 }
-                backoff = RECONNECT_BACKOFF.0;
+                failures = 0;
                 let mut stream = response.into_inner();
                 loop {
                     let received = tokio::select! {
@@ -140,11 +142,11 @@ pub async fn run_work_items(
                 }
             }
         }
+        failures = failures.saturating_add(1);
         tokio::select! {
-            () = tokio::time::sleep(backoff) => {}
+            () = tokio::time::sleep(RECONNECT_BACKOFF.delay(failures, 1.0)) => {}
             _ = shutdown.changed() => return,
         }
-        backoff = (backoff * 2).min(RECONNECT_BACKOFF.1);
     }
 }
 
@@ -194,34 +196,42 @@ async fn run_orchestrator(context: &Context, request: OrchestratorRequest, token
         &SystemBindingData::now(&function.name),
     );
     add_durable_clients(function, &context.client_settings, &mut invocation);
+    let failed = |reason: String| {
+        // OutOfProcMiddleware.CallOrchestratorAsync, the generic `else` branch:
+        // `OrchestratorExecutionResult.ForFailure("Function '…' failed with an unhandled exception.")`.
+        context.stats.problem(Problem::WorkItemFailed {
+            kind: WorkItemKind::Orchestration,
+            instance_id: instance_id.clone(),
+            operations: Vec::new(),
+            reason,
+        });
+        let failure = failure_details(FUNCTION_FAILURE_TYPE, function_failed_message(&function.name));
+        failed_orchestration(&instance_id, token, failure)
+    };
     let completion = match context.invoker.invoke(function, &invocation).await {
         Ok(result) => match orchestrator_completion(&result.return_value, &instance_id, token) {
             Ok(completion) => completion,
-            Err(problem) => {
-                tracing::error!(%instance_id, function = %function.name, "{problem}; the instance fails");
-                let failure = failure_details(FUNCTION_FAILURE_TYPE, function_failed_message(&function.name));
-                failed_orchestration(&instance_id, token, failure)
-            }
+            // The middleware's InvokeHandler throws while decoding the ReturnValue: the function fails.
+            Err(problem) => failed(problem.to_string()),
         },
-        Err(error) if error.is_platform_abort() => {
-            let request = AbandonOrchestrationTaskRequest {
-                completion_token: token.to_owned(),
-            };
-            if let Err(status) = context
-                .engine
-                .clone()
-                .abandon_task_orchestrator_work_item(with_deadline(request))
-                .await
-            {
-                tracing::error!(%instance_id, "abandoning the orchestration work item failed: {}", status.message());
+        Err(error) => match failure_rule(WorkItemKind::Orchestration, error.host_failure()) {
+            FailureRule::Retry => {
+                tracing::warn!(%instance_id, "orchestrator invocation aborted ({error}); the episode runs again");
+                let abandon = AbandonOrchestrationTaskRequest {
+                    completion_token: token.to_owned(),
+                };
+                if let Err(status) = context
+                    .engine
+                    .clone()
+                    .abandon_task_orchestrator_work_item(with_deadline(abandon))
+                    .await
+                {
+                    tracing::warn!(%instance_id, "abandoning the orchestration work item failed: {}", status.message());
+                }
+                return;
             }
-            return;
-        }
-        Err(InvokeError::Unavailable(_)) => return,
-        Err(_) => {
-            let failure = failure_details(FUNCTION_FAILURE_TYPE, function_failed_message(&function.name));
-            failed_orchestration(&instance_id, token, failure)
-        }
+            FailureRule::Fail => failed(error.to_string()),
+        },
     };
     complete_orchestration(context, completion).await;
 }
@@ -234,47 +244,65 @@ async fn complete_orchestration(context: &Context, completion: OrchestratorRespo
         .complete_orchestrator_task(with_deadline(completion))
         .await
     {
-        tracing::error!(%instance_id, "completing the orchestration work item failed: {}", status.message());
+        completion_failed(context, WorkItemKind::Orchestration, instance_id, &status);
     }
 }
 
 async fn run_activity(context: &Context, request: ActivityRequest, token: &str) {
     let instance = request.orchestration_instance.clone().unwrap_or_default();
-    let response = |result: Option<String>, failure: Option<String>, error_type: &str| ActivityResponse {
+    let response = |result: Option<String>, failure: Option<TaskFailureDetails>| ActivityResponse {
         instance_id: instance.instance_id.clone(),
         task_id: request.task_id,
         result,
-        failure_details: failure.map(|message| failure_details(error_type, message)),
+        failure_details: failure,
         completion_token: token.to_owned(),
     };
     let Some(function) = context.app.activity(&request.name) else {
         tracing::error!(instance_id = %instance.instance_id, "no activity function for activity \"{}\"", request.name);
         let message = function_missing_message(&request.name, "an activity");
-        complete_activity(context, response(None, Some(message), "FunctionNotFound")).await;
+        complete_activity(
+            context,
+            response(None, Some(failure_details("FunctionNotFound", message))),
+        )
+        .await;
         return;
     };
     let sys = SystemBindingData::now(&function.name);
     let mut invocation = match activity_request(function, &instance.instance_id, request.input.as_deref(), &sys) {
         Ok(invocation) => invocation,
         Err(error) => {
-            complete_activity(context, response(None, Some(error.to_string()), FUNCTION_FAILURE_TYPE)).await;
+            let failure = failure_details(FUNCTION_FAILURE_TYPE, error.to_string());
+            complete_activity(context, response(None, Some(failure))).await;
             return;
         }
     };
     add_durable_clients(function, &context.client_settings, &mut invocation);
     for attempt in 1..=ACTIVITY_ATTEMPTS {
-        match context.invoker.invoke(function, &invocation).await {
+        let error = match context.invoker.invoke(function, &invocation).await {
             Ok(result) => {
-                complete_activity(context, response(activity_result(&result.return_value), None, "")).await;
+                complete_activity(context, response(activity_result(&result.return_value), None)).await;
                 return;
             }
-            Err(error) if error.is_platform_abort() => {
+            Err(error) => error,
+        };
+        let host_failure = error.host_failure();
+        match failure_rule(WorkItemKind::Activity, host_failure) {
+            FailureRule::Retry if host_failure == HostFailure::HostStopping => return,
+            FailureRule::Retry => {
                 tracing::warn!(function = %function.name, attempt, "activity aborted ({error}); delivering it again");
             }
-            Err(InvokeError::Unavailable(_)) => return,
-            Err(_) => {
-                let message = function_failed_message(&function.name);
-                complete_activity(context, response(None, Some(message), FUNCTION_FAILURE_TYPE)).await;
+            FailureRule::Fail => {
+                // OutOfProcMiddleware.CallActivityAsync: `TaskFailedEvent` with reason "Function '…' failed with an
+                // unhandled exception." and the failure details of the host's exception.
+                tracing::warn!(function = %function.name, instance_id = %instance.instance_id, "activity failed ({error}); the orchestration sees a task failure");
+                let failure = TaskFailureDetails {
+                    inner_failure: Some(Box::new(failure_details(
+                        exception_type(host_failure),
+                        error.to_string(),
+                    ))),
+                    ..failure_details(FUNCTION_FAILURE_TYPE, function_failed_message(&function.name))
+                };
+                complete_activity(context, response(None, Some(failure))).await;
                 return;
             }
         }
@@ -301,7 +329,7 @@ async fn complete_activity(context: &Context, response: ActivityResponse) {
         .complete_activity_task(with_deadline(response))
         .await
     {
-        tracing::error!(%instance_id, "completing the activity work item failed: {}", status.message());
+        completion_failed(context, WorkItemKind::Activity, instance_id, &status);
     }
 }
 
@@ -310,8 +338,17 @@ async fn run_entity(context: &Context, batch: EntityBatchRequest, operation_info
     let name = entity_name(&instance_id).unwrap_or_default().to_owned();
     let Some(function) = context.app.entity(&name) else {
         tracing::error!(entity = %instance_id, "no entity function for entity \"{name}\"");
-        let failure = failure_details("FunctionNotFound", function_missing_message(&name, "an entity"));
-        complete_entity(context, failed_entity_batch(&batch, token, operation_infos, &failure)).await;
+        // OutOfProcMiddleware.CallEntityAsync: `SetErrorResult("EntityFunctionNotFound", …, isNonRetriable: true)`.
+        let failure = TaskFailureDetails {
+            is_non_retriable: true,
+            ..failure_details("EntityFunctionNotFound", function_missing_message(&name, "an entity"))
+        };
+        complete_entity(
+            context,
+            &instance_id,
+            failed_entity_batch(&batch, token, operation_infos, &failure),
+        )
+        .await;
         return;
     };
     let mut invocation = protobuf_trigger_request(
@@ -320,8 +357,8 @@ async fn run_entity(context: &Context, batch: EntityBatchRequest, operation_info
         &SystemBindingData::now(&function.name),
     );
     add_durable_clients(function, &context.client_settings, &mut invocation);
-    let problem = match context.invoker.invoke(function, &invocation).await {
-        Ok(result) => match entity_completion(&result.return_value, token, operation_infos) {
+    let (host_failure, reason) = match context.invoker.invoke(function, &invocation).await {
+        Ok(result) => match entity_completion(&result.return_value, token, operation_infos.clone()) {
             Ok(completion) => {
                 if completion.results.len() != batch.operations.len() {
                     tracing::warn!(
@@ -331,54 +368,76 @@ async fn run_entity(context: &Context, batch: EntityBatchRequest, operation_info
                         batch.operations.len()
                     );
                 }
-                context
-                    .entity_failures
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .remove(&instance_id);
-                complete_entity(context, completion).await;
+                complete_entity(context, &instance_id, completion).await;
                 return;
             }
-            Err(problem) => problem.to_string(),
+            // The middleware's InvokeHandler throws while decoding the ReturnValue: the function fails.
+            Err(problem) => (HostFailure::FunctionFailed, problem.to_string()),
         },
-        Err(InvokeError::Unavailable(_)) => return,
-        Err(error) => error.to_string(),
+        Err(error) => (error.host_failure(), error.to_string()),
     };
-    let failures = {
-        let mut failures = context
-            .entity_failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let count = failures.entry(instance_id.clone()).or_default();
-        *count += 1;
-        *count
-    };
-    let pause = ENTITY_RETRY_BACKOFF
-        .0
-        .saturating_mul(2_u32.saturating_pow(failures.min(16) - 1))
-        .min(ENTITY_RETRY_BACKOFF.1);
-    tracing::warn!(entity = %instance_id, failures, "entity batch failed ({problem}); abandoning it for a retry in {pause:?}");
-    tokio::time::sleep(pause).await;
-    let abandon = AbandonEntityTaskRequest {
-        completion_token: token.to_owned(),
-    };
-    if let Err(status) = context
-        .engine
-        .clone()
-        .abandon_task_entity_work_item(with_deadline(abandon))
-        .await
-    {
-        tracing::error!(entity = %instance_id, "abandoning the entity work item failed: {}", status.message());
+    match failure_rule(WorkItemKind::Entity, host_failure) {
+        FailureRule::Retry => {
+            tracing::warn!(entity = %instance_id, "entity invocation aborted ({reason}); the batch runs again");
+            let abandon = AbandonEntityTaskRequest {
+                completion_token: token.to_owned(),
+            };
+            if let Err(status) = context
+                .engine
+                .clone()
+                .abandon_task_entity_work_item(with_deadline(abandon))
+                .await
+            {
+                tracing::warn!(entity = %instance_id, "abandoning the entity work item failed: {}", status.message());
+            }
+        }
+        FailureRule::Fail => {
+            // CallEntityAsync's `SetErrorResult(FunctionInvocationFailed, isNonRetriable: true)`: no results, no
+            // actions, the state it was given. DTFx TaskEntityDispatcher then answers every operation with the
+            // failure, sends no signal and starts no orchestration, and keeps the state: the batch is consumed.
+            context.stats.problem(Problem::WorkItemFailed {
+                kind: WorkItemKind::Entity,
+                instance_id: instance_id.clone(),
+                operations: batch
+                    .operations
+                    .iter()
+                    .map(|operation| operation.operation.clone())
+                    .collect(),
+                reason: reason.clone(),
+            });
+            let failure = entity_batch_failure(&function.name, host_failure, &reason);
+            complete_entity(
+                context,
+                &instance_id,
+                failed_entity_batch(&batch, token, operation_infos, &failure),
+            )
+            .await;
+        }
     }
 }
 
-async fn complete_entity(context: &Context, completion: EntityBatchResult) {
+async fn complete_entity(context: &Context, instance_id: &str, completion: EntityBatchResult) {
     if let Err(status) = context
         .engine
         .clone()
         .complete_entity_task(with_deadline(completion))
         .await
     {
-        tracing::error!("completing the entity work item failed: {}", status.message());
+        completion_failed(context, WorkItemKind::Entity, instance_id.to_owned(), &status);
+    }
+}
+
+/// The engine did not take a completion. Refused outright (too large, invalid), the work item stays unfinished
+/// for good: a problem. An engine that is down or slow is not a refusal: its work items come back.
+fn completion_failed(context: &Context, kind: WorkItemKind, instance_id: String, status: &tonic::Status) {
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::DeadlineExceeded => {
+            tracing::warn!(%instance_id, "completing the work item failed: {}", status.message());
+        }
+        code => context.stats.problem(Problem::CompletionRefused {
+            kind,
+            instance_id,
+            reason: format!("{code:?}: {}", status.message()),
+        }),
     }
 }

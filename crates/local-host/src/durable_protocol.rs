@@ -226,8 +226,9 @@ pub fn entity_completion(
     Ok(result)
 }
 
-/// A completion that fails every operation of a batch and keeps the state (for an entity whose function
-/// does not exist).
+/// A completion that fails every operation of a batch and keeps the state: what DTFx `TaskEntityDispatcher`
+/// commits when the extension's middleware sets a batch-level `FailureDetails` (an error result for every
+/// operation, no actions, the state the batch started from).
 pub fn failed_entity_batch(
     batch: &EntityBatchRequest,
     completion_token: &str,
@@ -251,6 +252,7 @@ pub fn failed_entity_batch(
         entity_state: batch.entity_state.clone(),
         completion_token: completion_token.to_owned(),
         operation_infos,
+        failure_details: Some(failure.clone()),
         ..EntityBatchResult::default()
     }
 }
@@ -495,5 +497,7 @@ mod tests {
         assert_eq!(result.results.len(), 2);
         assert_eq!(result.entity_state.as_deref(), Some("1"));
         assert_eq!(result.completion_token, "3");
+        assert!(result.actions.is_empty());
+        assert_eq!(result.failure_details.as_ref(), Some(&failure));
     }
 }

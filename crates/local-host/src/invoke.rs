@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::app_model::FunctionDefinition;
 use crate::envelope::{parse_response, InvocationRequest, InvocationResult, ResponseError};
+use crate::failure_rules::HostFailure;
 use crate::faults::{freeze_process, FaultInjector, InvocationFault, TakenFault};
 use crate::handler_process::{HandlerInstance, HandlerSupervisor, HandlerUnavailable};
 use crate::http_client::{chunked_body, HttpClient};
@@ -45,10 +46,14 @@ pub enum InvokeError {
 }
 
 impl InvokeError {
-    /// A platform abort (timeout or process exit): the Durable extension retries these work items
-    /// instead of failing them.
-    pub fn is_platform_abort(&self) -> bool {
-        matches!(self, Self::TimedOut(_) | Self::HandlerExited)
+    /// How the Functions host reports this failure to the Durable extension (see [`crate::failure_rules`]).
+    pub fn host_failure(&self) -> HostFailure {
+        match self {
+            Self::TimedOut(_) => HostFailure::TimedOut,
+            Self::Unavailable(_) => HostFailure::HostStopping,
+            // A crashed handler reaches the host as a reset or refused connection: an `HttpRequestException`.
+            Self::Response(_) | Self::Transport(_) | Self::HandlerExited => HostFailure::FunctionFailed,
+        }
     }
 }
 

@@ -7,10 +7,12 @@
 //! * [`app_model`]: `host.json`, `local.settings.json` and the `function.json` folders;
 //! * [`handler_process`]: starting, readiness-polling and restarting the handler;
 //! * [`envelope`], [`payloads`], [`invoke`]: the invocation requests, byte-faithful, and their responses;
-//! * [`durable`], [`durable_protocol`]: engine work items turned into orchestrator, activity and entity
-//!   invocations, and answers turned into completions;
+//! * [`durable`], [`durable_protocol`], [`failure_rules`]: engine work items turned into orchestrator, activity
+//!   and entity invocations, answers turned into completions, and failed invocations retried or failed for good
+//!   exactly as the Durable extension does;
 //! * [`service_bus`], [`messages`], [`timers`], [`http_trigger`]: the other triggers;
-//! * [`published`], [`stats`], [`idle`], [`process_cpu`]: what came out, counters, quiescence, CPU use;
+//! * [`published`], [`stats`], [`problems`], [`idle`], [`process_cpu`]: what came out, counters, what was lost
+//!   or stuck, quiescence, CPU use;
 //! * [`faults`]: faults injected into chosen invocations, for fault tests;
 //! * [`engine`]: starting the local engine (`scripts/local_engine.py`);
 //! * [`host`]: [`LocalHost`], everything assembled, the API of end-to-end tests.
@@ -38,6 +40,7 @@ pub mod durable_protocol;
 pub mod engine;
 pub mod engine_client;
 pub mod envelope;
+pub mod failure_rules;
 pub mod faults;
 pub mod handler_process;
 pub mod host;
@@ -47,6 +50,7 @@ pub mod idle;
 pub mod invoke;
 pub mod messages;
 pub mod payloads;
+pub mod problems;
 pub mod process_cpu;
 pub mod published;
 pub mod service_bus;

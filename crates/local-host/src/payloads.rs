@@ -26,7 +26,10 @@ pub struct DurableClientSettings {
     pub http_base_url: String,
 }
 
-/// The `durableClient` binding value of the extension's gRPC mode (`BindingHelper.DurableOrchestrationClientToString`).
+/// The `durableClient` binding value of the extension's gRPC mode (Azure/azure-functions-durable-extension,
+/// `Bindings/BindingHelper.cs`, `DurableOrchestrationClientToString`, MiddlewarePassthrough branch: the
+/// `OrchestrationClientInputData` fields serialized by Newtonsoft, nulls included; it has no
+/// `grpcHttpClientTimeout`, which only some SDK parsers read).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 struct DurableClientBinding<'a> {
@@ -39,7 +42,6 @@ struct DurableClientBinding<'a> {
     rpc_base_url: &'a str,
     http_base_url: &'a str,
     max_grpc_message_size_in_bytes: u64,
-    grpc_http_client_timeout: &'a str,
 }
 
 /// The `maxGrpcMessageSizeInBytes` default of the extension.
@@ -61,7 +63,6 @@ pub fn durable_client_value(
         rpc_base_url: &settings.rpc_base_url,
         http_base_url: &settings.http_base_url,
         max_grpc_message_size_in_bytes: MAX_GRPC_MESSAGE_SIZE,
-        grpc_http_client_timeout: "00:01:40",
     };
     let text = serde_json::to_string(&binding).unwrap_or_default();
     host_string(&text)
@@ -197,7 +198,7 @@ pub fn protobuf_trigger_request(
 pub struct ActivityInputError(pub String);
 
 /// The activity trigger request (durable-functions-v2-protocol.md §4.1): `Data.<binding>` = the compact
-/// JSON text of the input encoded as a string (JSON null when there is no input); `Metadata` =
+/// JSON text of the input encoded as a string (the string `"null"` when there is no input); `Metadata` =
 /// `instanceId`, `<binding>`, `data` (the input as a JSON token), `sys`, and the top-level properties of an
 /// object input.
 pub fn activity_request(
@@ -215,9 +216,16 @@ pub fn activity_request(
     let binding = function.trigger.binding_name.clone();
     let input_text = parsed.as_ref().map(Value::to_string);
     let trigger_value = input_text.as_deref().map(host_string);
-    request
-        .data
-        .insert(binding.clone(), trigger_value.clone().unwrap_or(Value::Null));
+    // No input: the binding converts it to a null string, which the host's `GetHttpScriptInvocationContextValue`
+    // (Azure/azure-functions-host, `ScriptInvocationContextExtensions.cs`) cannot make a `JObject` of and sends as
+    // `JsonConvert.SerializeObject(null)`, the text `null`; the null binding-data entries are left out of
+    // `Metadata`.
+    request.data.insert(
+        binding.clone(),
+        trigger_value
+            .clone()
+            .unwrap_or_else(|| Value::String("null".to_owned())),
+    );
     request.insert_metadata("instanceId", Some(host_string(instance_id)));
     request.insert_metadata(&binding, trigger_value);
     request.insert_metadata("data", parsed.as_ref().and_then(host_value));
@@ -384,10 +392,10 @@ mod tests {
     }
 
     #[test]
-    fn activity_without_input_gets_json_null() {
+    fn activity_without_input_gets_the_text_null() {
         let activity = function(json!({"bindings": [{"name": "input", "type": "activityTrigger"}]}));
         let request = activity_request(&activity, "abc123", None, &sys("A")).unwrap();
-        assert_eq!(request.data["input"], Value::Null);
+        assert_eq!(request.data["input"], json!("null"));
         assert!(!request.metadata.contains_key("input"));
         assert!(!request.metadata.contains_key("data"));
         assert!(activity_request(&activity, "abc123", Some("{not json"), &sys("A")).is_err());
@@ -434,8 +442,7 @@ mod tests {
         let expected = concat!(
             r#"{"taskHubName":"ReturnsHub","connectionName":null,"creationUrls":null,"managementUrls":null,"baseUrl":null,"#,
             r#""requiredQueryStringParameters":"","rpcBaseUrl":"http://127.0.0.1:4001","#,
-            r#""httpBaseUrl":"http://localhost:7071/runtime/webhooks/durabletask","maxGrpcMessageSizeInBytes":4194304,"#,
-            r#""grpcHttpClientTimeout":"00:01:40"}"#
+            r#""httpBaseUrl":"http://localhost:7071/runtime/webhooks/durabletask","maxGrpcMessageSizeInBytes":4194304}"#
         );
         assert_eq!(
             request.data["starter"],

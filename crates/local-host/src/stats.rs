@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use crate::problems::Problem;
+
 /// Invocation outcomes of one function, and the time its invocations took.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FunctionCounts {
@@ -78,6 +80,8 @@ pub struct StatsSnapshot {
     pub first_enqueued: Option<Duration>,
     /// When the last message was published, from the host's start.
     pub last_published: Option<Duration>,
+    /// What went wrong for good, in the order it happened.
+    pub problems: Vec<Problem>,
 }
 
 impl StatsSnapshot {
@@ -246,6 +250,12 @@ impl Stats {
     /// A timer function was invoked.
     pub fn timer_fired(&self) {
         self.update(|inner| inner.snapshot.timers_fired += 1);
+    }
+
+    /// Something went wrong for good (see [`Problem`]).
+    pub fn problem(&self, problem: Problem) {
+        tracing::error!("{problem}");
+        self.update(|inner| inner.snapshot.problems.push(problem));
     }
 
     /// The handler process was restarted.

@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use durabletask_sdk::proto::OrchestrationStatus;
+use local_host::problems::Problem;
+use local_host::stats::WorkItemKind;
 use local_host::{
-    EngineChoice, EngineLauncher, HandlerOutput, HostOptions, IdleOptions, LocalHost, PlanOptions, PublishedMessage,
-    ServiceBusMessage,
+    EngineChoice, EngineLauncher, HandlerOutput, HostOptions, IdleOptions, InvocationFault, LocalHost, PlanOptions,
+    PublishedMessage, ServiceBusMessage,
 };
 use serde_json::json;
 
@@ -204,6 +206,141 @@ async fn a_failing_orchestrator_function_fails_its_instance() {
     );
     assert_eq!(host.stats().invocations["Tally"].failed, 1);
     assert!(host.published().is_empty());
+    let problems = host.stats().problems;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0]
+            .to_string()
+            .starts_with("orchestration tally-boom failed for good"),
+        "{}",
+        problems[0]
+    );
+    host.shutdown().await;
+}
+
+/// The entity batches local-host failed for good: (entity, operations).
+fn failed_entity_batches(host: &LocalHost) -> Vec<(String, Vec<String>)> {
+    host.stats()
+        .problems
+        .into_iter()
+        .filter_map(|problem| match problem {
+            Problem::WorkItemFailed {
+                kind: WorkItemKind::Entity,
+                instance_id,
+                operations,
+                ..
+            } => Some((instance_id, operations)),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn deliver_and_wait(host: &LocalHost, messages: Vec<ServiceBusMessage>) {
+    host.deliver_messages(messages, PlanOptions::default()).await.unwrap();
+    host.wait_idle(&idle()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_entity_batch_is_not_retried_its_operations_are_lost_and_the_state_is_kept() {
+    let app = tempfile::tempdir().unwrap();
+    support::write_app(app.path());
+    let host = LocalHost::start(options(app.path())).await.unwrap();
+    let mut engine = host.engine_client();
+    deliver_and_wait(&host, vec![event("x-1", json!({"key": "X", "amount": 1}))]).await;
+
+    // The handler dies after answering: the host sees a reset connection, and the extension fails the batch.
+    let crash = host.inject_fault("Counter", InvocationFault::CrashAfterAnswer).unwrap();
+    deliver_and_wait(&host, vec![event("x-2", json!({"key": "X", "amount": 1}))]).await;
+    assert!(crash.wait().await);
+    assert_eq!(
+        support::entity_state(&mut engine, "@counter@x").await.as_deref(),
+        Some("1"),
+        "the state change is dropped"
+    );
+    // A non-2xx answer fails the batch the same way.
+    deliver_and_wait(&host, vec![event("x-3", json!({"key": "X", "operation": "explode"}))]).await;
+    assert_eq!(
+        failed_entity_batches(&host),
+        vec![
+            ("@counter@x".to_owned(), vec!["add".to_owned()]),
+            ("@counter@x".to_owned(), vec!["explode".to_owned()]),
+        ]
+    );
+    // The entity carries on from the kept state, and nothing was delivered twice.
+    deliver_and_wait(&host, vec![event("x-4", json!({"key": "X", "amount": 1}))]).await;
+    assert_eq!(
+        support::entity_state(&mut engine, "@counter@x").await.as_deref(),
+        Some("2")
+    );
+    let counter = host.stats().invocations["Counter"];
+    assert_eq!(
+        (counter.succeeded, counter.lost, counter.failed),
+        (2, 1, 1),
+        "{counter:?}"
+    );
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_timed_out_entity_batch_fails_but_timed_out_orchestrators_and_activities_run_again() {
+    let app = tempfile::tempdir().unwrap();
+    support::write_app(app.path());
+    let mut options = options(app.path());
+    options.function_timeout = Some(Duration::from_secs(1));
+    let host = LocalHost::start(options).await.unwrap();
+
+    let hung_entity = host.inject_fault("Counter", InvocationFault::Hang).unwrap();
+    deliver_and_wait(&host, vec![event("h-1", json!({"key": "H", "amount": 5}))]).await;
+    assert!(hung_entity.wait().await);
+    assert_eq!(
+        failed_entity_batches(&host),
+        vec![("@counter@h".to_owned(), vec!["add".to_owned()])]
+    );
+
+    let hangs = ["Tally", "Announce"].map(|function| host.inject_fault(function, InvocationFault::Hang).unwrap());
+    host.deliver_messages(
+        vec![event("t-1", json!({"key": "T", "amount": 3}))],
+        PlanOptions::default(),
+    )
+    .await
+    .unwrap();
+    for hang in hangs {
+        assert!(hang.wait().await);
+    }
+    host.wait_idle(&IdleOptions {
+        wait_for_published: Some(1),
+        ..idle()
+    })
+    .await
+    .unwrap();
+    assert_eq!(host.published(), vec![announcement("t", 3)]);
+    let stats = host.stats();
+    for function in ["Counter", "Tally", "Announce"] {
+        assert_eq!(stats.invocations[function].timed_out, 1, "{function}: {stats}");
+    }
+    assert_eq!(stats.problems.len(), 1, "only the entity batch is lost: {stats}");
+    host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_activity_is_a_task_failure_for_its_orchestration() {
+    let app = tempfile::tempdir().unwrap();
+    support::write_app(app.path());
+    let host = LocalHost::start(options(app.path())).await.unwrap();
+    deliver_and_wait(&host, vec![event("sad-1", json!({"key": "sad", "amount": 3}))]).await;
+
+    let mut engine = host.engine_client();
+    let (status, _, failure) = support::orchestration(&mut engine, "tally-sad").await.unwrap();
+    assert_eq!(status, OrchestrationStatus::Failed);
+    assert_eq!(
+        failure.as_deref(),
+        Some("Function 'Announce' failed with an unhandled exception.")
+    );
+    assert_eq!(host.stats().invocations["Announce"].failed, 1);
+    assert!(
+        host.stats().problems.is_empty(),
+        "a task failure is the orchestration's to handle"
+    );
     host.shutdown().await;
 }
 

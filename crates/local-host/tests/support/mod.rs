@@ -4,11 +4,12 @@
 //! `host.json` (`--exact handler_process --ignored`) and `LOCAL_HOST_TEST_HANDLER=1`, which run the
 //! ignored `handler_process` test below as an axum server on `FUNCTIONS_CUSTOMHANDLER_PORT`.
 //!
-//! The app: `Intake` (Service Bus) signals `@counter@<key>` `add` through the durable client binding;
-//! `Counter` (entity) sums and, on reaching the target, starts `Tally` (orchestrator) with id
-//! `tally-<key>`; `Tally` (failing for key `boom`) calls the `Announce` activity, which publishes `{"key", "total"}` to topic
-//! `announcements`; `Slow` (Service Bus) hangs on its first delivery; `Nightly` (timer) publishes what it
-//! received to topic `timer-events`. The orchestrator and entity are written against the raw protocol
+//! The app: `Intake` (Service Bus) signals `@counter@<key>` `add` (or the event's `operation`) through the
+//! durable client binding; `Counter` (entity) sums and, on reaching the target, starts `Tally` (orchestrator)
+//! with id `tally-<key>`, and answers 500 to a batch holding an `explode` operation; `Tally` (failing for key
+//! `boom`) calls the `Announce` activity, which publishes `{"key", "total"}` to topic `announcements` (and
+//! answers 500 for key `sad`; `Tally` then fails with the task's failure); `Slow` (Service Bus) hangs on its
+//! first delivery; `Nightly` (timer) publishes what it received to topic `timer-events`. The orchestrator and entity are written against the raw protocol
 //! so that these tests depend on the local host only.
 
 use std::path::Path;
@@ -190,7 +191,7 @@ async fn intake_event(headers: &HeaderMap, body: &Value) -> Result<(), (StatusCo
         .map_err(|e| unavailable(e.to_string()))?;
     let mut request = tonic::Request::new(proto::SignalEntityRequest {
         instance_id: format!("@counter@{key}"),
-        name: "add".into(),
+        name: event["operation"].as_str().unwrap_or("add").into(),
         input: Some(event["amount"].as_i64().unwrap_or(1).to_string()),
         request_id: uuid::Uuid::new_v4().to_string(),
         ..Default::default()
@@ -232,6 +233,13 @@ async fn counter(Json(body): Json<Value>) -> Response {
         Ok(batch) => batch,
         Err(problem) => return fail(StatusCode::BAD_REQUEST, problem),
     };
+    if batch
+        .operations
+        .iter()
+        .any(|operation| operation.operation == "explode")
+    {
+        return fail(StatusCode::INTERNAL_SERVER_ERROR, "the entity exploded");
+    }
     let key = batch.instance_id.rsplit('@').next().unwrap_or_default().to_owned();
     let mut state: i64 = batch.entity_state.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0);
     let mut result = proto::EntityBatchResult::default();
@@ -290,7 +298,18 @@ async fn tally(Json(body): Json<Value>) -> Response {
         EventType::TaskCompleted(done) => Some(done.result.clone()),
         _ => None,
     });
+    let task_failure = events().find_map(|event| match event {
+        EventType::TaskFailed(failed) => Some(failed.failure_details.clone()),
+        _ => None,
+    });
     let action = match (scheduled, completed) {
+        (_, None) if task_failure.is_some() => {
+            OrchestratorActionType::CompleteOrchestration(proto::CompleteOrchestrationAction {
+                orchestration_status: proto::OrchestrationStatus::Failed as i32,
+                failure_details: task_failure.flatten(),
+                ..Default::default()
+            })
+        }
         (_, Some(result)) => OrchestratorActionType::CompleteOrchestration(proto::CompleteOrchestrationAction {
             orchestration_status: proto::OrchestrationStatus::Completed as i32,
             result,
@@ -320,6 +339,9 @@ async fn announce(Json(body): Json<Value>) -> Response {
         Err(problem) => return fail(StatusCode::BAD_REQUEST, problem),
     };
     let announcement: Value = serde_json::from_str(&input).unwrap_or(Value::Null);
+    if announcement["key"] == "sad" {
+        return fail(StatusCode::INTERNAL_SERVER_ERROR, "the announcement failed");
+    }
     if body["Metadata"]["instanceId"]
         .as_str()
         .is_none_or(|id| !id.starts_with("\"tally-"))
