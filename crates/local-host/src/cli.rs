@@ -1,5 +1,6 @@
 //! The `local-host` command line: `local-host run` delivers message files to the app, fires timers,
 //! waits until the system is idle and prints a summary; `local-host engine` only starts the local engine.
+//! The exit code tells how the run went ([`ExitStatus`], also in `--help`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,16 +8,68 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::app_model::FunctionApp;
 use crate::engine::EngineLauncher;
 use crate::handler_process::HandlerOutput;
-use crate::host::{EngineChoice, HostError, HostOptions, LocalHost};
+use crate::host::{timer_function, EngineChoice, HostError, HostOptions, LocalHost};
 use crate::idle::IdleOptions;
 use crate::messages::read_message_file;
 use crate::service_bus::PlanOptions;
 
+/// The exit codes, for `--help`.
+const EXIT_CODES: &str = "Exit codes:
+  0  the run finished: every message completed (or dead-lettered without --fail-on-dead-letter), nothing lost
+  1  local-host could not run: bad arguments, an unreadable file, an unknown timer, or the app, the engine or the
+     handler could not be started (or the handler kept crashing)
+  2  the run did not become idle within --idle-timeout
+  3  work was lost or is stuck: an entity batch or an orchestration failed for good, the engine refused a result
+     (a wedged entity or instance), the engine died, or a timer invocation failed; each is named on stderr
+  4  messages were dead-lettered and --fail-on-dead-letter was given";
+
+/// How a run ended; the process exit code (see `--help`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ExitStatus {
+    /// The run finished and nothing was lost.
+    Success = 0,
+    /// local-host could not run.
+    CouldNotRun = 1,
+    /// The run did not become idle in time.
+    NotIdle = 2,
+    /// Work was lost or is stuck ([`crate::problems::Problem`]).
+    WorkLost = 3,
+    /// Messages were dead-lettered and `--fail-on-dead-letter` was given.
+    DeadLettered = 4,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        ExitCode::from(status as u8)
+    }
+}
+
+/// The exit status of a run that did not fail outright: work lost first, then dead letters (when they count).
+pub fn run_exit_status(problems: usize, dead_lettered: u64, fail_on_dead_letter: bool) -> ExitStatus {
+    if problems > 0 {
+        ExitStatus::WorkLost
+    } else if fail_on_dead_letter && dead_lettered > 0 {
+        ExitStatus::DeadLettered
+    } else {
+        ExitStatus::Success
+    }
+}
+
+/// The exit status of a run that ended with `error`.
+pub fn error_exit_status(error: &HostError) -> ExitStatus {
+    match error {
+        HostError::Idle(_) => ExitStatus::NotIdle,
+        HostError::EngineDied(_) => ExitStatus::WorkLost,
+        _ => ExitStatus::CouldNotRun,
+    }
+}
+
 /// Plays the Azure Functions host and the Durable Functions extension for local runs.
 #[derive(Debug, Parser)]
-#[command(name = "local-host", version, about)]
+#[command(name = "local-host", version, about, after_help = EXIT_CODES)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -27,6 +80,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the app: deliver messages, fire timers, wait until idle, print a summary.
+    #[command(after_help = EXIT_CODES)]
     Run(Box<RunArgs>),
     /// Start the local durable engine and print its address until interrupted.
     Engine(EngineArgs),
@@ -83,6 +137,9 @@ pub struct RunArgs {
     /// Fire this timer function after the messages; may be repeated.
     #[arg(long = "fire-timer", value_name = "NAME")]
     pub fire_timers: Vec<String>,
+    /// Exit with code 4 when any message was dead-lettered (for CI).
+    #[arg(long)]
+    pub fail_on_dead_letter: bool,
     /// Consider the run idle once this many messages were published.
     #[arg(long, value_name = "N")]
     pub wait_for_published: Option<usize>,
@@ -129,33 +186,48 @@ fn seconds(value: f64, flag: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value).map_err(|_| format!("--{flag} must be a non-negative number of seconds"))
 }
 
-/// Runs the command line; the exit code is 0 on success, 1 on a fatal error, 2 when the run did not
-/// become idle in time.
-pub async fn main(cli: Cli) -> ExitCode {
-    let outcome = match cli.command {
-        Command::Run(args) => run(*args).await,
-        Command::Engine(args) => engine(args).await,
-    };
-    match outcome {
-        Ok(code) => code,
-        Err(message) => {
-            eprintln!("local-host: {message}");
-            ExitCode::from(1)
+/// Parses the command line and runs it; usage errors exit with [`ExitStatus::CouldNotRun`] (clap's own code, 2,
+/// would read as "not idle").
+pub async fn main_from_args() -> ExitCode {
+    match Cli::try_parse() {
+        Ok(cli) => main(cli).await,
+        Err(error) => {
+            let _ = error.print();
+            if error.use_stderr() {
+                ExitStatus::CouldNotRun.into()
+            } else {
+                ExitCode::SUCCESS
+            }
         }
     }
 }
 
-async fn engine(args: EngineArgs) -> Result<ExitCode, String> {
+/// Runs the command line; the exit code is an [`ExitStatus`].
+pub async fn main(cli: Cli) -> ExitCode {
+    let outcome = match cli.command {
+        Command::Run(args) => run(*args).await,
+        Command::Engine(args) => engine(args).await.map(|()| ExitStatus::Success),
+    };
+    match outcome {
+        Ok(status) => status.into(),
+        Err(message) => {
+            eprintln!("local-host: {message}");
+            ExitStatus::CouldNotRun.into()
+        }
+    }
+}
+
+async fn engine(args: EngineArgs) -> Result<(), String> {
     let launcher = EngineLauncher::discover(&args.project_root)
         .ok_or_else(|| format!("no scripts/local_engine.py in {} or above", args.project_root.display()))?;
     let engine = launcher.start().await.map_err(|error| error.to_string())?;
     println!("{}", engine.address());
     let _ = tokio::signal::ctrl_c().await;
     engine.stop().await;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-async fn run(args: RunArgs) -> Result<ExitCode, String> {
+async fn run(args: RunArgs) -> Result<ExitStatus, String> {
     let engine = match (&args.engine, &args.project_root) {
         (Some(address), _) => EngineChoice::Address(address.clone()),
         (None, Some(root)) => EngineChoice::Launch(EngineLauncher::for_project(root)),
@@ -197,6 +269,11 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
     for path in &args.messages {
         lines.extend(read_message_file(path).map_err(|error| error.to_string())?);
     }
+    // Refuse unknown timers before anything starts.
+    let app = FunctionApp::load(&args.app_root, &args.settings).map_err(|error| error.to_string())?;
+    for name in &args.fire_timers {
+        timer_function(&app, name).map_err(|error| error.to_string())?;
+    }
 
     let mut host = LocalHost::start(options).await.map_err(|error| error.to_string())?;
     if !args.quiet {
@@ -206,18 +283,14 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
     let outcome = drive(&host, lines, &args, &idle).await;
     let summary = host.stats();
     let cpu = host.process_cpu().await.since(&cpu_before);
-    let code = match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(HostError::Idle(error)) => {
-            eprintln!("local-host: {error}");
-            ExitCode::from(2)
-        }
+    let mut status = match &outcome {
+        Ok(()) => ExitStatus::Success,
         Err(error) => {
             eprintln!("local-host: {error}");
-            ExitCode::from(1)
+            error_exit_status(error)
         }
     };
-    if args.serve && code == ExitCode::SUCCESS {
+    if args.serve && status == ExitStatus::Success {
         if let Some(address) = host.http_address() {
             eprintln!("local-host: serving http://{address}/api/ (Ctrl-C to stop)");
         } else {
@@ -231,7 +304,29 @@ async fn run(args: RunArgs) -> Result<ExitCode, String> {
     host.shutdown().await;
     println!("{summary}");
     println!("  during the run, {cpu}");
-    Ok(code)
+    if !summary.problems.is_empty() {
+        eprintln!(
+            "local-host: {} lost or stuck:",
+            crate::problems::plural(summary.problems.len(), "piece of work")
+        );
+        for problem in &summary.problems {
+            eprintln!("  - {problem}");
+        }
+    }
+    if summary.dead_lettered > 0 {
+        eprintln!(
+            "local-host: {} dead-lettered{}",
+            crate::problems::plural(summary.dead_lettered as usize, "message"),
+            args.dead_letter
+                .as_ref()
+                .map(|path| format!(" (kept in {})", path.display()))
+                .unwrap_or_default()
+        );
+    }
+    if status == ExitStatus::Success {
+        status = run_exit_status(summary.problems.len(), summary.dead_lettered, args.fail_on_dead_letter);
+    }
+    Ok(status)
 }
 
 async fn drive(
@@ -250,8 +345,9 @@ async fn drive(
     let timers: Vec<&String> = classified.timers.iter().chain(&args.fire_timers).collect();
     if !timers.is_empty() {
         for timer in timers {
+            // A failed timer is reported as a problem at the end; the other timers still run.
             if let Err(error) = host.fire_timer(timer).await {
-                eprintln!("local-host: {error}");
+                tracing::warn!("{error}");
             }
         }
         report_idle(
@@ -326,6 +422,27 @@ mod tests {
         assert_eq!(args.shuffle_seed, Some(7));
         assert_eq!(args.fire_timers, vec!["PurgeTimer".to_owned()]);
         assert_eq!(args.max_delivery_count, 10);
+    }
+
+    #[test]
+    fn exit_statuses() {
+        assert_eq!(run_exit_status(0, 0, true), ExitStatus::Success);
+        assert_eq!(run_exit_status(0, 3, false), ExitStatus::Success);
+        assert_eq!(run_exit_status(0, 3, true), ExitStatus::DeadLettered);
+        assert_eq!(run_exit_status(1, 3, true), ExitStatus::WorkLost);
+        let died = HostError::EngineDied("pid 1 exited".into());
+        assert_eq!(error_exit_status(&died), ExitStatus::WorkLost);
+        let timer = HostError::Timer {
+            name: "Nope".into(),
+            problem: "unknown".into(),
+        };
+        assert_eq!(error_exit_status(&timer), ExitStatus::CouldNotRun);
+        assert_eq!(ExitStatus::DeadLettered as u8, 4);
+        let help = Cli::try_parse_from(["local-host", "run", "--help"])
+            .unwrap_err()
+            .to_string();
+        assert!(help.contains("Exit codes:"), "{help}");
+        assert!(help.contains("--fail-on-dead-letter"), "{help}");
     }
 
     #[test]

@@ -39,6 +39,9 @@ use crate::stats::{Stats, WorkItemKind};
 /// How many times the local host delivers an activity whose invocation timed out before it abandons the work
 /// item.
 const ACTIVITY_ATTEMPTS: u32 = 5;
+/// Attempts to send one completion, and the first pause between them (doubling).
+const COMPLETION_ATTEMPTS: u32 = 3;
+const COMPLETION_RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// Pauses before reopening the work-item stream: from 100 ms, doubling, up to 5 s.
 const RECONNECT_BACKOFF: ReconnectBackoff = ReconnectBackoff {
     initial: Duration::from_millis(100),
@@ -151,18 +154,22 @@ pub async fn run_work_items(
 }
 
 async fn handle_work_item(context: &Context, item: WorkItem) {
+    let kind = match &item.request {
+        Some(WorkRequest::OrchestratorRequest(_)) => WorkItemKind::Orchestration,
+        Some(WorkRequest::ActivityRequest(_)) => WorkItemKind::Activity,
+        Some(WorkRequest::EntityRequestV2(_) | WorkRequest::EntityRequest(_)) => WorkItemKind::Entity,
+        Some(WorkRequest::HealthPing(_)) | None => return,
+    };
+    context.stats.work_item_received(kind);
     let token = item.completion_token;
     match item.request {
         Some(WorkRequest::OrchestratorRequest(request)) => {
-            context.stats.work_item_received(WorkItemKind::Orchestration);
             run_orchestrator(context, request, &token).await;
         }
         Some(WorkRequest::ActivityRequest(request)) => {
-            context.stats.work_item_received(WorkItemKind::Activity);
             run_activity(context, request, &token).await;
         }
         Some(WorkRequest::EntityRequestV2(request)) => {
-            context.stats.work_item_received(WorkItemKind::Entity);
             let converted = entity_batch_from_v2(&request);
             if converted.skipped_events > 0 {
                 tracing::warn!(
@@ -174,11 +181,11 @@ async fn handle_work_item(context: &Context, item: WorkItem) {
             run_entity(context, converted.batch, converted.operation_infos, &token).await;
         }
         Some(WorkRequest::EntityRequest(batch)) => {
-            context.stats.work_item_received(WorkItemKind::Entity);
             run_entity(context, batch, Vec::new(), &token).await;
         }
         Some(WorkRequest::HealthPing(_)) | None => {}
     }
+    context.stats.work_item_done();
 }
 
 async fn run_orchestrator(context: &Context, request: OrchestratorRequest, token: &str) {
@@ -238,14 +245,14 @@ async fn run_orchestrator(context: &Context, request: OrchestratorRequest, token
 
 async fn complete_orchestration(context: &Context, completion: OrchestratorResponse) {
     let instance_id = completion.instance_id.clone();
-    if let Err(status) = context
-        .engine
-        .clone()
-        .complete_orchestrator_task(with_deadline(completion))
-        .await
-    {
-        completion_failed(context, WorkItemKind::Orchestration, instance_id, &status);
-    }
+    send_completion(
+        context,
+        WorkItemKind::Orchestration,
+        &instance_id,
+        completion,
+        |mut engine, request| async move { engine.complete_orchestrator_task(request).await },
+    )
+    .await;
 }
 
 async fn run_activity(context: &Context, request: ActivityRequest, token: &str) {
@@ -323,14 +330,14 @@ async fn run_activity(context: &Context, request: ActivityRequest, token: &str) 
 
 async fn complete_activity(context: &Context, response: ActivityResponse) {
     let instance_id = response.instance_id.clone();
-    if let Err(status) = context
-        .engine
-        .clone()
-        .complete_activity_task(with_deadline(response))
-        .await
-    {
-        completion_failed(context, WorkItemKind::Activity, instance_id, &status);
-    }
+    send_completion(
+        context,
+        WorkItemKind::Activity,
+        &instance_id,
+        response,
+        |mut engine, request| async move { engine.complete_activity_task(request).await },
+    )
+    .await;
 }
 
 async fn run_entity(context: &Context, batch: EntityBatchRequest, operation_infos: Vec<OperationInfo>, token: &str) {
@@ -417,27 +424,58 @@ async fn run_entity(context: &Context, batch: EntityBatchRequest, operation_info
 }
 
 async fn complete_entity(context: &Context, instance_id: &str, completion: EntityBatchResult) {
-    if let Err(status) = context
-        .engine
-        .clone()
-        .complete_entity_task(with_deadline(completion))
-        .await
-    {
-        completion_failed(context, WorkItemKind::Entity, instance_id.to_owned(), &status);
-    }
+    send_completion(
+        context,
+        WorkItemKind::Entity,
+        instance_id,
+        completion,
+        |mut engine, request| async move { engine.complete_entity_task(request).await },
+    )
+    .await;
 }
 
-/// The engine did not take a completion. Refused outright (too large, invalid), the work item stays unfinished
-/// for good: a problem. An engine that is down or slow is not a refusal: its work items come back.
-fn completion_failed(context: &Context, kind: WorkItemKind, instance_id: String, status: &tonic::Status) {
-    match status.code() {
-        tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::DeadlineExceeded => {
-            tracing::warn!(%instance_id, "completing the work item failed: {}", status.message());
+/// Sends a completion, trying again while the engine is down or busy. A completion that keeps failing while the
+/// engine answers other calls is refused for good (too large for it, or invalid), and the work item stays
+/// unfinished: a [`Problem`]. (How a refusal shows depends on the transport: the local engine's 4 MiB limit has
+/// been seen as `ResourceExhausted`, `Unknown` and `Unavailable`, so the code alone cannot tell.)
+async fn send_completion<M, Send, Sent, Answer>(
+    context: &Context,
+    kind: WorkItemKind,
+    instance_id: &str,
+    completion: M,
+    send: Send,
+) where
+    M: prost::Message + Clone,
+    Send: Fn(SidecarClient, tonic::Request<M>) -> Sent,
+    Sent: std::future::Future<Output = Result<Answer, tonic::Status>>,
+{
+    let mut pause = COMPLETION_RETRY_PAUSE;
+    let mut attempt = 1;
+    let status = loop {
+        match send(context.engine.clone(), with_deadline(completion.clone())).await {
+            Ok(_) => return,
+            Err(status) if attempt == COMPLETION_ATTEMPTS => break status,
+            Err(status) => {
+                tracing::debug!(%instance_id, attempt, "completing the work item failed: {}", status.message());
+            }
         }
-        code => context.stats.problem(Problem::CompletionRefused {
+        tokio::time::sleep(pause).await;
+        pause *= 2;
+        attempt += 1;
+    };
+    let engine_answers = context.engine.clone().hello(with_deadline(())).await.is_ok();
+    if engine_answers {
+        context.stats.problem(Problem::CompletionRefused {
             kind,
-            instance_id,
-            reason: format!("{code:?}: {}", status.message()),
-        }),
+            instance_id: instance_id.to_owned(),
+            reason: format!(
+                "{:?}: {}; the result is {} bytes",
+                status.code(),
+                status.message(),
+                completion.encoded_len()
+            ),
+        });
+    } else {
+        tracing::warn!(%instance_id, "the engine is unreachable; the work item was not completed: {}", status.message());
     }
 }

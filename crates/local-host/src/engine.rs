@@ -2,7 +2,9 @@
 //! backend on 127.0.0.1) in the project's virtualenv, made by `scripts/setup-venv.sh` when missing.
 //!
 //! The engine's stdin is a pipe held by [`LocalEngine`]; the engine stops when it closes, so it never
-//! outlives the local host, even when the host is killed.
+//! outlives the local host, even when the host is killed. A task watches the process and tells
+//! ([`LocalEngine::exit`]) when it ended and whether that was asked for, so an engine that dies on its own
+//! is noticed at once.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -11,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt as _, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::process::{ChildStdin, Command};
+use tokio::sync::{oneshot, watch};
 
 /// How long the engine may take to print `LISTENING <port>`.
 const ENGINE_STARTUP: Duration = Duration::from_secs(60);
@@ -170,10 +173,34 @@ impl EngineLauncher {
             }
         });
         tracing::info!(port, "local engine listening on 127.0.0.1:{port}");
+        let pid = child.id();
+        let (kill, kill_requested) = oneshot::channel::<()>();
+        let (exit_sender, exit) = watch::channel(None);
+        let stop_requested = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let requested = stop_requested.clone();
+        tokio::spawn(async move {
+            let status = tokio::select! {
+                status = child.wait() => status,
+                // Asked to kill, or the handle was dropped.
+                _ = kill_requested => {
+                    requested.store(true, std::sync::atomic::Ordering::SeqCst);
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            };
+            let status = status.map_or_else(|error| error.to_string(), |status| status.to_string());
+            exit_sender.send_replace(Some(EngineExit {
+                status,
+                requested: requested.load(std::sync::atomic::Ordering::SeqCst),
+            }));
+        });
         Ok(LocalEngine {
             port,
-            child: Some(child),
+            pid,
             stdin,
+            kill: Some(kill),
+            stop_requested,
+            exit,
         })
     }
 
@@ -204,12 +231,24 @@ impl EngineLauncher {
     }
 }
 
+/// How the engine process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineExit {
+    /// Its exit status, e.g. `signal: 9 (SIGKILL)`.
+    pub status: String,
+    /// Whether the local host asked it to stop.
+    pub requested: bool,
+}
+
 /// A running local engine; stopped when dropped.
 #[derive(Debug)]
 pub struct LocalEngine {
     port: u16,
-    child: Option<Child>,
+    pid: Option<u32>,
     stdin: Option<ChildStdin>,
+    kill: Option<oneshot::Sender<()>>,
+    stop_requested: Arc<std::sync::atomic::AtomicBool>,
+    exit: watch::Receiver<Option<EngineExit>>,
 }
 
 impl LocalEngine {
@@ -225,28 +264,47 @@ impl LocalEngine {
 
     /// Its operating-system process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().and_then(Child::id)
+        self.pid.filter(|_| self.exit.borrow().is_none())
+    }
+
+    /// Completes when the engine process has ended, telling how.
+    pub fn exit(&self) -> impl std::future::Future<Output = EngineExit> + Send + 'static {
+        let mut exit = self.exit.clone();
+        async move {
+            match exit.wait_for(Option::is_some).await {
+                Ok(ended) => ended.clone().unwrap_or_else(unreachable_exit),
+                // The watcher task is gone: the runtime is shutting down.
+                Err(_) => unreachable_exit(),
+            }
+        }
     }
 
     /// Stops the engine: closes its stdin and waits a little, then kills it.
     pub async fn stop(mut self) {
+        self.stop_requested.store(true, std::sync::atomic::Ordering::SeqCst);
         self.stdin.take();
-        if let Some(mut child) = self.child.take() {
-            if tokio::time::timeout(Duration::from_secs(5), child.wait())
-                .await
-                .is_err()
-            {
-                let _ = child.kill().await;
+        let exited = self.exit();
+        if tokio::time::timeout(Duration::from_secs(5), exited).await.is_err() {
+            if let Some(kill) = self.kill.take() {
+                let _ = kill.send(());
             }
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.exit()).await;
         }
+    }
+}
+
+fn unreachable_exit() -> EngineExit {
+    EngineExit {
+        status: "unknown (the local host is stopping)".to_owned(),
+        requested: true,
     }
 }
 
 impl Drop for LocalEngine {
     fn drop(&mut self) {
+        self.stop_requested.store(true, std::sync::atomic::Ordering::SeqCst);
         self.stdin.take();
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.start_kill();
-        }
+        // Dropping the sender makes the watcher kill the process.
+        self.kill.take();
     }
 }

@@ -24,6 +24,7 @@ use crate::idle::{wait_idle, IdleError, IdleOptions, IdleReport};
 use crate::invoke::{InvokeError, Invoker};
 use crate::messages::{DeadLetteredMessage, MessageLine, ServiceBusMessage};
 use crate::payloads::{add_durable_clients, timer_request, DurableClientSettings};
+use crate::problems::Problem;
 use crate::process_cpu::{cpu_time, own_cpu_time, ProcessCpu};
 use crate::published::{PublishedMessage, Records};
 use crate::service_bus::{
@@ -144,6 +145,9 @@ pub enum HostError {
     /// The engine cannot be stopped or started: it was given by address, not started here.
     #[error("the engine at {0} was not started by the local host, so it cannot stop or start it")]
     EngineNotManaged(String),
+    /// The engine the local host started stopped by itself.
+    #[error("the durable engine stopped during the run: {0}")]
+    EngineDied(String),
     /// The fault cannot be injected.
     #[error("cannot inject {fault:?} into {function}: {problem}")]
     Fault {
@@ -210,6 +214,33 @@ pub fn classify_lines(app: &FunctionApp, lines: Vec<MessageLine>) -> Result<Clas
     Ok(classified)
 }
 
+/// The timer-triggered function called `name` (exactly, else case-insensitively), or an error naming the timer
+/// functions the app has.
+pub fn timer_function<'a>(app: &'a FunctionApp, name: &str) -> Result<&'a FunctionDefinition, HostError> {
+    let timers: Vec<&str> = app
+        .functions
+        .values()
+        .filter(|function| matches!(function.trigger.kind, TriggerKind::Timer { .. }))
+        .map(|function| function.name.as_str())
+        .collect();
+    let problem = |what: &str| HostError::Timer {
+        name: name.to_owned(),
+        problem: format!("{what} (timer functions: {})", timers.join(", ")),
+    };
+    let function = app
+        .function(name)
+        .or_else(|| {
+            app.functions
+                .values()
+                .find(|function| function.name.eq_ignore_ascii_case(name))
+        })
+        .ok_or_else(|| problem("the app has no such function"))?;
+    match function.trigger.kind {
+        TriggerKind::Timer { .. } => Ok(function),
+        _ => Err(problem("not a timer triggered function")),
+    }
+}
+
 fn names(app: &FunctionApp) -> String {
     app.functions.keys().cloned().collect::<Vec<_>>().join(", ")
 }
@@ -230,6 +261,7 @@ pub struct LocalHost {
     http_address: Option<SocketAddr>,
     max_delivery_count: u32,
     max_concurrent_calls: usize,
+    engine_died: watch::Sender<Option<String>>,
 }
 
 impl std::fmt::Debug for LocalHost {
@@ -251,10 +283,12 @@ impl LocalHost {
             .map_err(|(path, source)| HostError::Io { path, source })?;
         let records = Arc::new(records);
 
+        let engine_died = watch::channel(None).0;
         let (engine, engine_address) = match &options.engine {
             EngineChoice::Address(address) => (None, engine_url(address)),
             EngineChoice::Launch(launcher) => {
                 let engine = launcher.start().await?;
+                watch_engine(&engine, stats.clone(), engine_died.clone());
                 let address = engine.address();
                 let managed = ManagedEngine {
                     launcher: launcher.clone(),
@@ -360,6 +394,7 @@ impl LocalHost {
             http_address,
             max_delivery_count: options.max_delivery_count,
             max_concurrent_calls,
+            engine_died,
         })
     }
 
@@ -450,9 +485,31 @@ impl LocalHost {
         let engine = self.managed_engine()?;
         let mut running = engine.running.lock().await;
         if running.is_none() {
-            *running = Some(engine.launcher.start_on(engine.port).await?);
+            let started = engine.launcher.start_on(engine.port).await?;
+            watch_engine(&started, self.stats.clone(), self.engine_died.clone());
+            *running = Some(started);
         }
         Ok(())
+    }
+
+    /// The process id of the engine the local host started, while it runs.
+    pub async fn engine_pid(&self) -> Option<u32> {
+        let engine = self.engine.as_ref()?;
+        engine.running.lock().await.as_ref().and_then(LocalEngine::pid)
+    }
+
+    /// Completes when the engine the local host started stops by itself (never for an engine given by address),
+    /// with what happened.
+    pub async fn engine_died(&self) -> String {
+        let mut died = self.engine_died.subscribe();
+        let reason = match died.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone(),
+            Err(_) => None,
+        };
+        match reason {
+            Some(reason) => reason,
+            None => std::future::pending().await,
+        }
     }
 
     fn managed_engine(&self) -> Result<&ManagedEngine, HostError> {
@@ -514,34 +571,26 @@ impl LocalHost {
         self.deliver(&lines, plan).await
     }
 
-    /// Fires the timer function `name` once (a failed invocation is an error; timers are not retried).
+    /// Fires the timer function `name` once (a failed invocation is an error and a [`Problem`]; timers are not
+    /// retried).
     pub async fn fire_timer(&self, name: &str) -> Result<(), HostError> {
+        let function = timer_function(&self.app, name)?;
+        let TriggerKind::Timer { schedule } = &function.trigger.kind else {
+            unreachable!("timer_function returns timer functions only")
+        };
         let timer_error = |problem: String| HostError::Timer {
-            name: name.to_owned(),
+            name: function.name.clone(),
             problem,
         };
-        let function = self
-            .app
-            .function(name)
-            .or_else(|| {
-                self.app
-                    .functions
-                    .values()
-                    .find(|function| function.name.eq_ignore_ascii_case(name))
-            })
-            .ok_or_else(|| {
-                timer_error(format!(
-                    "the app has no such function (functions: {})",
-                    names(&self.app)
-                ))
-            })?;
-        let TriggerKind::Timer { schedule } = &function.trigger.kind else {
-            return Err(timer_error("not a timer triggered function".into()));
-        };
         let schedule = Schedule::parse(schedule).map_err(|error: ScheduleError| timer_error(error.to_string()))?;
-        self.invoke_timer(function, &schedule)
-            .await
-            .map_err(|error| timer_error(error.to_string()))
+        if let Err(error) = self.invoke_timer(function, &schedule).await {
+            self.stats.problem(Problem::TimerFailed {
+                function: function.name.clone(),
+                reason: error.to_string(),
+            });
+            return Err(timer_error(error.to_string()));
+        }
+        Ok(())
     }
 
     async fn invoke_timer(&self, function: &FunctionDefinition, schedule: &Schedule) -> Result<(), InvokeError> {
@@ -557,6 +606,7 @@ impl LocalHost {
         tokio::select! {
             idle = wait_idle(&self.stats, &self.records, &self.sidecar, options) => Ok(idle?),
             reason = self.supervisor.given_up() => Err(HostError::Handler(HandlerUnavailable::Failed(reason))),
+            reason = self.engine_died() => Err(HostError::EngineDied(reason)),
         }
     }
 
@@ -609,6 +659,20 @@ impl LocalHost {
             }
         }
     }
+}
+
+/// Watches `engine` and, when it ends without being asked to, reports the problem and tells `died`.
+fn watch_engine(engine: &LocalEngine, stats: Arc<Stats>, died: watch::Sender<Option<String>>) {
+    let exit = engine.exit();
+    let (pid, port) = (engine.pid().unwrap_or_default(), engine.port());
+    tokio::spawn(async move {
+        let exit = exit.await;
+        if !exit.requested {
+            let reason = format!("the local engine (pid {pid}, port {port}) exited: {}", exit.status);
+            stats.problem(Problem::EngineDied { reason: reason.clone() });
+            died.send_replace(Some(reason));
+        }
+    });
 }
 
 /// Resolves the handler command: `--handler`, else host.json's `defaultExecutablePath` (relative to the
@@ -763,6 +827,19 @@ mod tests {
                 .starts_with("message line 2: the app has no function \"Nope\""),
             "{error}"
         );
+    }
+
+    #[test]
+    fn timers_are_found_by_name_and_others_are_refused_naming_the_timers() {
+        let app = app();
+        assert_eq!(timer_function(&app, "purgetimer").unwrap().name, "PurgeTimer");
+        let unknown = timer_function(&app, "Nope").unwrap_err().to_string();
+        assert_eq!(
+            unknown,
+            "timer Nope: the app has no such function (timer functions: PurgeTimer)"
+        );
+        let not_a_timer = timer_function(&app, "Orchestrator").unwrap_err().to_string();
+        assert!(not_a_timer.contains("not a timer triggered function"), "{not_a_timer}");
     }
 
     #[test]

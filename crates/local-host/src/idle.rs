@@ -63,7 +63,7 @@ pub struct IdleReport {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdleError {
     /// The deadline passed.
-    #[error("not idle after {waited:?}: {in_flight} invocations in flight, {} orchestrations still running{}", busy.len(), describe(busy))]
+    #[error("not idle after {waited:?}: {in_flight} invocations or work items in flight, {} orchestrations still running{}", busy.len(), describe(busy))]
     Deadline {
         /// How long it waited.
         waited: Duration,
@@ -99,7 +99,7 @@ pub async fn wait_idle(
     let mut activity = stats.subscribe();
     let mut busy = Vec::new();
     loop {
-        let in_flight = stats.snapshot().in_flight;
+        let in_flight = stats.snapshot().busy();
         if let Some(target) = options.wait_for_published {
             if in_flight == 0 && records.published_count() >= target {
                 return Ok(IdleReport::default());
@@ -113,7 +113,7 @@ pub async fn wait_idle(
                             || instance.next_timer.is_some_and(|fire_at| fire_at > horizon)
                     });
                     // Only trust the answer if nothing happened while asking.
-                    if still_busy.is_empty() && stats.quiet_for() >= options.settle && stats.snapshot().in_flight == 0 {
+                    if still_busy.is_empty() && stats.quiet_for() >= options.settle && stats.snapshot().busy() == 0 {
                         return Ok(IdleReport { parked });
                     }
                     busy = still_busy;

@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -14,5 +13,5 @@ async fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    local_host::cli::main(local_host::cli::Cli::parse()).await
+    local_host::cli::main_from_args().await
 }

@@ -74,6 +74,8 @@ pub struct StatsSnapshot {
     pub published: BTreeMap<String, u64>,
     /// Invocations in flight now.
     pub in_flight: usize,
+    /// Engine work items received and not yet completed, abandoned or failed.
+    pub work_items_in_flight: usize,
     /// Handler process restarts.
     pub handler_restarts: u64,
     /// When the first message was enqueued, from the host's start.
@@ -91,6 +93,11 @@ impl StatsSnapshot {
             .values()
             .map(|counts| counts.failed + counts.timed_out + counts.lost)
             .sum()
+    }
+
+    /// Invocations and work items in flight: the run is not idle while any is.
+    pub fn busy(&self) -> usize {
+        self.in_flight + self.work_items_in_flight
     }
 
     /// Messages sent, all destinations together.
@@ -206,11 +213,19 @@ impl Stats {
         });
     }
 
-    /// The engine sent a work item.
+    /// The engine sent a work item; [`Stats::work_item_done`] follows when it is answered.
     pub fn work_item_received(&self, kind: WorkItemKind) {
         self.update(|inner| {
             inner.last_work_item = Some(Instant::now());
             inner.snapshot.work_items[kind as usize] += 1;
+            inner.snapshot.work_items_in_flight += 1;
+        });
+    }
+
+    /// A work item was completed, abandoned or failed.
+    pub fn work_item_done(&self) {
+        self.update(|inner| {
+            inner.snapshot.work_items_in_flight = inner.snapshot.work_items_in_flight.saturating_sub(1);
         });
     }
 
@@ -300,9 +315,14 @@ impl fmt::Display for StatsSnapshot {
         }
         writeln!(
             f,
-            "  failures: {}, handler restarts: {}",
+            "  failed invocations: {}, handler restarts: {}",
             self.failures(),
             self.handler_restarts
+        )?;
+        writeln!(
+            f,
+            "  problems: {} (work lost or stuck; listed on stderr)",
+            self.problems.len()
         )?;
         write!(f, "  published: {}", self.published_total())?;
         for (destination, count) in &self.published {

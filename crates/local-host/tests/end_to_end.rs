@@ -248,10 +248,12 @@ async fn a_failed_entity_batch_is_not_retried_its_operations_are_lost_and_the_st
     let mut engine = host.engine_client();
     deliver_and_wait(&host, vec![event("x-1", json!({"key": "X", "amount": 1}))]).await;
 
-    // The handler dies after answering: the host sees a reset connection, and the extension fails the batch.
+    // The handler dies after answering: the host sees a reset connection, and the extension fails the batch. (The
+    // signal is sent directly, so that no trigger invocation is in flight when the process dies.)
     let crash = host.inject_fault("Counter", InvocationFault::CrashAfterAnswer).unwrap();
-    deliver_and_wait(&host, vec![event("x-2", json!({"key": "X", "amount": 1}))]).await;
+    support::signal(&mut engine, "@counter@x", "add", "1").await;
     assert!(crash.wait().await);
+    host.wait_idle(&idle()).await.unwrap();
     assert_eq!(
         support::entity_state(&mut engine, "@counter@x").await.as_deref(),
         Some("1"),
@@ -383,6 +385,102 @@ fn the_command_line_runs_a_message_file() {
     assert_eq!(published[0], announcement("z", 3));
     assert_eq!(published[1].destination, "timer-events");
     assert_eq!(published.len(), 2);
+}
+
+/// Runs `local-host run` on the test app with `lines` as the message file and `extra` arguments.
+fn run_command_line(lines: &[serde_json::Value], extra: &[&str]) -> std::process::Output {
+    let app = tempfile::tempdir().unwrap();
+    support::write_app(app.path());
+    let messages = app.path().join("messages.jsonl");
+    std::fs::write(
+        &messages,
+        lines.iter().map(|line| format!("{line}\n")).collect::<String>(),
+    )
+    .unwrap();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::process::Command::new(env!("CARGO_BIN_EXE_local-host"))
+        .arg("run")
+        .args(["--app-root".as_ref(), app.path().as_os_str()])
+        .args(["--messages".as_ref(), messages.as_os_str()])
+        .args(["--handler".as_ref(), std::env::current_exe().unwrap().as_os_str()])
+        .args(["--handler-log".as_ref(), app.path().join("handler.log").as_os_str()])
+        .args(["--project-root".as_ref(), workspace.as_os_str()])
+        .args(["--idle-timeout", "60", "--quiet"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_unknown_timer_is_refused_before_anything_starts() {
+    let output = run_command_line(&[], &["--fire-timer", "Nope", "--engine", "127.0.0.1:1"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("timer Nope: the app has no such function (timer functions: Nightly)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dead_lettered_messages_fail_the_run_only_when_asked() {
+    let poison = [json!({"function": "Intake", "body": {"key": "P", "poison": true}, "messageId": "p-1"})];
+    let output = run_command_line(&poison, &["--max-delivery-count", "2"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = run_command_line(&poison, &["--max-delivery-count", "2", "--fail-on-dead-letter"]);
+    assert_eq!(output.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("1 message dead-lettered"), "{stderr}");
+}
+
+#[test]
+fn a_wedged_entity_fails_the_run_and_is_named() {
+    let lines = [
+        json!({"function": "Intake", "body": {"key": "W", "operation": "bloat"}, "messageId": "w-1"}),
+        json!({"function": "Intake", "body": {"key": "Z", "amount": 3}, "messageId": "z-1"}),
+    ];
+    let output = run_command_line(&lines, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("the engine refused the result of entity @counter@w") && stderr.contains("wedged"),
+        "{stderr}"
+    );
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.contains("problems: 1"), "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dead_engine_ends_the_wait_and_is_named() {
+    let app = tempfile::tempdir().unwrap();
+    support::write_app(app.path());
+    let host = LocalHost::start(options(app.path())).await.unwrap();
+    let pid = host.engine_pid().await.expect("the engine runs");
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let error = host.wait_idle(&idle()).await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "the durable engine stopped during the run: the local engine (pid {pid}"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains("SIGKILL") || message.contains("signal: 9"),
+        "{message}"
+    );
+    assert!(matches!(host.stats().problems.as_slice(), [Problem::EngineDied { .. }]));
+    assert_eq!(host.engine_pid().await, None);
+    host.shutdown().await;
 }
 
 #[test]

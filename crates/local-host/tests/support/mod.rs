@@ -6,7 +6,8 @@
 //!
 //! The app: `Intake` (Service Bus) signals `@counter@<key>` `add` (or the event's `operation`) through the
 //! durable client binding; `Counter` (entity) sums and, on reaching the target, starts `Tally` (orchestrator)
-//! with id `tally-<key>`, and answers 500 to a batch holding an `explode` operation; `Tally` (failing for key
+//! with id `tally-<key>`, answers 500 to a batch holding an `explode` operation, and answers a state of 5 MiB
+//! (over the local engine's 4 MiB message limit) to a `bloat` operation; `Tally` (failing for key
 //! `boom`) calls the `Announce` activity, which publishes `{"key", "total"}` to topic `announcements` (and
 //! answers 500 for key `sad`; `Tally` then fails with the task's failure); `Slow` (Service Bus) hangs on its
 //! first delivery; `Nightly` (timer) publishes what it received to topic `timer-events`. The orchestrator and entity are written against the raw protocol
@@ -271,6 +272,9 @@ async fn counter(Json(body): Json<Value>) -> Response {
         });
     }
     result.entity_state = Some(state.to_string());
+    if batch.operations.iter().any(|operation| operation.operation == "bloat") {
+        result.entity_state = Some(serde_json::to_string(&"x".repeat(5 << 20)).unwrap());
+    }
     protobuf_reply(&result)
 }
 
@@ -359,6 +363,26 @@ async fn nightly(Json(body): Json<Value>) -> Response {
     reply(
         json!({"Outputs": {"outbox": {"fired": true, "isPastDue": timer["IsPastDue"], "hasNext": timer["ScheduleStatus"]["Next"].is_string()}}}),
     )
+}
+
+/// Signals an entity through the engine, as a durable client would.
+pub async fn signal(
+    engine: &mut local_host::engine_client::SidecarClient,
+    instance_id: &str,
+    operation: &str,
+    input: &str,
+) {
+    let request = local_host::engine_client::with_deadline(proto::SignalEntityRequest {
+        instance_id: instance_id.into(),
+        name: operation.into(),
+        input: Some(input.into()),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        ..Default::default()
+    });
+    engine
+        .signal_entity(request)
+        .await
+        .expect("the engine takes the signal");
 }
 
 /// Entity state through the engine.
