@@ -31,7 +31,7 @@ use crate::service_bus::{
     deliver, plan_deliveries, DeliveryContext, DeliveryError, PlanOptions, DEFAULT_MAX_DELIVERY_COUNT,
 };
 use crate::stats::{Stats, StatsSnapshot};
-use crate::timers::{timer_info, Schedule, ScheduleError};
+use crate::timers::{timer_info, ScheduleError, TimerSchedule};
 
 /// Which durable engine to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -582,7 +582,7 @@ impl LocalHost {
             name: function.name.clone(),
             problem,
         };
-        let schedule = Schedule::parse(schedule).map_err(|error: ScheduleError| timer_error(error.to_string()))?;
+        let schedule = TimerSchedule::parse(schedule).map_err(|error: ScheduleError| timer_error(error.to_string()))?;
         if let Err(error) = self.invoke_timer(function, &schedule).await {
             self.stats.problem(Problem::TimerFailed {
                 function: function.name.clone(),
@@ -593,7 +593,7 @@ impl LocalHost {
         Ok(())
     }
 
-    async fn invoke_timer(&self, function: &FunctionDefinition, schedule: &Schedule) -> Result<(), InvokeError> {
+    async fn invoke_timer(&self, function: &FunctionDefinition, schedule: &TimerSchedule) -> Result<(), InvokeError> {
         let sys = SystemBindingData::now(&function.name);
         let mut request = timer_request(function, timer_info(schedule, Utc::now()), &sys);
         add_durable_clients(function, &self.client_settings, &mut request);
