@@ -119,7 +119,7 @@ fn expect_run_logs(logs: &[&str], deleted: u32, statuses: &str) {
 
 #[tokio::test]
 async fn recent_instances_are_never_purged() {
-    let engine = LocalEngine::start();
+    let engine = LocalEngine::start().await;
     let client = engine.client();
     terminated_instances(&client, 2).await;
     running_instance(&client).await;
@@ -141,7 +141,7 @@ async fn recent_instances_are_never_purged() {
 
 #[tokio::test]
 async fn finished_instances_older_than_the_retention_with_a_purged_status_are_deleted() {
-    let engine = LocalEngine::start();
+    let engine = LocalEngine::start().await;
     let client = engine.client();
     let terminated = terminated_instances(&client, 3).await;
     let running = running_instance(&client).await;

@@ -51,7 +51,7 @@ async fn invalid_or_missing_return_ids_are_a_400_without_an_engine_call() {
 
 #[tokio::test]
 async fn an_unknown_return_is_a_404_from_the_real_engine() {
-    let engine = LocalEngine::start();
+    let engine = LocalEngine::start().await;
     let answer = invoke(
         &router(&[]),
         "ReturnStatus",
@@ -87,7 +87,7 @@ async fn an_unreachable_engine_fails_the_request() {
 #[tokio::test]
 async fn a_settled_return_reports_its_state_end_to_end() {
     let return_id = "RET-2025-910503";
-    let engine = LocalEngine::start();
+    let engine = LocalEngine::start().await;
     let client = engine.client();
     let router = router(&[]);
     let (_bridge, mut committed) = EntityBridge::spawn(&client, &router);

@@ -167,7 +167,7 @@ async fn the_host_fixture_message_carries_the_fixture_event() {
 
 #[tokio::test]
 async fn valid_events_reach_their_return_entity_on_the_real_engine() {
-    let engine = LocalEngine::start();
+    let engine = LocalEngine::start().await;
     let router = router(SETTINGS);
 
     // The host fixture as is, pointed at the engine: a ReturnBooked typed in its body.

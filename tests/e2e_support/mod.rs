@@ -12,14 +12,12 @@ use durabletask_sdk::client::{ClientOptions, DurableClient};
 use durabletask_sdk::EntityId;
 use local_host::messages::MessageLine;
 use local_host::stats::FunctionCounts;
-use local_host::{
-    EngineChoice, EngineLauncher, HandlerOutput, HostOptions, IdleOptions, LocalHost, PlanOptions, ServiceBusMessage,
-};
+use local_host::{EngineChoice, HandlerOutput, HostOptions, IdleOptions, LocalHost, PlanOptions, ServiceBusMessage};
 use serde_json::Value;
 
 /// The repository root (the function app root).
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    test_support::workspace_root()
 }
 
 /// The sample or scenario file at `relative` (from `samples/`).
@@ -43,15 +41,9 @@ pub async fn start_host(settings: &[(&str, &str)], test: &str) -> LocalHost {
 /// under `target/e2e/<test>`; change them before [`start_host_with`].
 pub fn host_options(settings: &[(&str, &str)], test: &str) -> HostOptions {
     let root = repo_root();
-    let venv = root.join(".venv/bin/python");
-    assert!(
-        venv.exists(),
-        "the Python virtualenv with the local engine is missing: run `bash scripts/setup-venv.sh` (looked for {})",
-        venv.display()
-    );
     let out = root.join("target").join("e2e").join(test);
     std::fs::create_dir_all(&out).unwrap();
-    let mut options = HostOptions::new(&root, EngineChoice::Launch(EngineLauncher::for_project(&root)));
+    let mut options = HostOptions::new(&root, EngineChoice::Launch(test_support::engine::launcher()));
     options.handler = Some(PathBuf::from(env!("CARGO_BIN_EXE_handler")));
     options.settings = settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     options.published_path = Some(out.join("published.jsonl"));
@@ -76,21 +68,14 @@ pub async fn wait_for_published(host: &LocalHost, count: Option<usize>) {
     host.wait_idle(&options).await.expect("the run becomes idle");
 }
 
-/// Polls `condition` every 50 ms until it holds; panics with `what` after three minutes.
+/// Polls `condition` until it holds; panics with `what` after three minutes.
 pub async fn wait_until(what: &str, condition: impl FnMut() -> bool) {
-    wait_until_within(what, Duration::from_secs(180), condition).await;
+    test_support::wait::until(what, Duration::from_secs(180), condition).await;
 }
 
-/// Polls `condition` every 10 ms until it holds; panics with `what` once `limit` has passed.
-pub async fn wait_until_within(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !condition() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {limit:?} waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+/// Polls `condition` until it holds; panics with `what` once `limit` has passed.
+pub async fn wait_until_within(what: &str, limit: Duration, condition: impl FnMut() -> bool) {
+    test_support::wait::until(what, limit, condition).await;
 }
 
 /// Waits until the run is idle: nothing in flight, nothing happening for half a second, and no orchestration

@@ -1,18 +1,14 @@
 //! The local durable engine (`scripts/local_engine.py`, Microsoft's in-memory backend behind the
-//! `TaskHubSidecarService` gRPC API) for the tests that need a real one, and two minimal workers: one that lets
+//! `TaskHubSidecarService` gRPC API; the workspace's shared launcher in `crates/test-support`) for the tests that
+//! need a real one, and two minimal workers: one that lets
 //! terminated instances reach their final status, one that plays the Durable extension for the app's entity (each
 //! entity work item becomes a `POST /EntityFunction` through the router).
 
 use std::future::Future;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use axum::Router;
-use durabletask_sdk::client::{ClientOptions, DurableClient};
+use durabletask_sdk::client::DurableClient;
 use durabletask_sdk::entity::entity_batch_from_v2;
 use durabletask_sdk::proto::history_event::EventType;
 use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType;
@@ -20,89 +16,11 @@ use durabletask_sdk::proto::{self, work_item};
 use tokio::sync::mpsc as tokio_mpsc;
 use tokio::task::JoinHandle;
 
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use test_support::engine::LocalEngine;
+
 use super::host::{entity_invocation, entity_result};
 use super::router::invoke;
-
-/// How long the engine may take to print `LISTENING <port>`.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A running local engine on a free loopback port, stopped when dropped.
-pub struct LocalEngine {
-    child: Child,
-    port: u16,
-}
-
-impl LocalEngine {
-    /// Starts `<repo>/.venv/bin/python <repo>/scripts/local_engine.py 0` and waits for its `LISTENING <port>` line.
-    ///
-    /// Panics with the fix when the virtualenv is missing. Its stdin stays an open pipe: if this process dies
-    /// without dropping the engine, the engine sees end-of-file and stops by itself.
-    pub fn start() -> Self {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let python = root.join(".venv/bin/python");
-        let script = root.join("scripts/local_engine.py");
-        assert!(
-            python.is_file() && script.is_file(),
-            "the local durable engine needs {} and {}: run `bash scripts/setup-venv.sh` in {}",
-            python.display(),
-            script.display(),
-            root.display()
-        );
-        let mut child = Command::new(&python)
-            .arg(&script)
-            .arg("0")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {}: {error}", python.display()));
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let (lines, first_line) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = lines.send(line);
-        });
-        let line = match first_line.recv_timeout(START_TIMEOUT) {
-            Ok(line) => line,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("the local engine printed nothing within {START_TIMEOUT:?}")
-            }
-        };
-        let port = line
-            .trim()
-            .strip_prefix("LISTENING ")
-            .and_then(|port| port.parse().ok());
-        let Some(port) = port else {
-            let _ = child.kill();
-            let status = child.wait().map(|status| status.to_string()).unwrap_or_default();
-            panic!("the local engine did not start (first line {line:?}, {status})");
-        };
-        Self { child, port }
-    }
-
-    /// The gRPC endpoint, as a `durableClient` binding's `rpcBaseUrl` names it.
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// A client of the engine (connects lazily; call within a Tokio runtime).
-    pub fn client(&self) -> DurableClient {
-        DurableClient::connect_lazy(
-            &self.url(),
-            ClientOptions::default().with_call_timeout(Duration::from_secs(10)),
-        )
-        .expect("a valid endpoint")
-    }
-}
-
-impl Drop for LocalEngine {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Serves the engine's work items matching `filters` with `handle`, one at a time, until the stream ends.
 async fn serve_work_items<F, Fut>(client: DurableClient, filters: proto::WorkItemFilters, mut handle: F)

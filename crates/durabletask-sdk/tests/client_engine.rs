@@ -22,7 +22,7 @@ const WAIT: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn started_instances_of_unregistered_orchestrators_stay_pending() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
 
     let id = client
@@ -58,7 +58,7 @@ async fn started_instances_of_unregistered_orchestrators_stay_pending() {
 
 #[tokio::test]
 async fn missing_instances_and_entities_are_none_or_not_found() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
 
     assert!(client.get_instance("nope").await.unwrap().is_none());
@@ -81,7 +81,7 @@ async fn missing_instances_and_entities_are_none_or_not_found() {
 
 #[tokio::test]
 async fn signals_without_an_entity_worker_wait_in_the_backlog() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
     let entity = EntityId::new("ReturnAggregate", "R-1");
 
@@ -132,7 +132,7 @@ async fn signals_without_an_entity_worker_wait_in_the_backlog() {
 
 #[tokio::test]
 async fn entity_clean_up_removes_empty_entities_and_keeps_busy_ones() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
     let busy = EntityId::new("reminder", "busy");
     let later = EntityId::new("reminder", "later");
@@ -162,7 +162,7 @@ async fn entity_clean_up_removes_empty_entities_and_keeps_busy_ones() {
 
 #[tokio::test]
 async fn completed_orchestrations_report_their_output() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
     let _worker = StubWorker::spawn(&client);
 
@@ -176,7 +176,7 @@ async fn completed_orchestrations_report_their_output() {
 
 #[tokio::test]
 async fn raised_events_reach_a_running_orchestration() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
     let _worker = StubWorker::spawn(&client);
 
@@ -191,7 +191,7 @@ async fn raised_events_reach_a_running_orchestration() {
 
 #[tokio::test]
 async fn suspended_orchestrations_resume() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
     let _worker = StubWorker::spawn(&client);
 
@@ -209,7 +209,7 @@ async fn suspended_orchestrations_resume() {
 
 #[tokio::test]
 async fn purge_by_filter_deletes_only_matching_finished_instances() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
     let _worker = StubWorker::spawn(&client);
 
@@ -311,7 +311,7 @@ async fn a_large_backlog_is_purged_within_a_budget_on_the_local_engine() {
 
 #[tokio::test]
 async fn instance_queries_filter_and_page() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
     for n in 1..=3 {
         client
@@ -349,7 +349,7 @@ async fn instance_queries_filter_and_page() {
 
 #[tokio::test]
 async fn waiting_for_an_instance_nobody_runs_hits_the_deadline() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
     let id = client.start_orchestration("NobodyRunsThis", None, &()).await.unwrap();
 
@@ -363,7 +363,7 @@ async fn waiting_for_an_instance_nobody_runs_hits_the_deadline() {
 
 #[tokio::test]
 async fn clients_built_from_a_binding_reach_the_engine_and_honour_its_size_limit() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let cache = ClientCache::new(ClientOptions::default().with_max_receive_message_size(1024));
     let mut binding = DurableClientBinding::new(engine.url());
     binding.task_hub_name = Some("ReturnsHub".into());
@@ -468,14 +468,9 @@ async fn answers_above_grpcs_usual_4_mib_are_read_with_the_default_limits() {
 
 /// The local engine process and a stub worker.
 mod engine {
-    use std::io::{BufRead, BufReader};
-    use std::path::PathBuf;
-    use std::process::{Child, Command, Stdio};
-    use std::sync::mpsc;
-    use std::thread;
     use std::time::{Duration, Instant};
 
-    use durabletask_sdk::client::{ClientOptions, DurableClient, OrchestrationStatus};
+    use durabletask_sdk::client::{DurableClient, OrchestrationStatus};
     use durabletask_sdk::proto::{self, history_event::EventType, orchestrator_action, work_item};
     use tokio::task::JoinHandle;
 
@@ -484,75 +479,8 @@ mod engine {
     /// An orchestrator that completes with the data of the first `go` event.
     pub const WAITER: &str = "Waiter";
 
-    const START_TIMEOUT: Duration = Duration::from_secs(60);
-
-    /// A running local engine; killed when dropped.
-    pub struct Engine {
-        child: Child,
-        port: u16,
-    }
-
-    impl Engine {
-        /// Starts `scripts/local_engine.py` on a free port and waits for its `LISTENING <port>` line.
-        pub fn start() -> Self {
-            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-            let python = std::env::var_os("DURABLE_VENV")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| root.join(".venv"))
-                .join("bin/python");
-            let script = root.join("scripts/local_engine.py");
-            assert!(
-                python.exists() && script.exists(),
-                "the local engine needs {} and {}: run `bash scripts/setup-venv.sh`",
-                python.display(),
-                script.display()
-            );
-            // stdin stays a pipe: the engine stops by itself if this process dies without dropping us.
-            let mut child = Command::new(&python)
-                .arg(&script)
-                .arg("0")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("start the local engine");
-            let stdout = child.stdout.take().expect("piped stdout");
-            let (sender, receiver) = mpsc::channel();
-            thread::spawn(move || {
-                let mut line = String::new();
-                let _ = BufReader::new(stdout).read_line(&mut line);
-                let _ = sender.send(line);
-            });
-            let mut engine = Self { child, port: 0 };
-            let line = receiver
-                .recv_timeout(START_TIMEOUT)
-                .expect("the engine did not report its port");
-            engine.port = line
-                .trim()
-                .strip_prefix("LISTENING ")
-                .and_then(|port| port.parse().ok())
-                .unwrap_or_else(|| panic!("unexpected first line from the engine: {line:?}"));
-            engine
-        }
-
-        /// The engine's endpoint URL.
-        pub fn url(&self) -> String {
-            format!("http://127.0.0.1:{}", self.port)
-        }
-
-        /// A client of the engine with a short deadline.
-        pub fn client(&self) -> DurableClient {
-            let options = ClientOptions::default().with_call_timeout(Duration::from_secs(10));
-            DurableClient::connect_lazy(&self.url(), options).expect("a valid endpoint")
-        }
-    }
-
-    impl Drop for Engine {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+    /// The local engine, from the workspace's shared launcher.
+    pub use test_support::engine::LocalEngine as Engine;
 
     /// Polls the instance until it has `status`, failing after a deadline.
     pub async fn eventually(client: &DurableClient, id: &str, status: OrchestrationStatus) {

@@ -97,7 +97,7 @@ async fn finished(client: &DurableClient, id: &str) -> OrchestrationMetadata {
 
 #[tokio::test]
 async fn a_chain_of_activities_completes_with_the_right_output() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let worker = RunningWorker::spawn(registry(), test_options(), engine.url());
     let client = engine.client();
 
@@ -117,7 +117,7 @@ async fn a_chain_of_activities_completes_with_the_right_output() {
 
 #[tokio::test]
 async fn a_fan_out_completes_with_every_result() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let worker = RunningWorker::spawn(registry(), test_options(), engine.url());
     let client = engine.client();
 
@@ -134,7 +134,7 @@ async fn a_fan_out_completes_with_every_result() {
 
 #[tokio::test]
 async fn an_entity_signalled_by_the_client_and_called_by_an_orchestration_keeps_its_state() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let worker = RunningWorker::spawn(registry(), test_options(), engine.url());
     let client = engine.client();
     let entity = EntityId::new("counter", "visits");
@@ -155,7 +155,7 @@ async fn an_entity_signalled_by_the_client_and_called_by_an_orchestration_keeps_
 
 #[tokio::test]
 async fn a_failing_activity_fails_the_instance_with_its_details() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let worker = RunningWorker::spawn(registry(), test_options(), engine.url());
     let client = engine.client();
 
@@ -174,7 +174,7 @@ async fn a_failing_activity_fails_the_instance_with_its_details() {
 
 #[tokio::test]
 async fn an_unregistered_orchestrator_fails_the_instance() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let worker = RunningWorker::spawn(registry(), test_options(), engine.url());
     let client = engine.client();
 
@@ -218,7 +218,7 @@ fn gated_registry(started: mpsc::UnboundedSender<()>, release: Arc<Notify>, runs
 
 #[tokio::test]
 async fn shutdown_finishes_in_flight_work_before_returning() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
     let (started_tx, mut started) = mpsc::unbounded_channel();
     let release = Arc::new(Notify::new());
@@ -262,7 +262,7 @@ async fn shutdown_finishes_in_flight_work_before_returning() {
 
 #[tokio::test]
 async fn shutdown_gives_up_on_work_that_outlives_the_shutdown_timeout() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
     let (started_tx, mut started) = mpsc::unbounded_channel();
     let never_released = Arc::new(Notify::new());

@@ -46,21 +46,24 @@ async fn run_one_instance(engine: &Engine, word: &str) {
 }
 
 /// Starts an engine on `port`, which a killed engine has just released (binding can fail for a moment).
-fn restart_on(port: u16) -> Engine {
-    (0..50)
-        .find_map(|_| Engine::start_on(port))
-        .unwrap_or_else(|| panic!("no engine could listen on port {port} again"))
+async fn restart_on(port: u16) -> Engine {
+    for _ in 0..50 {
+        if let Some(engine) = Engine::start_on(port).await {
+            return engine;
+        }
+    }
+    panic!("no engine could listen on port {port} again")
 }
 
 #[tokio::test]
 async fn the_worker_resumes_work_on_an_engine_restarted_on_the_same_port() {
-    let first = Engine::start();
+    let first = Engine::start().await;
     let port = first.port();
     let worker = RunningWorker::spawn(registry(), test_options(), first.url());
     run_one_instance(&first, "before").await;
 
     drop(first); // kills the engine and all its state
-    let second = restart_on(port);
+    let second = restart_on(port).await;
     run_one_instance(&second, "after").await;
 
     worker.stop().await.unwrap();
@@ -71,7 +74,7 @@ async fn the_worker_waits_for_an_engine_that_is_not_up_yet() {
     let port = free_port();
     let worker = RunningWorker::spawn(registry(), test_options(), url(port));
 
-    let engine = restart_on(port);
+    let engine = restart_on(port).await;
     run_one_instance(&engine, "late").await;
 
     worker.stop().await.unwrap();

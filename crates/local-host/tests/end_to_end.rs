@@ -1,5 +1,6 @@
-//! End-to-end tests of the local host against the real local engine (scripts/local_engine.py, made by
-//! scripts/setup-venv.sh when the virtualenv is missing) and a test handler process (`support`).
+//! End-to-end tests of the local host against the real local engine (scripts/local_engine.py in the virtualenv
+//! that scripts/setup-venv.sh makes; the shared launcher of `crates/test-support` names what is missing) and a test
+//! handler process (`support`).
 
 mod support;
 
@@ -10,8 +11,8 @@ use durabletask_sdk::proto::OrchestrationStatus;
 use local_host::problems::Problem;
 use local_host::stats::WorkItemKind;
 use local_host::{
-    EngineChoice, EngineLauncher, HandlerOutput, HostOptions, IdleOptions, InvocationFault, LocalHost, PlanOptions,
-    PublishedMessage, ServiceBusMessage,
+    EngineChoice, HandlerOutput, HostOptions, IdleOptions, InvocationFault, LocalHost, PlanOptions, PublishedMessage,
+    ServiceBusMessage,
 };
 use serde_json::json;
 
@@ -25,7 +26,7 @@ fn handler_process() {
 }
 
 fn options(app_root: &Path) -> HostOptions {
-    let mut options = HostOptions::new(app_root, EngineChoice::Launch(EngineLauncher::from_workspace()));
+    let mut options = HostOptions::new(app_root, EngineChoice::Launch(test_support::engine::launcher()));
     options.handler = Some(std::env::current_exe().unwrap());
     options.handler_output = HandlerOutput::File(app_root.join("handler.log"));
     options.published_path = Some(app_root.join("out/published.jsonl"));
