@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use durabletask_sdk::client::{ClientOptions, DurableClient, OrchestrationStatus};
 use e2e_support::*;
-use local_host::messages::MessageLine;
-use local_host::problems::Problem;
-use local_host::stats::WorkItemKind;
+use local_host::output::problems::Problem;
+use local_host::output::stats::WorkItemKind;
+use local_host::triggers::messages::MessageLine;
 use local_host::{InvocationFault, LocalHost, ServiceBusMessage};
 use serde_json::{json, Value};
 

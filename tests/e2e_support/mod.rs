@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use durabletask_sdk::client::{ClientOptions, DurableClient};
 use durabletask_sdk::EntityId;
-use local_host::messages::MessageLine;
-use local_host::stats::FunctionCounts;
+use local_host::output::stats::FunctionCounts;
+use local_host::triggers::messages::MessageLine;
 use local_host::{EngineChoice, HandlerOutput, HostOptions, IdleOptions, LocalHost, PlanOptions, ServiceBusMessage};
 use serde_json::Value;
 
@@ -21,9 +21,9 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// The sample or scenario file at `relative` (from `samples/`).
-pub fn sample(relative: &str) -> Vec<local_host::messages::MessageLine> {
+pub fn sample(relative: &str) -> Vec<local_host::triggers::messages::MessageLine> {
     let path = repo_root().join("samples").join(relative);
-    local_host::messages::read_message_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    local_host::triggers::messages::read_message_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// A JSON file under `samples/`.
@@ -122,7 +122,7 @@ pub fn invocations_of(host: &LocalHost, function: &str) -> FunctionCounts {
 /// Delivers lines with a plan.
 pub async fn deliver(
     host: &LocalHost,
-    lines: &[local_host::messages::MessageLine],
+    lines: &[local_host::triggers::messages::MessageLine],
     seed: Option<u64>,
     duplicates: f64,
 ) {

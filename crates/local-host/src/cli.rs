@@ -10,11 +10,11 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app_model::FunctionApp;
 use crate::engine::EngineLauncher;
-use crate::handler_process::HandlerOutput;
+use crate::handler::process::HandlerOutput;
 use crate::host::{timer_function, EngineChoice, HostError, HostOptions, LocalHost};
-use crate::idle::IdleOptions;
-use crate::messages::read_message_file;
-use crate::service_bus::PlanOptions;
+use crate::output::idle::IdleOptions;
+use crate::triggers::messages::read_message_file;
+use crate::triggers::service_bus::PlanOptions;
 
 /// The exit codes, for `--help`.
 const EXIT_CODES: &str = "Exit codes:
@@ -35,7 +35,7 @@ pub enum ExitStatus {
     CouldNotRun = 1,
     /// The run did not become idle in time.
     NotIdle = 2,
-    /// Work was lost or is stuck ([`crate::problems::Problem`]).
+    /// Work was lost or is stuck ([`crate::output::problems::Problem`]).
     WorkLost = 3,
     /// Messages were dead-lettered and `--fail-on-dead-letter` was given.
     DeadLettered = 4,
@@ -123,7 +123,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
     pub startup_timeout: f64,
     /// Deliveries of a failing message before it is dead-lettered.
-    #[arg(long, default_value_t = crate::service_bus::DEFAULT_MAX_DELIVERY_COUNT)]
+    #[arg(long, default_value_t = crate::triggers::service_bus::DEFAULT_MAX_DELIVERY_COUNT)]
     pub max_delivery_count: u32,
     /// Service Bus messages in flight at once (replaces host.json's maxConcurrentCalls).
     #[arg(long)]
@@ -307,7 +307,7 @@ async fn run(args: RunArgs) -> Result<ExitStatus, String> {
     if !summary.problems.is_empty() {
         eprintln!(
             "local-host: {} lost or stuck:",
-            crate::problems::plural(summary.problems.len(), "piece of work")
+            crate::output::problems::plural(summary.problems.len(), "piece of work")
         );
         for problem in &summary.problems {
             eprintln!("  - {problem}");
@@ -316,7 +316,7 @@ async fn run(args: RunArgs) -> Result<ExitStatus, String> {
     if summary.dead_lettered > 0 {
         eprintln!(
             "local-host: {} dead-lettered{}",
-            crate::problems::plural(summary.dead_lettered as usize, "message"),
+            crate::output::problems::plural(summary.dead_lettered as usize, "message"),
             args.dead_letter
                 .as_ref()
                 .map(|path| format!(" (kept in {})", path.display()))
@@ -331,7 +331,7 @@ async fn run(args: RunArgs) -> Result<ExitStatus, String> {
 
 async fn drive(
     host: &LocalHost,
-    lines: Vec<crate::messages::MessageLine>,
+    lines: Vec<crate::triggers::messages::MessageLine>,
     args: &RunArgs,
     idle: &IdleOptions,
 ) -> Result<(), HostError> {
@@ -361,7 +361,7 @@ async fn drive(
     Ok(())
 }
 
-fn report_idle(report: crate::idle::IdleReport) {
+fn report_idle(report: crate::output::idle::IdleReport) {
     for instance in report.parked {
         let waiting = instance
             .next_timer

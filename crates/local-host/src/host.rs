@@ -13,25 +13,27 @@ use tokio::task::JoinHandle;
 
 use crate::app_model::{AppModelError, FunctionApp, FunctionDefinition, TriggerKind};
 use crate::durable::{run_work_items, DurableOptions};
+use crate::engine::client::{connect_lazy, engine_url, EngineAddressError, SidecarClient};
 use crate::engine::{EngineError, EngineLauncher, LocalEngine};
-use crate::engine_client::{connect_lazy, engine_url, EngineAddressError, SidecarClient};
-use crate::envelope::SystemBindingData;
-use crate::faults::{FaultFired, InvocationFault};
-use crate::handler_process::{HandlerCommand, HandlerOutput, HandlerSupervisor, HandlerUnavailable, SupervisorOptions};
-use crate::http_client::HttpClient;
-use crate::http_trigger::{router, HttpContext};
-use crate::idle::{wait_idle, IdleError, IdleOptions, IdleReport};
-use crate::invoke::{InvokeError, Invoker};
-use crate::messages::{DeadLetteredMessage, MessageLine, ServiceBusMessage};
-use crate::payloads::{add_durable_clients, timer_request, DurableClientSettings};
-use crate::problems::Problem;
-use crate::process_cpu::{cpu_time, own_cpu_time, ProcessCpu};
-use crate::published::{PublishedMessage, Records};
-use crate::service_bus::{
+use crate::handler::http_client::HttpClient;
+use crate::handler::process::{
+    HandlerCommand, HandlerOutput, HandlerSupervisor, HandlerUnavailable, SupervisorOptions,
+};
+use crate::invocation::envelope::SystemBindingData;
+use crate::invocation::faults::{FaultFired, InvocationFault};
+use crate::invocation::invoke::{InvokeError, Invoker};
+use crate::invocation::payloads::{add_durable_clients, timer_request, DurableClientSettings};
+use crate::output::idle::{wait_idle, IdleError, IdleOptions, IdleReport};
+use crate::output::problems::Problem;
+use crate::output::process_cpu::{cpu_time, own_cpu_time, ProcessCpu};
+use crate::output::published::{PublishedMessage, Records};
+use crate::output::stats::{Stats, StatsSnapshot};
+use crate::triggers::http::{router, HttpContext};
+use crate::triggers::messages::{DeadLetteredMessage, MessageLine, ServiceBusMessage};
+use crate::triggers::service_bus::{
     deliver, plan_deliveries, DeliveryContext, DeliveryError, PlanOptions, DEFAULT_MAX_DELIVERY_COUNT,
 };
-use crate::stats::{Stats, StatsSnapshot};
-use crate::timers::{timer_info, ScheduleError, TimerSchedule};
+use crate::triggers::timers::{timer_info, ScheduleError, TimerSchedule};
 
 /// Which durable engine to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -444,7 +446,7 @@ impl LocalHost {
         self.supervisor.kill_current()
     }
 
-    /// Arms `fault` for the next invocation of `function` (see [`crate::faults`]); the returned handle
+    /// Arms `fault` for the next invocation of `function` (see [`crate::invocation::faults`]); the returned handle
     /// completes once it was applied. [`InvocationFault::Hang`] needs a function timeout to end.
     pub fn inject_fault(&self, function: &str, fault: InvocationFault) -> Result<FaultFired, HostError> {
         let problem = if self.app.function(function).is_none() {
@@ -522,7 +524,7 @@ impl LocalHost {
     /// local host (Linux only; `None` elsewhere).
     pub async fn process_cpu(&self) -> ProcessCpu {
         let handler_pid = match self.supervisor.state() {
-            crate::handler_process::HandlerState::Ready(instance) => instance.pid,
+            crate::handler::process::HandlerState::Ready(instance) => instance.pid,
             _ => None,
         };
         let engine_pid = match &self.engine {
@@ -601,7 +603,7 @@ impl LocalHost {
         self.invoker.invoke(function, &request).await.map(drop)
     }
 
-    /// Waits until the run is idle (see [`crate::idle`]); fails at once if the handler is given up on.
+    /// Waits until the run is idle (see [`crate::output::idle`]); fails at once if the handler is given up on.
     pub async fn wait_idle(&self, options: &IdleOptions) -> Result<IdleReport, HostError> {
         tokio::select! {
             idle = wait_idle(&self.stats, &self.records, &self.sidecar, options) => Ok(idle?),

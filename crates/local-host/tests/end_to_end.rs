@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use durabletask_sdk::proto::OrchestrationStatus;
-use local_host::problems::Problem;
-use local_host::stats::WorkItemKind;
+use local_host::output::problems::Problem;
+use local_host::output::stats::WorkItemKind;
 use local_host::{
     EngineChoice, HandlerOutput, HostOptions, IdleOptions, InvocationFault, LocalHost, PlanOptions, PublishedMessage,
     ServiceBusMessage,

@@ -99,10 +99,7 @@ mod tests {
         std::env::set_var("DURABLE_VENV", "/nonexistent/test-support-venv");
         let panic = std::panic::catch_unwind(launcher).expect_err("no virtualenv, no launcher");
         std::env::remove_var("DURABLE_VENV");
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .unwrap_or_default();
+        let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
         assert!(
             message.starts_with(
                 "the Python virtualenv with the local durable engine is missing: \

@@ -8,9 +8,9 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use durabletask_sdk::proto;
-use local_host::durable_protocol::decode_return_value;
-use local_host::envelope::{host_string, InvocationRequest, SystemBindingData};
-use local_host::payloads::{durable_client_value, DurableClientSettings};
+use local_host::durable::protocol::decode_return_value;
+use local_host::invocation::envelope::{host_string, InvocationRequest, SystemBindingData};
+use local_host::invocation::payloads::{durable_client_value, DurableClientSettings};
 use serde_json::{json, Map, Value};
 
 pub use crate::engine::closed_endpoint;

@@ -367,12 +367,12 @@ async fn nightly(Json(body): Json<Value>) -> Response {
 
 /// Signals an entity through the engine, as a durable client would.
 pub async fn signal(
-    engine: &mut local_host::engine_client::SidecarClient,
+    engine: &mut local_host::engine::client::SidecarClient,
     instance_id: &str,
     operation: &str,
     input: &str,
 ) {
-    let request = local_host::engine_client::with_deadline(proto::SignalEntityRequest {
+    let request = local_host::engine::client::with_deadline(proto::SignalEntityRequest {
         instance_id: instance_id.into(),
         name: operation.into(),
         input: Some(input.into()),
@@ -386,8 +386,8 @@ pub async fn signal(
 }
 
 /// Entity state through the engine.
-pub async fn entity_state(engine: &mut local_host::engine_client::SidecarClient, instance_id: &str) -> Option<String> {
-    let request = local_host::engine_client::with_deadline(proto::GetEntityRequest {
+pub async fn entity_state(engine: &mut local_host::engine::client::SidecarClient, instance_id: &str) -> Option<String> {
+    let request = local_host::engine::client::with_deadline(proto::GetEntityRequest {
         instance_id: instance_id.into(),
         include_state: true,
     });
@@ -397,10 +397,10 @@ pub async fn entity_state(engine: &mut local_host::engine_client::SidecarClient,
 
 /// Orchestration status, output and failure message through the engine.
 pub async fn orchestration(
-    engine: &mut local_host::engine_client::SidecarClient,
+    engine: &mut local_host::engine::client::SidecarClient,
     instance_id: &str,
 ) -> Option<(proto::OrchestrationStatus, Option<String>, Option<String>)> {
-    let request = local_host::engine_client::with_deadline(proto::GetInstanceRequest {
+    let request = local_host::engine::client::with_deadline(proto::GetInstanceRequest {
         instance_id: instance_id.into(),
         get_inputs_and_outputs: true,
     });

@@ -16,9 +16,9 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use crate::app_model::{FunctionApp, FunctionDefinition, OutputKind, TriggerKind};
-use crate::envelope::{host_string, InvocationRequest, InvocationResult, SystemBindingData};
-use crate::invoke::Invoker;
-use crate::payloads::{add_durable_clients, DurableClientSettings};
+use crate::invocation::envelope::{host_string, InvocationRequest, InvocationResult, SystemBindingData};
+use crate::invocation::invoke::Invoker;
+use crate::invocation::payloads::{add_durable_clients, DurableClientSettings};
 
 /// The largest request body accepted.
 const MAX_BODY: usize = 16 * 1024 * 1024;

@@ -10,14 +10,14 @@ use bytes::Bytes;
 use uuid::Uuid;
 
 use crate::app_model::FunctionDefinition;
-use crate::envelope::{parse_response, InvocationRequest, InvocationResult, ResponseError};
-use crate::failure_rules::HostFailure;
-use crate::faults::{freeze_process, FaultInjector, InvocationFault, TakenFault};
-use crate::handler_process::{HandlerInstance, HandlerSupervisor, HandlerUnavailable};
-use crate::http_client::{chunked_body, HttpClient};
-use crate::payloads::merge_return_value_into_outputs;
-use crate::published::{published_messages, Records};
-use crate::stats::Stats;
+use crate::durable::failure_rules::HostFailure;
+use crate::handler::http_client::{chunked_body, HttpClient};
+use crate::handler::process::{HandlerInstance, HandlerSupervisor, HandlerUnavailable};
+use crate::invocation::envelope::{parse_response, InvocationRequest, InvocationResult, ResponseError};
+use crate::invocation::faults::{freeze_process, FaultInjector, InvocationFault, TakenFault};
+use crate::invocation::payloads::merge_return_value_into_outputs;
+use crate::output::published::{published_messages, Records};
+use crate::output::stats::Stats;
 
 /// The Functions host version the local host reports (`X-Azure-Functions-HostVersion`).
 pub const HOST_VERSION: &str = "4.1037.0.23568";
@@ -46,7 +46,7 @@ pub enum InvokeError {
 }
 
 impl InvokeError {
-    /// How the Functions host reports this failure to the Durable extension (see [`crate::failure_rules`]).
+    /// How the Functions host reports this failure to the Durable extension (see [`crate::durable::failure_rules`]).
     pub fn host_failure(&self) -> HostFailure {
         match self {
             Self::TimedOut(_) => HostFailure::TimedOut,

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::stats::WorkItemKind;
+use crate::output::stats::WorkItemKind;
 
 /// Something lost or stuck during the run.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,8 +14,8 @@ use tokio::process::{Child, Command};
 use tokio::sync::{watch, Mutex, Notify};
 use tokio::task::JoinHandle;
 
-use crate::http_client::HttpClient;
-use crate::stats::Stats;
+use crate::handler::http_client::HttpClient;
+use crate::output::stats::Stats;
 
 /// How often readiness is polled (the host's interval).
 const READINESS_POLL: Duration = Duration::from_millis(25);

@@ -24,7 +24,7 @@
 
 use durabletask_sdk::proto::TaskFailureDetails;
 
-use crate::stats::WorkItemKind;
+use crate::output::stats::WorkItemKind;
 
 /// A failed invocation as the host reports it to the extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::app_model::{DataType, FunctionDefinition, OutputKind};
-use crate::messages::DeadLetteredMessage;
+use crate::triggers::messages::DeadLetteredMessage;
 
 /// One message a function sent through a Service Bus output binding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

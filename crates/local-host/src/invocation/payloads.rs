@@ -10,10 +10,10 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::app_model::{DataType, FunctionDefinition, InputKind};
-use crate::envelope::{
+use crate::invocation::envelope::{
     host_datetime, host_datetime_offset, host_integer, host_string, host_value, InvocationRequest, SystemBindingData,
 };
-use crate::messages::ServiceBusMessage;
+use crate::triggers::messages::ServiceBusMessage;
 
 /// Where the handler's durable client reaches the engine, for the `durableClient` binding value.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,9 +11,9 @@ use durabletask_sdk::proto::{
     StreamInstanceHistoryRequest,
 };
 
-use crate::engine_client::{with_deadline, SidecarClient};
-use crate::published::Records;
-use crate::stats::Stats;
+use crate::engine::client::{with_deadline, SidecarClient};
+use crate::output::published::Records;
+use crate::output::stats::Stats;
 
 /// How to wait for quiescence.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::problems::Problem;
+use crate::output::problems::Problem;
 
 /// Invocation outcomes of one function, and the time its invocations took.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

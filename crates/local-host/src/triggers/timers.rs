@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 pub use durabletask_sdk::functions::ncrontab::{ScheduleError, TimerSchedule};
 use serde_json::{json, Value};
 
-use crate::envelope::newtonsoft_datetime;
+use crate::invocation::envelope::newtonsoft_datetime;
 
 /// The `TimerInfo` object of a timer invocation fired at `now`: `Schedule`, `ScheduleStatus` (`Last` =
 /// `LastUpdated` = now, `Next` = the schedule's next occurrence) and `IsPastDue: false`.

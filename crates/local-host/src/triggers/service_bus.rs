@@ -11,13 +11,15 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use crate::app_model::FunctionApp;
-use crate::envelope::SystemBindingData;
-use crate::handler_process::HandlerUnavailable;
-use crate::invoke::{InvokeError, Invoker};
-use crate::messages::{DeadLetteredMessage, MessageLine, ServiceBusMessage, MAX_DELIVERY_COUNT_EXCEEDED};
-use crate::payloads::{add_durable_clients, service_bus_request, DeliveryAttributes, DurableClientSettings};
-use crate::published::Records;
-use crate::stats::Stats;
+use crate::handler::process::HandlerUnavailable;
+use crate::invocation::envelope::SystemBindingData;
+use crate::invocation::invoke::{InvokeError, Invoker};
+use crate::invocation::payloads::{
+    add_durable_clients, service_bus_request, DeliveryAttributes, DurableClientSettings,
+};
+use crate::output::published::Records;
+use crate::output::stats::Stats;
+use crate::triggers::messages::{DeadLetteredMessage, MessageLine, ServiceBusMessage, MAX_DELIVERY_COUNT_EXCEEDED};
 
 /// Service Bus's default `MaxDeliveryCount`.
 pub const DEFAULT_MAX_DELIVERY_COUNT: u32 = 10;

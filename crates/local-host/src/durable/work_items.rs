@@ -2,11 +2,18 @@
 //! into the handler invocation the extension makes, and the answer sent back as the engine completion.
 //! Work items run concurrently (bounded); the stream is reopened with backoff when the engine goes away.
 //!
-//! A failed invocation is handled as the extension handles it ([`crate::failure_rules`]): a function timeout of
+//! A failed invocation is handled as the extension handles it ([`crate::durable::failure_rules`]): a function timeout of
 //! an orchestrator or activity and a stopping host are retried; anything else fails the orchestration, fails the
 //! activity's task, or fails the whole entity batch for good (every operation answered with the error, its
 //! signals and state change dropped). Failures for good are reported as [`Problem`]s. The in-memory engine
 //! ignores `AbandonTaskActivityWorkItem`, so aborted activities are redelivered by the local host itself.
+//!
+//! Why not the SDK's worker loop (`durabletask_sdk::worker`): that loop runs a `Registry` in process, with no seam
+//! for "send this work item somewhere else and read the answer", and it completes every work item it takes; this
+//! loop's whole job is what happens between taking a work item and completing it (the extension's payloads, its
+//! reading of answers, its failure rules), and it must not share the SDK's code there, so that it can catch the
+//! SDK misreading the host. What the two loops share is small: the stream and its reconnect backoff, which is the
+//! SDK's [`ReconnectBackoff`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,20 +28,20 @@ use prost::Message as _;
 use tokio::sync::{watch, Semaphore};
 
 use crate::app_model::FunctionApp;
-use crate::durable_protocol::{
+use crate::durable::failure_rules::{entity_batch_failure, exception_type, failure_rule, FailureRule, HostFailure};
+use crate::durable::protocol::{
     entity_batch_from_v2, entity_completion, entity_name, failed_entity_batch, failed_orchestration, failure_details,
     function_failed_message, function_missing_message, orchestration_name, orchestrator_completion,
     FUNCTION_FAILURE_TYPE,
 };
-use crate::engine_client::{with_deadline, SidecarClient};
-use crate::envelope::SystemBindingData;
-use crate::failure_rules::{entity_batch_failure, exception_type, failure_rule, FailureRule, HostFailure};
-use crate::invoke::Invoker;
-use crate::payloads::{
+use crate::engine::client::{with_deadline, SidecarClient};
+use crate::invocation::envelope::SystemBindingData;
+use crate::invocation::invoke::Invoker;
+use crate::invocation::payloads::{
     activity_request, activity_result, add_durable_clients, protobuf_trigger_request, DurableClientSettings,
 };
-use crate::problems::Problem;
-use crate::stats::{Stats, WorkItemKind};
+use crate::output::problems::Problem;
+use crate::output::stats::{Stats, WorkItemKind};
 
 /// How many times the local host delivers an activity whose invocation timed out before it abandons the work
 /// item.
