@@ -100,7 +100,7 @@ import re
 import sys
 
 for name, ok, failed, timed_out, lost, busy in re.findall(
-    r"^\s+(\w+)\s+(\d+) / (\d+) / (\d+) / (\d+)\s+([\d.]+) s$", open(sys.argv[1], encoding="utf-8").read(), re.M
+    r"^\s+(\w+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+) s$", open(sys.argv[1], encoding="utf-8").read(), re.M
 ):
     count = int(ok) + int(failed) + int(timed_out) + int(lost)
     print(f"  {name:<22} {count:6d}  {1000 * float(busy) / count:7.2f} ms")

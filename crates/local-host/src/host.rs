@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::app_model::{AppModelError, FunctionApp, FunctionDefinition, TriggerKind};
+use crate::durable::scheduled::{Scheduled, Waiting};
 use crate::durable::{run_work_items, DurableOptions};
 use crate::engine::client::{connect_lazy, engine_url, EngineAddressError, SidecarClient};
 use crate::engine::{EngineError, EngineLauncher, LocalEngine};
@@ -26,6 +27,7 @@ use crate::invocation::payloads::{add_durable_clients, timer_request, DurableCli
 use crate::output::idle::{wait_idle, IdleError, IdleOptions, IdleReport};
 use crate::output::problems::Problem;
 use crate::output::process_cpu::{cpu_time, own_cpu_time, ProcessCpu};
+use crate::output::progress::ProgressView;
 use crate::output::published::{PublishedMessage, Records};
 use crate::output::stats::{Stats, StatsSnapshot};
 use crate::triggers::http::{router, HttpContext};
@@ -264,6 +266,7 @@ pub struct LocalHost {
     max_delivery_count: u32,
     max_concurrent_calls: usize,
     engine_died: watch::Sender<Option<String>>,
+    scheduled: Arc<Scheduled>,
 }
 
 impl std::fmt::Debug for LocalHost {
@@ -319,6 +322,7 @@ impl LocalHost {
             function_timeout,
         ));
 
+        let scheduled = Arc::new(Scheduled::default());
         let (shutdown, shutdown_receiver) = watch::channel(false);
         let mut tasks = Vec::new();
         let http_listener = match options.http_port {
@@ -354,6 +358,7 @@ impl LocalHost {
             DurableOptions {
                 concurrency: options.durable_concurrency,
                 client_settings: client_settings.clone(),
+                scheduled: scheduled.clone(),
             },
             shutdown_receiver.clone(),
         )));
@@ -397,6 +402,7 @@ impl LocalHost {
             max_delivery_count: options.max_delivery_count,
             max_concurrent_calls,
             engine_died,
+            scheduled,
         })
     }
 
@@ -603,44 +609,30 @@ impl LocalHost {
         self.invoker.invoke(function, &request).await.map(drop)
     }
 
+    /// The signals and timers the run still waits for, split at `horizon` from now (see
+    /// [`crate::durable::scheduled`]).
+    pub fn waiting(&self, horizon: Duration) -> Waiting {
+        self.scheduled
+            .waiting(Utc::now(), chrono::Duration::from_std(horizon).unwrap_or_default())
+    }
+
     /// Waits until the run is idle (see [`crate::output::idle`]); fails at once if the handler is given up on.
     pub async fn wait_idle(&self, options: &IdleOptions) -> Result<IdleReport, HostError> {
         tokio::select! {
-            idle = wait_idle(&self.stats, &self.records, &self.sidecar, options) => Ok(idle?),
+            idle = wait_idle(&self.stats, &self.records, &self.sidecar, &self.scheduled, options) => Ok(idle?),
             reason = self.supervisor.given_up() => Err(HostError::Handler(HandlerUnavailable::Failed(reason))),
             reason = self.engine_died() => Err(HostError::EngineDied(reason)),
         }
     }
 
-    /// Prints a progress line to stderr every `every` until shutdown.
-    pub fn spawn_progress(&mut self, every: Duration) {
-        let stats = self.stats.clone();
-        let mut stop = self.shutdown.subscribe();
-        self.tasks.push(tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every);
-            ticks.tick().await;
-            loop {
-                tokio::select! {
-                    _ = ticks.tick() => {}
-                    _ = stop.wait_for(|&stopping| stopping) => return,
-                }
-                let snapshot = stats.snapshot();
-                let [orchestrations, activities, entities] = snapshot.work_items;
-                eprintln!(
-                    "[local-host] {:>5.1}s  messages {}/{} ({} redelivered, {} dead)  in flight {}  work items {}o/{}a/{}e  published {}",
-                    snapshot.elapsed.as_secs_f64(),
-                    snapshot.messages_completed + snapshot.dead_lettered,
-                    snapshot.messages_enqueued,
-                    snapshot.redeliveries,
-                    snapshot.dead_lettered,
-                    snapshot.in_flight,
-                    orchestrations,
-                    activities,
-                    entities,
-                    snapshot.published_total()
-                );
-            }
-        }));
+    /// What the progress display shows, taken when called: the counters and what is awaited within `horizon`.
+    pub fn progress_view(&self, horizon: Duration) -> impl Fn() -> ProgressView + Send + 'static {
+        let (stats, scheduled) = (self.stats.clone(), self.scheduled.clone());
+        let horizon = chrono::Duration::from_std(horizon).unwrap_or_default();
+        move || ProgressView {
+            snapshot: stats.snapshot(),
+            waiting: scheduled.waiting(Utc::now(), horizon),
+        }
     }
 
     /// Completes when the handler is given up on (for serving until something breaks).

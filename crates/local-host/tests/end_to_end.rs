@@ -377,9 +377,11 @@ fn the_command_line_runs_a_message_file() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "exit {:?}\n{stderr}", output.status);
     let summary = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        summary.contains("2 enqueued, 2 completed, 0 redeliveries, 0 dead-lettered"),
-        "{summary}"
+    let messages_row: Vec<&str> = summary.lines().nth(2).unwrap().split_whitespace().collect();
+    assert_eq!(
+        messages_row,
+        ["2", "2", "2", "0", "0"],
+        "enqueued, deliveries, completed, redelivered, dead-lettered: {summary}"
     );
     assert!(summary.contains("timers fired: 1"), "{summary}");
     let published: Vec<PublishedMessage> = read_jsonl(app.path().join("published.jsonl"));
@@ -437,6 +439,18 @@ fn dead_lettered_messages_fail_the_run_only_when_asked() {
     assert_eq!(output.status.code(), Some(4));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("1 message dead-lettered"), "{stderr}");
+}
+
+#[test]
+fn per_message_log_lines_only_with_verbose() {
+    let lines = [json!({"function": "Intake", "body": {"key": "V", "amount": 1}, "messageId": "v-1"})];
+    let quiet = run_command_line(&lines, &[]);
+    assert!(quiet.status.success());
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("signalled"));
+    let verbose = run_command_line(&lines, &["--verbose"]);
+    assert!(verbose.status.success());
+    let stderr = String::from_utf8_lossy(&verbose.stderr);
+    assert!(stderr.contains("signalled"), "the function's Logs line: {stderr}");
 }
 
 #[test]

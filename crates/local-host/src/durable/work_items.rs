@@ -18,6 +18,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use durabletask_sdk::proto::{
     work_item::Request as WorkRequest, AbandonActivityTaskRequest, AbandonEntityTaskRequest,
     AbandonOrchestrationTaskRequest, ActivityRequest, ActivityResponse, EntityBatchRequest, EntityBatchResult,
@@ -34,6 +35,7 @@ use crate::durable::protocol::{
     function_failed_message, function_missing_message, orchestration_name, orchestrator_completion,
     FUNCTION_FAILURE_TYPE,
 };
+use crate::durable::scheduled::Scheduled;
 use crate::engine::client::{with_deadline, SidecarClient};
 use crate::invocation::envelope::SystemBindingData;
 use crate::invocation::invoke::Invoker;
@@ -62,6 +64,8 @@ pub struct DurableOptions {
     pub concurrency: usize,
     /// The `durableClient` binding settings.
     pub client_settings: DurableClientSettings,
+    /// Where the signals and timers scheduled for later are remembered.
+    pub scheduled: Arc<Scheduled>,
 }
 
 /// Everything a work item needs.
@@ -72,6 +76,7 @@ struct Context {
     stats: Arc<Stats>,
     engine: SidecarClient,
     client_settings: DurableClientSettings,
+    scheduled: Arc<Scheduled>,
 }
 
 /// Runs the work-item loop until `shutdown` becomes true.
@@ -90,6 +95,7 @@ pub async fn run_work_items(
         stats,
         engine: engine.clone(),
         client_settings: options.client_settings,
+        scheduled: options.scheduled,
     });
     let permits = Arc::new(Semaphore::new(concurrency));
     let limit = i32::try_from(concurrency).unwrap_or(i32::MAX);
@@ -197,6 +203,9 @@ async fn handle_work_item(context: &Context, item: WorkItem) {
 
 async fn run_orchestrator(context: &Context, request: OrchestratorRequest, token: &str) {
     let instance_id = request.instance_id.clone();
+    context
+        .scheduled
+        .timers_fired(&instance_id, &request.new_events, Utc::now());
     let name = orchestration_name(&request).unwrap_or_default().to_owned();
     let Some(function) = context.app.orchestrator(&name) else {
         tracing::error!(%instance_id, "no orchestrator function for orchestration \"{name}\"");
@@ -224,7 +233,12 @@ async fn run_orchestrator(context: &Context, request: OrchestratorRequest, token
     };
     let completion = match context.invoker.invoke(function, &invocation).await {
         Ok(result) => match orchestrator_completion(&result.return_value, &instance_id, token) {
-            Ok(completion) => completion,
+            Ok(completion) => {
+                context
+                    .scheduled
+                    .from_orchestrator_actions(&instance_id, &completion.actions, Utc::now());
+                completion
+            }
             // The middleware's InvokeHandler throws while decoding the ReturnValue: the function fails.
             Err(problem) => failed(problem.to_string()),
         },
@@ -365,6 +379,12 @@ async fn run_entity(context: &Context, batch: EntityBatchRequest, operation_info
         .await;
         return;
     };
+    let operations: Vec<String> = batch
+        .operations
+        .iter()
+        .map(|operation| operation.operation.clone())
+        .collect();
+    context.scheduled.delivered(&instance_id, &operations, Utc::now());
     let mut invocation = protobuf_trigger_request(
         function,
         &batch.encode_to_vec(),
@@ -382,6 +402,7 @@ async fn run_entity(context: &Context, batch: EntityBatchRequest, operation_info
                         batch.operations.len()
                     );
                 }
+                context.scheduled.from_entity_actions(&completion.actions, Utc::now());
                 complete_entity(context, &instance_id, completion).await;
                 return;
             }
@@ -412,11 +433,7 @@ async fn run_entity(context: &Context, batch: EntityBatchRequest, operation_info
             context.stats.problem(Problem::WorkItemFailed {
                 kind: WorkItemKind::Entity,
                 instance_id: instance_id.clone(),
-                operations: batch
-                    .operations
-                    .iter()
-                    .map(|operation| operation.operation.clone())
-                    .collect(),
+                operations,
                 reason: reason.clone(),
             });
             let failure = entity_batch_failure(&function.name, host_failure, &reason);

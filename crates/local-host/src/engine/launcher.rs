@@ -119,7 +119,7 @@ impl EngineLauncher {
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stderr).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    eprintln!("[engine] {line}");
+                    crate::output::console::line(&format!("[engine] {line}"));
                     let mut tail = tail.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     if tail.len() == KEPT_STDERR_LINES {
                         tail.pop_front();
@@ -147,7 +147,7 @@ impl EngineLauncher {
                 {
                     return Some(port);
                 }
-                eprintln!("[engine] {line}");
+                crate::output::console::line(&format!("[engine] {line}"));
             }
             None
         })
@@ -169,7 +169,7 @@ impl EngineLauncher {
         };
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
-                eprintln!("[engine] {line}");
+                crate::output::console::line(&format!("[engine] {line}"));
             }
         });
         tracing::info!(port, "local engine listening on 127.0.0.1:{port}");

@@ -459,7 +459,7 @@ async fn forward_lines(
     let mut lines = BufReader::new(stream).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         match (&output, &file) {
-            (HandlerOutput::Prefixed, _) => eprintln!("[handler] {line}"),
+            (HandlerOutput::Prefixed, _) => crate::output::console::line(&format!("[handler] {line}")),
             (HandlerOutput::File(_), Some(file)) => {
                 let mut file = file.lock().await;
                 let _ = file.write_all(format!("{line}\n").as_bytes()).await;

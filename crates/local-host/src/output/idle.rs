@@ -1,7 +1,8 @@
-//! Quiescence: the run is idle when no invocation is in flight, nothing happened for a settle window
-//! (the engine dispatches at least every 100 ms when it has work), and every orchestration that is not
-//! terminal is parked on a timer that fires later than a horizon (or is suspended). With a published
-//! target, the run is idle as soon as that many messages were published and nothing is in flight.
+//! Quiescence: the run is idle when no invocation or work item is in flight, nothing happened for a settle window
+//! (the engine dispatches at least every 100 ms when it has work), no signal or timer the local host saw scheduled
+//! is due within a horizon, and every orchestration that is not terminal is parked on a timer that fires later
+//! than that horizon (or is suspended). With a published target, the run is idle as soon as that many messages
+//! were published and nothing is in flight.
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,7 @@ use durabletask_sdk::proto::{
     StreamInstanceHistoryRequest,
 };
 
+use crate::durable::scheduled::{Scheduled, Waiting};
 use crate::engine::client::{with_deadline, SidecarClient};
 use crate::output::published::Records;
 use crate::output::stats::Stats;
@@ -24,9 +26,12 @@ pub struct IdleOptions {
     pub settle: Duration,
     /// Idle as soon as this many messages were published in total (and nothing is in flight).
     pub wait_for_published: Option<usize>,
-    /// Orchestrations waiting on a timer that fires within this horizon still count as busy.
+    /// Timers and scheduled signals due within this horizon are waited for; later ones do not keep the run busy.
     pub timer_horizon: Duration,
 }
+
+/// The default [`IdleOptions::timer_horizon`]: long enough for retries and short deadlines, not for retention.
+pub const DEFAULT_TIMER_HORIZON: Duration = Duration::from_secs(60);
 
 impl Default for IdleOptions {
     fn default() -> Self {
@@ -34,7 +39,7 @@ impl Default for IdleOptions {
             deadline: Duration::from_secs(120),
             settle: Duration::from_millis(500),
             wait_for_published: None,
-            timer_horizon: Duration::from_secs(2),
+            timer_horizon: DEFAULT_TIMER_HORIZON,
         }
     }
 }
@@ -57,20 +62,20 @@ pub struct PendingInstance {
 pub struct IdleReport {
     /// Orchestrations parked on later timers (or suspended).
     pub parked: Vec<PendingInstance>,
+    /// Signals and timers due after the horizon, not waited for.
+    pub later: Waiting,
 }
 
 /// Why the run did not become idle.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdleError {
     /// The deadline passed.
-    #[error("not idle after {waited:?}: {in_flight} invocations or work items in flight, {} orchestrations still running{}", busy.len(), describe(busy))]
+    #[error("not idle after {} s: still waiting for {}", waited.as_secs(), reasons.join("; "))]
     Deadline {
         /// How long it waited.
         waited: Duration,
-        /// Invocations in flight at the deadline.
-        in_flight: usize,
-        /// Orchestrations neither terminal nor parked at the last check.
-        busy: Vec<PendingInstance>,
+        /// What it was still waiting for at the deadline.
+        reasons: Vec<String>,
     },
 }
 
@@ -80,11 +85,13 @@ fn describe(busy: &[PendingInstance]) -> String {
         .take(5)
         .map(|i| format!("{} ({}, {:?})", i.instance_id, i.name, i.status))
         .collect();
-    if shown.is_empty() {
-        String::new()
+    let more = busy.len().saturating_sub(shown.len());
+    let more = if more > 0 {
+        format!(" and {more} more")
     } else {
-        format!(": {}", shown.join(", "))
-    }
+        String::new()
+    };
+    format!("{}{more}", shown.join(", "))
 }
 
 /// Waits until the run is idle (see the module docs).
@@ -92,29 +99,35 @@ pub async fn wait_idle(
     stats: &Stats,
     records: &Records,
     engine: &SidecarClient,
+    scheduled: &Scheduled,
     options: &IdleOptions,
 ) -> Result<IdleReport, IdleError> {
     let started = Instant::now();
     let deadline = started + options.deadline;
+    let horizon = chrono::Duration::from_std(options.timer_horizon).unwrap_or_default();
     let mut activity = stats.subscribe();
     let mut busy = Vec::new();
     loop {
         let in_flight = stats.snapshot().busy();
+        let waiting = scheduled.waiting(Utc::now(), horizon);
         if let Some(target) = options.wait_for_published {
             if in_flight == 0 && records.published_count() >= target {
-                return Ok(IdleReport::default());
+                return Ok(IdleReport {
+                    later: waiting,
+                    ..IdleReport::default()
+                });
             }
-        } else if in_flight == 0 && stats.quiet_for() >= options.settle {
+        } else if in_flight == 0 && waiting.within == 0 && stats.quiet_for() >= options.settle {
             match pending_instances(engine).await {
                 Ok(pending) => {
-                    let horizon = Utc::now() + chrono::Duration::from_std(options.timer_horizon).unwrap_or_default();
+                    let limit = Utc::now() + horizon;
                     let (parked, still_busy): (Vec<_>, Vec<_>) = pending.into_iter().partition(|instance| {
                         instance.status == OrchestrationStatus::Suspended
-                            || instance.next_timer.is_some_and(|fire_at| fire_at > horizon)
+                            || instance.next_timer.is_some_and(|fire_at| fire_at > limit)
                     });
                     // Only trust the answer if nothing happened while asking.
                     if still_busy.is_empty() && stats.quiet_for() >= options.settle && stats.snapshot().busy() == 0 {
-                        return Ok(IdleReport { parked });
+                        return Ok(IdleReport { parked, later: waiting });
                     }
                     busy = still_busy;
                 }
@@ -123,10 +136,32 @@ pub async fn wait_idle(
         }
         let now = Instant::now();
         if now >= deadline {
+            let mut reasons = Vec::new();
+            if let Some(target) = options.wait_for_published {
+                reasons.push(format!(
+                    "{target} published messages ({} so far)",
+                    records.published_count()
+                ));
+            }
+            if in_flight > 0 {
+                reasons.push(format!("{in_flight} invocations or work items in flight"));
+            }
+            if let Some(until) = waiting.until {
+                reasons.push(format!(
+                    "{} scheduled signals or timers due by {}",
+                    waiting.within,
+                    until.format("%H:%M:%S UTC")
+                ));
+            }
+            if !busy.is_empty() {
+                reasons.push(format!("{} running orchestrations: {}", busy.len(), describe(&busy)));
+            }
+            if reasons.is_empty() {
+                reasons.push("a quiet moment (work kept arriving)".to_owned());
+            }
             return Err(IdleError::Deadline {
                 waited: now - started,
-                in_flight,
-                busy,
+                reasons,
             });
         }
         let poll = options

@@ -92,12 +92,20 @@ fn kind_name(kind: WorkItemKind) -> &'static str {
     }
 }
 
-/// `n thing` or `n things`.
+/// `1 thing` or `n things` (`delivery` → `deliveries`; a `piece of work` → `pieces of work`).
 pub fn plural(n: usize, thing: &str) -> String {
     if n == 1 {
-        format!("1 {thing}")
+        return format!("1 {thing}");
+    }
+    let (noun, rest) = thing.split_once(' ').map_or((thing, ""), |(noun, rest)| (noun, rest));
+    let noun = match noun.strip_suffix('y') {
+        Some(stem) if !stem.ends_with(['a', 'e', 'o', 'u']) => format!("{stem}ies"),
+        _ => format!("{noun}s"),
+    };
+    if rest.is_empty() {
+        format!("{n} {noun}")
     } else {
-        format!("{n} {thing}s")
+        format!("{n} {noun} {rest}")
     }
 }
 
@@ -126,6 +134,9 @@ mod tests {
         };
         assert!(refused.to_string().contains("entity @counter@big"), "{refused}");
         assert!(refused.to_string().contains("wedged"), "{refused}");
+        assert_eq!(plural(2, "delivery"), "2 deliveries");
+        assert_eq!(plural(2, "piece of work"), "2 pieces of work");
+        assert_eq!(plural(1, "timer"), "1 timer");
         let died = Problem::EngineDied {
             reason: "signal: 9 (SIGKILL)".into(),
         };

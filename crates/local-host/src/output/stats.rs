@@ -58,6 +58,8 @@ pub struct StatsSnapshot {
     pub elapsed: Duration,
     /// Distinct Service Bus messages enqueued (duplicates included).
     pub messages_enqueued: u64,
+    /// Deliveries made (first deliveries and redeliveries).
+    pub deliveries: u64,
     /// Messages completed (delivered and processed successfully).
     pub messages_completed: u64,
     /// Deliveries after a failed attempt.
@@ -98,6 +100,11 @@ impl StatsSnapshot {
     /// Invocations and work items in flight: the run is not idle while any is.
     pub fn busy(&self) -> usize {
         self.in_flight + self.work_items_in_flight
+    }
+
+    /// Messages completed or dead-lettered: settled, in Service Bus terms.
+    pub fn messages_settled(&self) -> u64 {
+        self.messages_completed + self.dead_lettered
     }
 
     /// Messages sent, all destinations together.
@@ -247,6 +254,11 @@ impl Stats {
         });
     }
 
+    /// A message is handed to its function (a first delivery or a redelivery).
+    pub fn message_delivered(&self) {
+        self.update(|inner| inner.snapshot.deliveries += 1);
+    }
+
     /// A message was processed successfully.
     pub fn message_completed(&self) {
         self.update(|inner| inner.snapshot.messages_completed += 1);
@@ -280,24 +292,36 @@ impl Stats {
 }
 
 impl fmt::Display for StatsSnapshot {
+    /// The end-of-run summary: a few tables, then lines that scripts read (`invocation time: … s`,
+    /// `first message enqueued to last message published: … s`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "local host summary ({:.1} s)", self.elapsed.as_secs_f64())?;
         writeln!(
             f,
-            "  messages: {} enqueued, {} completed, {} redeliveries, {} dead-lettered",
-            self.messages_enqueued, self.messages_completed, self.redeliveries, self.dead_lettered
+            "  {:<24} {:>9} {:>10} {:>9} {:>11} {:>13}",
+            "messages", "enqueued", "deliveries", "completed", "redelivered", "dead-lettered"
         )?;
-        writeln!(f, "  timers fired: {}", self.timers_fired)?;
+        writeln!(
+            f,
+            "  {:<24} {:>9} {:>10} {:>9} {:>11} {:>13}",
+            "", self.messages_enqueued, self.deliveries, self.messages_completed, self.redeliveries, self.dead_lettered
+        )?;
         let [orchestrations, activities, entities] = self.work_items;
         writeln!(
             f,
-            "  engine work items: {orchestrations} orchestration, {activities} activity, {entities} entity"
+            "  {:<24} {:>9} {:>10} {:>9}",
+            "engine work items", "orch.", "activity", "entity"
         )?;
-        writeln!(f, "  invocations (ok / failed / timed out / lost, summed time):")?;
+        writeln!(f, "  {:<24} {orchestrations:>9} {activities:>10} {entities:>9}", "")?;
+        writeln!(
+            f,
+            "  {:<24} {:>9} {:>10} {:>9} {:>11} {:>13}",
+            "invocations", "ok", "failed", "timed out", "lost", "summed time"
+        )?;
         for (function, counts) in &self.invocations {
             writeln!(
                 f,
-                "    {function:<28} {} / {} / {} / {}  {:.3} s",
+                "    {function:<22} {:>9} {:>10} {:>9} {:>11} {:>11.3} s",
                 counts.succeeded,
                 counts.failed,
                 counts.timed_out,
@@ -305,6 +329,17 @@ impl fmt::Display for StatsSnapshot {
                 counts.busy.as_secs_f64()
             )?;
         }
+        writeln!(f, "  {:<24} {:>9}", "published", self.published_total())?;
+        for (destination, count) in &self.published {
+            writeln!(f, "    {destination:<22} {count:>9}")?;
+        }
+        writeln!(f, "  timers fired: {}", self.timers_fired)?;
+        writeln!(
+            f,
+            "  failed invocations: {}, handler restarts: {}",
+            self.failures(),
+            self.handler_restarts
+        )?;
         writeln!(f, "  invocation time: {:.3} s", self.invocation_time().as_secs_f64())?;
         if let Some(span) = self.busy_span() {
             writeln!(
@@ -313,22 +348,11 @@ impl fmt::Display for StatsSnapshot {
                 span.as_secs_f64()
             )?;
         }
-        writeln!(
-            f,
-            "  failed invocations: {}, handler restarts: {}",
-            self.failures(),
-            self.handler_restarts
-        )?;
-        writeln!(
+        write!(
             f,
             "  problems: {} (work lost or stuck; listed on stderr)",
             self.problems.len()
-        )?;
-        write!(f, "  published: {}", self.published_total())?;
-        for (destination, count) in &self.published {
-            write!(f, "\n    {destination:<28} {count}")?;
-        }
-        Ok(())
+        )
     }
 }
 
@@ -366,8 +390,16 @@ mod tests {
         assert!(snapshot.busy_span().is_some());
         assert!(stats.last_work_item().is_some());
         let summary = snapshot.to_string();
-        assert!(
-            summary.contains("3 enqueued, 0 completed, 1 redeliveries, 0 dead-lettered"),
+        let messages_row = summary.lines().nth(2).unwrap();
+        assert_eq!(
+            messages_row.split_whitespace().collect::<Vec<_>>(),
+            ["3", "0", "0", "1", "0"],
+            "enqueued, deliveries, completed, redelivered, dead-lettered: {summary}"
+        );
+        let row = summary.lines().find(|line| line.contains("ServiceBusTrigger")).unwrap();
+        assert_eq!(
+            row.split_whitespace().collect::<Vec<_>>(),
+            ["ServiceBusTrigger", "1", "1", "0", "0", "0.012", "s"],
             "{summary}"
         );
         assert!(summary.contains("ServiceBusTrigger"), "{summary}");

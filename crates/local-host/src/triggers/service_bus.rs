@@ -273,6 +273,7 @@ async fn deliver_once(context: &DeliveryContext, attempt: &Attempt) -> Result<()
     };
     let mut request = service_bus_request(function, message, &attributes, &SystemBindingData::now(&function.name));
     add_durable_clients(function, &context.client_settings, &mut request);
+    context.stats.message_delivered();
     context.invoker.invoke(function, &request).await.map(drop)
 }
 

@@ -1,90 +1,22 @@
-//! The `local-host` command line: `local-host run` delivers message files to the app, fires timers,
-//! waits until the system is idle and prints a summary; `local-host engine` only starts the local engine.
-//! The exit code tells how the run went ([`ExitStatus`], also in `--help`).
+//! `local-host run`: delivers message files to the app, fires timers, waits until nothing is left to do (or
+//! for what the options ask), shows progress meanwhile, and prints a summary and what went wrong.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 
+use super::exit::{error_exit_status, run_exit_status, ExitStatus};
+use super::{parse_ratio, parse_setting, seconds};
 use crate::app_model::FunctionApp;
 use crate::engine::EngineLauncher;
 use crate::handler::process::HandlerOutput;
 use crate::host::{timer_function, EngineChoice, HostError, HostOptions, LocalHost};
-use crate::output::idle::IdleOptions;
-use crate::triggers::messages::read_message_file;
+use crate::output::idle::{IdleOptions, IdleReport};
+use crate::output::problems::plural;
+use crate::output::progress::Progress;
+use crate::triggers::messages::{read_message_file, MessageLine};
 use crate::triggers::service_bus::PlanOptions;
-
-/// The exit codes, for `--help`.
-const EXIT_CODES: &str = "Exit codes:
-  0  the run finished: every message completed (or dead-lettered without --fail-on-dead-letter), nothing lost
-  1  local-host could not run: bad arguments, an unreadable file, an unknown timer, or the app, the engine or the
-     handler could not be started (or the handler kept crashing)
-  2  the run did not become idle within --idle-timeout
-  3  work was lost or is stuck: an entity batch or an orchestration failed for good, the engine refused a result
-     (a wedged entity or instance), the engine died, or a timer invocation failed; each is named on stderr
-  4  messages were dead-lettered and --fail-on-dead-letter was given";
-
-/// How a run ended; the process exit code (see `--help`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ExitStatus {
-    /// The run finished and nothing was lost.
-    Success = 0,
-    /// local-host could not run.
-    CouldNotRun = 1,
-    /// The run did not become idle in time.
-    NotIdle = 2,
-    /// Work was lost or is stuck ([`crate::output::problems::Problem`]).
-    WorkLost = 3,
-    /// Messages were dead-lettered and `--fail-on-dead-letter` was given.
-    DeadLettered = 4,
-}
-
-impl From<ExitStatus> for ExitCode {
-    fn from(status: ExitStatus) -> Self {
-        ExitCode::from(status as u8)
-    }
-}
-
-/// The exit status of a run that did not fail outright: work lost first, then dead letters (when they count).
-pub fn run_exit_status(problems: usize, dead_lettered: u64, fail_on_dead_letter: bool) -> ExitStatus {
-    if problems > 0 {
-        ExitStatus::WorkLost
-    } else if fail_on_dead_letter && dead_lettered > 0 {
-        ExitStatus::DeadLettered
-    } else {
-        ExitStatus::Success
-    }
-}
-
-/// The exit status of a run that ended with `error`.
-pub fn error_exit_status(error: &HostError) -> ExitStatus {
-    match error {
-        HostError::Idle(_) => ExitStatus::NotIdle,
-        HostError::EngineDied(_) => ExitStatus::WorkLost,
-        _ => ExitStatus::CouldNotRun,
-    }
-}
-
-/// Plays the Azure Functions host and the Durable Functions extension for local runs.
-#[derive(Debug, Parser)]
-#[command(name = "local-host", version, about, after_help = EXIT_CODES)]
-pub struct Cli {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// The subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the app: deliver messages, fire timers, wait until idle, print a summary.
-    #[command(after_help = EXIT_CODES)]
-    Run(Box<RunArgs>),
-    /// Start the local durable engine and print its address until interrupted.
-    Engine(EngineArgs),
-}
 
 /// `local-host run` options.
 #[derive(Debug, Args)]
@@ -140,9 +72,14 @@ pub struct RunArgs {
     /// Exit with code 4 when any message was dead-lettered (for CI).
     #[arg(long)]
     pub fail_on_dead_letter: bool,
-    /// Consider the run idle once this many messages were published.
+    /// Consider the run idle once this many messages were published (by default it waits until nothing is left
+    /// to do, whatever the message file holds).
     #[arg(long, value_name = "N")]
     pub wait_for_published: Option<usize>,
+    /// Wait for timers and scheduled signals due within this many seconds (e.g. a short deadline check or a
+    /// retry); later ones are listed at the end, not waited for.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::output::idle::DEFAULT_TIMER_HORIZON.as_secs_f64())]
+    pub wait_timers_within: f64,
     /// Give up waiting for quiescence after this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 120.0)]
     pub idle_timeout: f64,
@@ -155,79 +92,16 @@ pub struct RunArgs {
     /// Keep running after the run (serving HTTP functions and engine work) until Ctrl-C.
     #[arg(long)]
     pub serve: bool,
-    /// No progress lines.
+    /// No progress display.
     #[arg(long)]
     pub quiet: bool,
+    /// Also log each function's `Logs` lines (one or more per message); `LOCAL_HOST_LOG` overrides all logging.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
-/// `local-host engine` options.
-#[derive(Debug, Args)]
-pub struct EngineArgs {
-    /// The project folder holding scripts/local_engine.py.
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub project_root: PathBuf,
-}
-
-fn parse_setting(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
-        _ => Err(format!("expected KEY=VALUE, got \"{text}\"")),
-    }
-}
-
-fn parse_ratio(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
-        _ => Err(format!("expected a number from 0 to 1, got \"{text}\"")),
-    }
-}
-
-fn seconds(value: f64, flag: &str) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(value).map_err(|_| format!("--{flag} must be a non-negative number of seconds"))
-}
-
-/// Parses the command line and runs it; usage errors exit with [`ExitStatus::CouldNotRun`] (clap's own code, 2,
-/// would read as "not idle").
-pub async fn main_from_args() -> ExitCode {
-    match Cli::try_parse() {
-        Ok(cli) => main(cli).await,
-        Err(error) => {
-            let _ = error.print();
-            if error.use_stderr() {
-                ExitStatus::CouldNotRun.into()
-            } else {
-                ExitCode::SUCCESS
-            }
-        }
-    }
-}
-
-/// Runs the command line; the exit code is an [`ExitStatus`].
-pub async fn main(cli: Cli) -> ExitCode {
-    let outcome = match cli.command {
-        Command::Run(args) => run(*args).await,
-        Command::Engine(args) => engine(args).await.map(|()| ExitStatus::Success),
-    };
-    match outcome {
-        Ok(status) => status.into(),
-        Err(message) => {
-            eprintln!("local-host: {message}");
-            ExitStatus::CouldNotRun.into()
-        }
-    }
-}
-
-async fn engine(args: EngineArgs) -> Result<(), String> {
-    let launcher = EngineLauncher::discover(&args.project_root)
-        .ok_or_else(|| format!("no scripts/local_engine.py in {} or above", args.project_root.display()))?;
-    let engine = launcher.start().await.map_err(|error| error.to_string())?;
-    println!("{}", engine.address());
-    let _ = tokio::signal::ctrl_c().await;
-    engine.stop().await;
-    Ok(())
-}
-
-async fn run(args: RunArgs) -> Result<ExitStatus, String> {
+/// Runs `local-host run`.
+pub async fn run(args: RunArgs) -> Result<ExitStatus, String> {
     let engine = match (&args.engine, &args.project_root) {
         (Some(address), _) => EngineChoice::Address(address.clone()),
         (None, Some(root)) => EngineChoice::Launch(EngineLauncher::for_project(root)),
@@ -262,7 +136,7 @@ async fn run(args: RunArgs) -> Result<ExitStatus, String> {
         deadline: seconds(args.idle_timeout, "idle-timeout")?,
         settle: Duration::from_millis(args.settle_ms),
         wait_for_published: args.wait_for_published,
-        ..IdleOptions::default()
+        timer_horizon: seconds(args.wait_timers_within, "wait-timers-within")?,
     };
 
     let mut lines = Vec::new();
@@ -275,16 +149,25 @@ async fn run(args: RunArgs) -> Result<ExitStatus, String> {
         timer_function(&app, name).map_err(|error| error.to_string())?;
     }
 
-    let mut host = LocalHost::start(options).await.map_err(|error| error.to_string())?;
-    if !args.quiet {
-        host.spawn_progress(Duration::from_secs(2));
-    }
+    let host = LocalHost::start(options).await.map_err(|error| error.to_string())?;
+    let progress = (!args.quiet).then(|| {
+        let live = std::io::IsTerminal::is_terminal(&std::io::stderr());
+        Progress::start(host.progress_view(idle.timer_horizon), live, Duration::from_secs(2))
+    });
     let cpu_before = host.process_cpu().await;
     let outcome = drive(&host, lines, &args, &idle).await;
+    if let Some(progress) = progress {
+        progress.finish().await;
+    }
     let summary = host.stats();
     let cpu = host.process_cpu().await.since(&cpu_before);
     let mut status = match &outcome {
-        Ok(()) => ExitStatus::Success,
+        Ok(reports) => {
+            for report in reports {
+                print_idle_report(report);
+            }
+            ExitStatus::Success
+        }
         Err(error) => {
             eprintln!("local-host: {error}");
             error_exit_status(error)
@@ -292,7 +175,10 @@ async fn run(args: RunArgs) -> Result<ExitStatus, String> {
     };
     if args.serve && status == ExitStatus::Success {
         if let Some(address) = host.http_address() {
-            eprintln!("local-host: serving http://{address}/api/ (Ctrl-C to stop)");
+            eprintln!(
+                "local-host: serving http://{address}/api/ (Ctrl-C to stop); ask for a status with \
+                 `local-host status <id> --url http://{address}`"
+            );
         } else {
             eprintln!("local-host: serving engine work items (Ctrl-C to stop)");
         }
@@ -307,7 +193,7 @@ async fn run(args: RunArgs) -> Result<ExitStatus, String> {
     if !summary.problems.is_empty() {
         eprintln!(
             "local-host: {} lost or stuck:",
-            crate::output::problems::plural(summary.problems.len(), "piece of work")
+            plural(summary.problems.len(), "piece of work")
         );
         for problem in &summary.problems {
             eprintln!("  - {problem}");
@@ -316,7 +202,7 @@ async fn run(args: RunArgs) -> Result<ExitStatus, String> {
     if summary.dead_lettered > 0 {
         eprintln!(
             "local-host: {} dead-lettered{}",
-            crate::output::problems::plural(summary.dead_lettered as usize, "message"),
+            plural(summary.dead_lettered as usize, "message"),
             args.dead_letter
                 .as_ref()
                 .map(|path| format!(" (kept in {})", path.display()))
@@ -329,19 +215,20 @@ async fn run(args: RunArgs) -> Result<ExitStatus, String> {
     Ok(status)
 }
 
+/// Delivers the messages, waits, fires the timers, waits again; the reports of each wait.
 async fn drive(
     host: &LocalHost,
-    lines: Vec<crate::triggers::messages::MessageLine>,
+    lines: Vec<MessageLine>,
     args: &RunArgs,
     idle: &IdleOptions,
-) -> Result<(), HostError> {
+) -> Result<Vec<IdleReport>, HostError> {
     let classified = host.classify(lines)?;
     let plan = PlanOptions {
         shuffle_seed: args.shuffle_seed,
         duplicate_ratio: args.duplicate_ratio,
     };
     host.deliver(&classified.messages, plan).await?;
-    report_idle(host.wait_idle(idle).await?);
+    let mut reports = vec![host.wait_idle(idle).await?];
     let timers: Vec<&String> = classified.timers.iter().chain(&args.fire_timers).collect();
     if !timers.is_empty() {
         for timer in timers {
@@ -350,7 +237,7 @@ async fn drive(
                 tracing::warn!("{error}");
             }
         }
-        report_idle(
+        reports.push(
             host.wait_idle(&IdleOptions {
                 wait_for_published: None,
                 ..idle.clone()
@@ -358,11 +245,12 @@ async fn drive(
             .await?,
         );
     }
-    Ok(())
+    Ok(reports)
 }
 
-fn report_idle(report: crate::output::idle::IdleReport) {
-    for instance in report.parked {
+/// What the run did not wait for: orchestrations parked on later timers, signals and timers due later.
+fn print_idle_report(report: &IdleReport) {
+    for instance in &report.parked {
         let waiting = instance
             .next_timer
             .map_or_else(|| format!("{:?}", instance.status), |at| format!("a timer at {at}"));
@@ -371,11 +259,20 @@ fn report_idle(report: crate::output::idle::IdleReport) {
             instance.instance_id, instance.name
         );
     }
+    if let Some(next) = report.later.next_later {
+        eprintln!(
+            "local-host: {} scheduled later, the first at {}; not waited for (see --wait-timers-within)",
+            plural(report.later.later, "signal or timer"),
+            next.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser as _;
 
     #[test]
     fn parses_a_full_run_command() {
@@ -422,27 +319,29 @@ mod tests {
         assert_eq!(args.shuffle_seed, Some(7));
         assert_eq!(args.fire_timers, vec!["PurgeTimer".to_owned()]);
         assert_eq!(args.max_delivery_count, 10);
+        assert_eq!(args.wait_timers_within, 60.0);
+        assert!(!args.verbose);
     }
 
     #[test]
-    fn exit_statuses() {
-        assert_eq!(run_exit_status(0, 0, true), ExitStatus::Success);
-        assert_eq!(run_exit_status(0, 3, false), ExitStatus::Success);
-        assert_eq!(run_exit_status(0, 3, true), ExitStatus::DeadLettered);
-        assert_eq!(run_exit_status(1, 3, true), ExitStatus::WorkLost);
-        let died = HostError::EngineDied("pid 1 exited".into());
-        assert_eq!(error_exit_status(&died), ExitStatus::WorkLost);
-        let timer = HostError::Timer {
-            name: "Nope".into(),
-            problem: "unknown".into(),
-        };
-        assert_eq!(error_exit_status(&timer), ExitStatus::CouldNotRun);
-        assert_eq!(ExitStatus::DeadLettered as u8, 4);
+    fn help_states_the_exit_codes_and_the_switches() {
+        for command in ["run", "status"] {
+            let help = Cli::try_parse_from(["local-host", command, "--help"])
+                .unwrap_err()
+                .to_string();
+            assert!(help.contains("Exit codes:"), "{help}");
+        }
         let help = Cli::try_parse_from(["local-host", "run", "--help"])
             .unwrap_err()
             .to_string();
-        assert!(help.contains("Exit codes:"), "{help}");
-        assert!(help.contains("--fail-on-dead-letter"), "{help}");
+        for switch in [
+            "--fail-on-dead-letter",
+            "--verbose",
+            "--wait-timers-within",
+            "LOCAL_HOST_LOG",
+        ] {
+            assert!(help.contains(switch), "{switch}: {help}");
+        }
     }
 
     #[test]
