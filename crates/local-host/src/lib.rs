@@ -9,10 +9,11 @@
 //! * [`invocation`]: the invocation requests, byte-faithful, their answers, the function timeout, and faults
 //!   injected into chosen invocations for fault tests;
 //! * [`durable`]: engine work items turned into orchestrator, activity and entity invocations, answers turned
-//!   into completions, and failed invocations retried or failed for good exactly as the Durable extension does;
+//!   into completions, failed invocations retried or failed for good exactly as the Durable extension does, and
+//!   the signals and timers the run still waits for;
 //! * [`triggers`]: Service Bus messages from files, timers, HTTP functions;
 //! * [`output`]: what came out (published and dead-lettered messages), counters and the summary, what was lost
-//!   or stuck, quiescence, CPU use;
+//!   or stuck, quiescence, CPU use, the progress display;
 //! * [`engine`]: starting the local engine (`scripts/local_engine.py`) and the gRPC client of any engine;
 //! * [`host`]: [`LocalHost`], everything assembled, the API of end-to-end tests; [`cli`]: the command line.
 //!

@@ -262,7 +262,11 @@ fn print_idle_report(report: &IdleReport) {
     if let Some(next) = report.later.next_later {
         eprintln!(
             "local-host: {} scheduled later, the first at {}; not waited for (see --wait-timers-within)",
-            plural(report.later.later, "signal or timer"),
+            if report.later.later == 1 {
+                "1 signal or timer".to_owned()
+            } else {
+                format!("{} signals and timers", report.later.later)
+            },
             next.format("%Y-%m-%d %H:%M:%S UTC")
         );
     }
