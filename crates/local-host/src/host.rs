@@ -267,6 +267,7 @@ pub struct LocalHost {
     max_concurrent_calls: usize,
     engine_died: watch::Sender<Option<String>>,
     scheduled: Arc<Scheduled>,
+    durable_paused: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for LocalHost {
@@ -323,6 +324,7 @@ impl LocalHost {
         ));
 
         let scheduled = Arc::new(Scheduled::default());
+        let durable_paused = watch::channel(false).0;
         let (shutdown, shutdown_receiver) = watch::channel(false);
         let mut tasks = Vec::new();
         let http_listener = match options.http_port {
@@ -359,6 +361,7 @@ impl LocalHost {
                 concurrency: options.durable_concurrency,
                 client_settings: client_settings.clone(),
                 scheduled: scheduled.clone(),
+                paused: durable_paused.subscribe(),
             },
             shutdown_receiver.clone(),
         )));
@@ -403,6 +406,7 @@ impl LocalHost {
             max_concurrent_calls,
             engine_died,
             scheduled,
+            durable_paused,
         })
     }
 
@@ -473,6 +477,18 @@ impl LocalHost {
             }),
             None => Ok(self.invoker.faults().arm(function, fault)),
         }
+    }
+
+    /// Holds engine work items until [`LocalHost::resume_durable_work`] (those in progress finish): lets a fault test
+    /// deliver a message to the end before the durable work it causes runs, so that a fault armed for that work
+    /// hits nothing else.
+    pub fn pause_durable_work(&self) {
+        self.durable_paused.send_replace(true);
+    }
+
+    /// Lets held work items run again.
+    pub fn resume_durable_work(&self) {
+        self.durable_paused.send_replace(false);
     }
 
     /// Stops the engine the local host started (its state, in memory, is lost); the port stays reserved

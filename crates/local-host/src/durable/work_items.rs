@@ -66,6 +66,8 @@ pub struct DurableOptions {
     pub client_settings: DurableClientSettings,
     /// Where the signals and timers scheduled for later are remembered.
     pub scheduled: Arc<Scheduled>,
+    /// While true, work items received wait before they run.
+    pub paused: watch::Receiver<bool>,
 }
 
 /// Everything a work item needs.
@@ -89,6 +91,7 @@ pub async fn run_work_items(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let concurrency = options.concurrency.max(1);
+    let mut paused = options.paused.clone();
     let context = Arc::new(Context {
         app,
         invoker,
@@ -130,6 +133,11 @@ pub async fn run_work_items(
                     };
                     match received {
                         Ok(Some(item)) => {
+                            // While paused (a fault test lining up its fault), work items wait here.
+                            tokio::select! {
+                                _ = paused.wait_for(|&paused| !paused) => {}
+                                _ = shutdown.changed() => return,
+                            }
                             let permit = tokio::select! {
                                 permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
                                 _ = shutdown.changed() => return,
