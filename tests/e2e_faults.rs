@@ -372,7 +372,8 @@ async fn killing_the_handler_under_traffic_sends_no_second_email_and_every_loss_
         assert!(host.kill_handler().is_some(), "a handler process was running");
     }
     delivering.await.unwrap();
-    wait_idle(&host).await;
+    // A crashed activity is retried by the orchestrator after its first retry interval (5 s): wait for that too.
+    wait_idle_including_timers(&host).await;
 
     let notified = notified_returns(&host);
     let distinct: BTreeSet<String> = notified.iter().cloned().collect();

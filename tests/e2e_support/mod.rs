@@ -79,9 +79,19 @@ pub async fn wait_until_within(what: &str, limit: Duration, condition: impl FnMu
 }
 
 /// Waits until the run is idle: nothing in flight, nothing happening for half a second, and no orchestration
-/// running except ones parked on later timers.
+/// running except ones parked on timers more than 2 s away.
 pub async fn wait_idle(host: &LocalHost) {
     wait_for_published(host, None).await;
+}
+
+/// Like [`wait_idle`], but also waits for the timers and scheduled signals due within a minute (an activity's
+/// retry, a short deadline check), as `local-host run` does by default.
+pub async fn wait_idle_including_timers(host: &LocalHost) {
+    let options = IdleOptions {
+        deadline: Duration::from_secs(180),
+        ..IdleOptions::default()
+    };
+    host.wait_idle(&options).await.expect("the run becomes idle");
 }
 
 /// Message lines for messages built in code, numbered from 1.
