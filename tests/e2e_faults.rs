@@ -280,7 +280,7 @@ async fn a_handler_crash_after_it_answered_a_trigger_an_orchestrator_or_an_activ
     let client = DurableClient::connect(host.engine_address(), ClientOptions::default())
         .await
         .unwrap();
-    let failed = client.get_instance(&instance, true).await.unwrap().unwrap();
+    let failed = client.get_instance(&instance).await.unwrap().unwrap();
     assert_eq!(failed.status, OrchestrationStatus::Failed);
     assert_eq!(
         failed.failure_details.map(|failure| failure.message).as_deref(),

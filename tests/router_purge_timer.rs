@@ -181,7 +181,7 @@ async fn finished_instances_older_than_the_retention_with_a_purged_status_are_de
 #[tokio::test]
 async fn a_large_backlog_is_purged_and_reported() {
     const BACKLOG: usize = 300;
-    let engine = LocalEngine::start();
+    let engine = LocalEngine::start().await;
     let client = engine.client();
     terminated_instances(&client, BACKLOG).await;
     let running = running_instance(&client).await;
@@ -194,7 +194,7 @@ async fn a_large_backlog_is_purged_and_reported() {
 
 #[tokio::test]
 async fn entity_storage_is_cleaned_even_when_the_purge_runs_out_of_time() {
-    let engine = LocalEngine::start();
+    let engine = LocalEngine::start().await;
     let client = engine.client();
     let terminated = terminated_instances(&client, 2).await;
 

@@ -272,7 +272,7 @@ async fn a_large_backlog_is_purged_within_a_budget_on_the_local_engine() {
     // durabletask's in-memory engine ignores the filter timeout: it purges every match in one call and reports
     // isComplete = true, so the run ends after one round (stepwise engines: client_purge_rounds.rs).
     const BACKLOG: usize = 400;
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
     let _worker = StubWorker::spawn(&client);
     let mut ids = Vec::new();
@@ -398,7 +398,7 @@ async fn clients_built_from_a_binding_reach_the_engine_and_honour_its_size_limit
 
 #[tokio::test]
 async fn answers_above_grpcs_usual_4_mib_are_read_with_the_default_limits() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
     // Two instances with 3 MiB inputs: each request fits the engine's own 4 MiB receive limit, but one page
     // holding both is about 6 MiB.
