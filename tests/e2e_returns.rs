@@ -267,10 +267,7 @@ async fn a_return_past_its_parcel_cap_keeps_the_extra_event_and_alerts_at_once()
         .unwrap()
         .clone(),
     );
-    let mut messages = vec![local_host::messages::ServiceBusMessage::new(
-        "ServiceBusTrigger",
-        booking,
-    )];
+    let mut messages = vec![local_host::ServiceBusMessage::new("ServiceBusTrigger", booking)];
     for n in 0..=100 {
         let mut parcel = envelope("ReturnItemsReceived", format!("parcel-{n:03}"));
         parcel.as_object_mut().unwrap().extend(
@@ -280,10 +277,7 @@ async fn a_return_past_its_parcel_cap_keeps_the_extra_event_and_alerts_at_once()
             .unwrap()
             .clone(),
         );
-        messages.push(local_host::messages::ServiceBusMessage::new(
-            "ServiceBusTrigger",
-            parcel,
-        ));
+        messages.push(local_host::ServiceBusMessage::new("ServiceBusTrigger", parcel));
     }
     deliver(&host, &lines_of(messages), None, 0.0).await;
     wait_for_published(&host, Some(2)).await;
