@@ -2,22 +2,41 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
 use returns_aggregator::app::{app, AppState, FUNCTIONS};
 use returns_aggregator::config::Config;
 use returns_aggregator::function_folders::{check_registrations, read_function_folders};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
+/// The returns aggregator: an Azure Functions custom handler.
+///
+/// The Functions host starts it (host.json → customHandler.description.defaultExecutablePath) with
+/// FUNCTIONS_CUSTOMHANDLER_PORT set, and calls POST /{FunctionName} on 127.0.0.1 for every invocation. Every app
+/// setting it reads is listed in the README, "Configuration"; all of them are checked at start-up.
+///
+/// Exit codes: 0 after a clean shutdown (SIGTERM or Ctrl-C); 1 when a setting or a function folder is wrong, the
+/// port cannot be bound, or the server fails (the message on stderr names the cause); 2 for a bad command line.
+#[derive(Parser)]
+#[command(name = "handler", version)]
+struct Cli {}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    Cli::parse();
+    let filter = std::env::var("RUST_LOG").ok().filter(|value| !value.trim().is_empty());
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            filter
+                .and_then(|value| EnvFilter::try_new(value).ok())
+                .unwrap_or_else(|| EnvFilter::new("info")),
+        )
         .with_ansi(false)
         .init();
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
-            tracing::error!("{message}");
+            // Once, on stderr: the host logs the handler's stderr at Error level (stdout at Information).
             eprintln!("handler: {message}");
             ExitCode::FAILURE
         }
@@ -32,6 +51,10 @@ async fn run() -> Result<(), String> {
     let listener = TcpListener::bind(config.listen_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
+    if let Some(schedule) = &config.purge_schedule {
+        let next = schedule.next_after(chrono::Utc::now());
+        tracing::info!(%schedule, next = ?next, "PurgeTimer schedule (the host runs it)");
+    }
     tracing::info!(address = %config.listen_addr, functions = FUNCTIONS.len(), "handler ready");
     axum::serve(listener, app(AppState::new(config)))
         .with_graceful_shutdown(shutdown_signal())
