@@ -9,6 +9,7 @@
 //! - [`functions`]: one module per trigger kind (Service Bus, durable triggers, timer, HTTP);
 //! - [`durable`]: the entity, orchestrator and activities, registered with the `durabletask-sdk` SDK;
 //! - [`domain`]: the pure return model (events, aggregate, completion rule, messages);
+//! - [`server`]: the HTTP/1.1 server under the router (connection time limits, bounded shutdown drain);
 //! - [`config`]: app settings, validated at start-up;
 //! - [`function_folders`]: the check that the function folders and the handler agree;
 //! - [`host_checks`]: the check of the worker runtime and the extension bundle range the host is configured with.
@@ -21,3 +22,4 @@ pub mod error;
 pub mod function_folders;
 pub mod functions;
 pub mod host_checks;
+pub mod server;

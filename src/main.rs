@@ -6,6 +6,7 @@ use clap::Parser;
 use returns_aggregator::app::{app, AppState, FUNCTIONS};
 use returns_aggregator::config::Config;
 use returns_aggregator::function_folders::{check_registrations, read_function_folders};
+use returns_aggregator::server::{serve, ServerLimits};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -56,11 +57,15 @@ async fn run() -> Result<(), String> {
         tracing::info!(%schedule, next = ?next, "PurgeTimer schedule (the host runs it)");
     }
     tracing::info!(address = %config.listen_addr, functions = FUNCTIONS.len(), "handler ready");
-    axum::serve(listener, app(AppState::new(config)))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
-    tracing::info!("handler stopped");
+    let drained = serve(
+        listener,
+        app(AppState::new(config)),
+        ServerLimits::default(),
+        shutdown_signal(),
+    )
+    .await
+    .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!(?drained, "handler stopped");
     Ok(())
 }
 
