@@ -17,6 +17,21 @@ pub enum AppError {
     /// The host sent something the handler cannot read (a protocol problem, not bad business data).
     #[error("the invocation payload could not be read: {0}")]
     Envelope(#[from] EnvelopeError),
+    /// The invocation body is larger than the handler reads.
+    #[error(
+        "the invocation body is larger than the handler's limit of {limit} bytes (a 100 MB Service Bus message, \
+         base64-encoded as the host sends it, and its metadata)"
+    )]
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The invocation body stopped arriving before its end.
+    #[error("the invocation body stopped arriving before its end (nothing received within the body-read timeout)")]
+    BodyStalled,
+    /// The invocation body could not be read (the connection failed).
+    #[error("the invocation body could not be read: {0}")]
+    BodyUnreadable(String),
     /// The host called a function the handler does not have.
     #[error("no function named '{0}' is served by this handler")]
     UnknownFunction(String),
@@ -32,7 +47,9 @@ pub enum AppError {
 impl AppError {
     fn status(&self) -> StatusCode {
         match self {
-            AppError::Envelope(_) => StatusCode::BAD_REQUEST,
+            AppError::Envelope(_) | AppError::BodyUnreadable(_) => StatusCode::BAD_REQUEST,
+            AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::BodyStalled => StatusCode::REQUEST_TIMEOUT,
             AppError::UnknownFunction(_) => StatusCode::NOT_FOUND,
             AppError::Engine(error) if error.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Engine(_) => StatusCode::INTERNAL_SERVER_ERROR,

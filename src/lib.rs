@@ -9,11 +9,13 @@
 //! - [`functions`]: one module per trigger kind (Service Bus, durable triggers, timer, HTTP);
 //! - [`durable`]: the entity, orchestrator and activities, registered with the `durabletask-sdk` SDK;
 //! - [`domain`]: the pure return model (events, aggregate, completion rule, messages);
+//! - [`allocator`]: memory handed back to the system after large invocations;
 //! - [`server`]: the HTTP/1.1 server under the router (connection time limits, bounded shutdown drain);
 //! - [`config`]: app settings, validated at start-up;
 //! - [`function_folders`]: the check that the function folders and the handler agree;
 //! - [`host_checks`]: the check of the worker runtime and the extension bundle range the host is configured with.
 
+pub mod allocator;
 pub mod app;
 pub mod config;
 pub mod domain;

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use returns_aggregator::allocator;
 use returns_aggregator::app::{app, AppState, FUNCTIONS};
 use returns_aggregator::config::Config;
 use returns_aggregator::function_folders::{check_registrations, read_function_folders};
@@ -22,9 +23,19 @@ use tracing_subscriber::EnvFilter;
 #[command(name = "handler", version)]
 struct Cli {}
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     Cli::parse();
+    allocator::configure();
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(start()),
+        Err(error) => {
+            eprintln!("handler: cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start() -> ExitCode {
     let filter = std::env::var("RUST_LOG").ok().filter(|value| !value.trim().is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -127,4 +127,12 @@ impl KeptBody {
             Err(_) => KeptBody::Base64(base64::engine::general_purpose::STANDARD.encode(bytes)),
         }
     }
+
+    /// Like [`KeptBody::of`], taking the bytes over: a UTF-8 body (up to 100 MB) is kept without a copy.
+    pub fn from_bytes(bytes: Vec<u8>) -> Self {
+        match String::from_utf8(bytes) {
+            Ok(text) => KeptBody::Text(text),
+            Err(error) => KeptBody::Base64(base64::engine::general_purpose::STANDARD.encode(error.into_bytes())),
+        }
+    }
 }

@@ -25,18 +25,37 @@ pub const MESSAGE_BINDING: &str = "message";
 /// The output binding of the invalid-events queue.
 pub const INVALID_EVENTS_BINDING: &str = "invalidEvents";
 
-/// Handles one Service Bus message.
-pub async fn handle(state: &AppState, request: &InvokeRequest) -> Result<InvokeResponse, AppError> {
-    let message = ReceivedMessage::read(request)?;
-    let event = match parse_event(
-        message.type_hint.as_deref(),
-        message.message_id.as_deref(),
-        &message.body,
-    ) {
-        Ok(event) => event,
-        Err(invalid) => return Ok(reject(&message, &invalid)),
+/// The largest message body read as an event: Service Bus Standard's message limit (256 KB), far above any real
+/// event. A larger body is kept on the invalid-events queue without being parsed, so a huge message (Premium
+/// allows 100 MB) never becomes a JSON tree many times its size.
+pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+
+/// Handles one Service Bus message. The invocation is consumed: its (base64) message text is freed as soon as the
+/// message is decoded.
+pub async fn handle(state: &AppState, request: InvokeRequest) -> Result<InvokeResponse, AppError> {
+    let message = ReceivedMessage::read(&request)?;
+    let binding = request.durable_client(CLIENT_BINDING);
+    drop(request);
+    let parsed = if message.body.len() > MAX_EVENT_BYTES {
+        Err(InvalidEvent::invalid(
+            "body",
+            format!(
+                "is {} bytes; an event is at most {MAX_EVENT_BYTES} bytes",
+                message.body.len()
+            ),
+        ))
+    } else {
+        parse_event(
+            message.type_hint.as_deref(),
+            message.message_id.as_deref(),
+            &message.body,
+        )
     };
-    let binding = request.durable_client(CLIENT_BINDING)?;
+    let event = match parsed {
+        Ok(event) => event,
+        Err(invalid) => return Ok(reject(message, &invalid)),
+    };
+    let binding = binding?;
     let client = state.clients.client_for(&binding)?;
     let entity = aggregate_entity_id(event.return_id());
     let event_type = event.event_type();
@@ -63,8 +82,9 @@ fn accepted_log(event: &ReturnEvent) -> String {
     )
 }
 
-/// Answers 2xx (so the message completes) with the message and the reason on the invalid-events queue.
-fn reject(message: &ReceivedMessage, invalid: &InvalidEvent) -> InvokeResponse {
+/// Answers 2xx (so the message completes) with the message and the reason on the invalid-events queue. The body
+/// moves into the record (no copy: it can be up to 100 MB).
+fn reject(message: ReceivedMessage, invalid: &InvalidEvent) -> InvokeResponse {
     // Message ids, subjects and error texts come from outside: escaped and cut before they reach a log line.
     let error = for_log(&invalid.to_string());
     let message_id = for_log(message.message_id.as_deref().unwrap_or("<no message id>"));
@@ -85,12 +105,12 @@ fn reject(message: &ReceivedMessage, invalid: &InvalidEvent) -> InvokeResponse {
         return_id: None,
         rejected_by: None,
         rejected_at: Utc::now(),
-        body: KeptBody::of(&message.body),
+        body: KeptBody::from_bytes(message.body),
     };
     InvokeResponse::new()
         .with_output(
             INVALID_EVENTS_BINDING,
-            serde_json::to_value(&record).expect("the record serialises"),
+            serde_json::to_value(record).expect("the record serialises"),
         )
         .with_log(format!("invalid event {message_id}: {error}"))
 }

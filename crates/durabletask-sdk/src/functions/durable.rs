@@ -11,7 +11,7 @@ use prost::Message;
 use serde_json::Value;
 
 use super::error::{EnvelopeError, EnvelopeProblem};
-use super::value::{decode_base64, peel_host_string};
+use super::value::{decode_base64, peel_host_string, peeled};
 use crate::proto;
 
 /// Decodes the `orchestrationTrigger` value into the protocol's `OrchestratorRequest`.
@@ -62,7 +62,7 @@ pub fn decode_protobuf<M: Message + Default>(value: &Value, message: &'static st
     let Value::String(text) = value else {
         return Err(EnvelopeError::shape("a base64 string", value));
     };
-    let bytes = decode_base64(&peel_host_string(text))?;
+    let bytes = decode_base64(&peeled(text))?;
     M::decode(bytes.as_slice())
         .map_err(|source| EnvelopeError::value(EnvelopeProblem::InvalidProtobuf { message, source }))
 }
