@@ -14,7 +14,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use http_body_util::BodyExt;
-use returns_aggregator::app::{app, AppState};
+use returns_aggregator::app::app;
+use returns_aggregator::state::AppState;
 use tower::ServiceExt;
 
 fn invocations(c: &mut Criterion) {

@@ -4,25 +4,20 @@
 //! [`FUNCTIONS`]) picks the code that serves it, so another Service Bus source is one more folder and one more
 //! line in the table.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use durabletask_sdk::client::{ClientCache, ClientOptions};
 use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
-use durabletask_sdk::Registry;
 use http_body_util::BodyExt as _;
 
 use crate::allocator;
-use crate::config::Config;
-use crate::durable::{self, DurableSettings};
 use crate::error::AppError;
 use crate::function_folders::TriggerKind;
 use crate::functions;
+use crate::state::AppState;
 
 /// Every function this handler serves, with its trigger kind. Checked against the function folders at start-up.
 pub const FUNCTIONS: &[(&str, TriggerKind)] = &[
@@ -35,36 +30,6 @@ pub const FUNCTIONS: &[(&str, TriggerKind)] = &[
     ("PurgeTimer", TriggerKind::Timer),
     ("ReturnStatus", TriggerKind::Http),
 ];
-
-/// What every invocation shares. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    /// Validated settings.
-    pub config: Arc<Config>,
-    /// The orchestrators, activities and entities.
-    pub registry: Arc<Registry>,
-    /// What the durable functions and the status endpoint derive from the settings (deadlines, retention, retries).
-    pub durable_settings: Arc<DurableSettings>,
-    /// Durable clients, one channel per engine endpoint.
-    pub clients: Arc<ClientCache>,
-}
-
-impl AppState {
-    /// The state for `config`.
-    pub fn new(config: Config) -> Self {
-        let durable_settings = Arc::new(DurableSettings::from_config(&config));
-        let registry = durable::registry_with(durable_settings.clone());
-        let clients = Arc::new(ClientCache::new(
-            ClientOptions::default().with_call_timeout(config.durable_client_timeout),
-        ));
-        Self {
-            config: Arc::new(config),
-            registry: Arc::new(registry),
-            durable_settings,
-            clients,
-        }
-    }
-}
 
 /// The largest Service Bus message: 100 MB, the Premium tier's maximum on AMQP (Standard allows 256 KB).
 pub const MAX_SERVICE_BUS_MESSAGE_BYTES: usize = 100 * 1024 * 1024;
@@ -165,6 +130,5 @@ mod tests {
     fn the_body_limit_is_the_largest_service_bus_message_in_base64_and_its_envelope() {
         // The README states this figure.
         assert_eq!(MAX_INVOCATION_BYTES, 141_907_288);
-        assert!(MAX_INVOCATION_BYTES > MAX_SERVICE_BUS_MESSAGE_BYTES / 3 * 4);
     }
 }

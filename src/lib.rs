@@ -4,16 +4,19 @@
 //! are folded into one durable entity per return; when the return is settled an orchestration publishes one
 //! consolidated notification; a stuck return raises one alert; a nightly timer purges old instances.
 //!
-//! The crate is the custom handler the Azure Functions host starts (see `main.rs`):
-//! - [`app`]: the axum router (`GET /` readiness, `POST /{FunctionName}` invocations);
-//! - [`functions`]: one module per trigger kind (Service Bus, durable triggers, timer, HTTP);
-//! - [`durable`]: the entity, orchestrator and activities, registered with the `durabletask-sdk` SDK;
-//! - [`domain`]: the pure return model (events, aggregate, completion rule, messages);
-//! - [`allocator`]: memory handed back to the system after large invocations;
+//! The crate is the custom handler the Azure Functions host starts (see `main.rs`). Its layers, each depending
+//! only on those below it:
 //! - [`server`]: the HTTP/1.1 server under the router (connection time limits, bounded shutdown drain);
+//! - [`app`]: the axum router (`GET /` readiness, `POST /{FunctionName}` invocations: body limit, dispatch);
+//! - [`functions`]: one module per trigger kind (Service Bus, durable triggers, timer, HTTP);
+//! - [`state`]: what every invocation shares (settings, registry, durable clients);
+//! - [`durable`]: the entity, orchestrator and activities, registered with the `durabletask-sdk` SDK;
 //! - [`config`]: app settings, validated at start-up;
-//! - [`function_folders`]: the check that the function folders and the handler agree;
-//! - [`host_checks`]: the check of the worker runtime and the extension bundle range the host is configured with.
+//! - [`domain`]: the pure return model (events, aggregate, completion rule, messages).
+//!
+//! Beside them: [`error`] (how failures become HTTP answers), [`function_folders`] (the check that the function
+//! folders and the handler agree), [`host_checks`] (the worker runtime and the extension bundle range the host is
+//! configured with) and [`allocator`] (memory handed back to the system after large invocations).
 
 pub mod allocator;
 pub mod app;
@@ -25,3 +28,4 @@ pub mod function_folders;
 pub mod functions;
 pub mod host_checks;
 pub mod server;
+pub mod state;

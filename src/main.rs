@@ -4,10 +4,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use returns_aggregator::allocator;
-use returns_aggregator::app::{app, AppState, FUNCTIONS};
+use returns_aggregator::app::{app, FUNCTIONS};
 use returns_aggregator::config::Config;
 use returns_aggregator::function_folders::{check_registrations, read_function_folders};
 use returns_aggregator::server::{serve, ServerLimits};
+use returns_aggregator::state::AppState;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use durabletask_sdk::client::{DurableClient, InstanceQuery, OrchestrationStatus, PurgeBudget, PurgeFilter};
-use returns_aggregator::app::{app, AppState};
+use returns_aggregator::app::app;
+use returns_aggregator::state::AppState;
 use returns_aggregator::functions::purge;
 use support::engine::{LocalEngine, TerminatingWorker};
 use support::host::{closed_endpoint, purge_timer_invocation};

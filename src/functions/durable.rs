@@ -4,8 +4,8 @@
 use durabletask_sdk::functions::{handle_activity, handle_entity, handle_orchestrator};
 use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 pub use crate::durable::contract::{ACTIVITY_BINDING, CONTEXT_BINDING};
 

@@ -18,8 +18,8 @@ use durabletask_sdk::client::{
 };
 use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::functions::CLIENT_BINDING;
 
 /// The timer trigger binding.

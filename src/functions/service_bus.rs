@@ -12,11 +12,11 @@ use chrono::Utc;
 use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
 use serde_json::Value;
 
-use crate::app::AppState;
 use crate::domain::log_text::for_log;
 use crate::domain::{parse_event, InvalidEvent, InvalidEventRecord, KeptBody, ReturnEvent};
 use crate::durable::contract::{aggregate_entity_id, AggregateOperation};
 use crate::error::AppError;
+use crate::state::AppState;
 
 use crate::durable::contract::CLIENT_BINDING;
 

@@ -4,10 +4,10 @@
 use durabletask_sdk::functions::{HttpResponseData, InvokeRequest, InvokeResponse};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::domain::{ReturnId, ReturnStatusReport};
 use crate::durable::{aggregate_entity_id, AggregateEntityState};
 use crate::error::AppError;
+use crate::state::AppState;
 
 use crate::durable::contract::CLIENT_BINDING;
 

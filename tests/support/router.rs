@@ -7,8 +7,9 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use returns_aggregator::app::{app, AppState};
+use returns_aggregator::app::app;
 use returns_aggregator::config::Config;
+use returns_aggregator::state::AppState;
 use serde_json::Value;
 use tower::ServiceExt;
 
