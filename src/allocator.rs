@@ -5,10 +5,11 @@
 //! first large block is freed glibc raises its threshold for serving allocations with their own mappings, so
 //! later large blocks come from the arenas too. Measured (BENCHMARKS.md, "Memory per invocation"), a fixed
 //! threshold plus a trim after each large invocation brings the idle handler back to its start-up size; a
-//! different allocator (mimalloc) was tried and held far more. Other C libraries (musl, the static deploy
-//! build) map large blocks and unmap them on free anyway; there these functions do nothing.
+//! different allocator (mimalloc) was tried and held far more. musl (the static deploy build) maps large blocks
+//! and unmaps them on free by itself (measured too); there these functions do nothing.
 
 /// Blocks at least this large get their own mapping, returned to the system as soon as they are freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 const OWN_MAPPING_BYTES: usize = 1024 * 1024;
 
 /// An invocation body at least this large is followed by a trim.

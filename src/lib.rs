@@ -16,7 +16,8 @@
 //!
 //! Beside them: [`error`] (how failures become HTTP answers), [`function_folders`] (the check that the function
 //! folders and the handler agree), [`host_checks`] (the worker runtime and the extension bundle range the host is
-//! configured with) and [`allocator`] (memory handed back to the system after large invocations).
+//! configured with), [`json_budget`] (a JSON document's size in values, counted without building it) and
+//! [`allocator`] (memory handed back to the system after large invocations).
 
 pub mod allocator;
 pub mod app;
@@ -27,5 +28,6 @@ pub mod error;
 pub mod function_folders;
 pub mod functions;
 pub mod host_checks;
+pub mod json_budget;
 pub mod server;
 pub mod state;

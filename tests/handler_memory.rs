@@ -42,6 +42,7 @@ impl Handler {
         let child = Command::new(handler_binary())
             .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
             .env("FUNCTIONS_APP_ROOT_PATH", support::router::app_root())
+            .env("FUNCTIONS_WORKER_RUNTIME", "custom")
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -189,21 +190,33 @@ async fn a_declared_length_above_the_limit_is_refused_before_the_body_is_read() 
 #[tokio::test]
 async fn concurrent_large_messages_are_all_answered() {
     let handler = Handler::start().await;
-    let sends = (0..4).map(|i| {
-        let message = if i % 2 == 0 {
-            big_text_message(8 * MIB)
-        } else {
-            numbers_message(8 * MIB)
-        };
-        handler.post("ServiceBusTrigger", service_bus(&message, &format!("m-{i}")))
-    });
-    for response in futures::future::join_all(sends).await {
+    let messages: Vec<Vec<u8>> = (0..4)
+        .map(|i| {
+            if i % 2 == 0 {
+                big_text_message(8 * MIB)
+            } else {
+                numbers_message(8 * MIB)
+            }
+        })
+        .collect();
+    let sends = messages
+        .iter()
+        .enumerate()
+        .map(|(i, message)| handler.post("ServiceBusTrigger", service_bus(message, &format!("m-{i}"))));
+    for (i, response) in futures::future::join_all(sends).await.into_iter().enumerate() {
         assert_eq!(response.status, 200, "{:?}", String::from_utf8_lossy(&response.body));
         let record = &json(&response)["Outputs"]["invalidEvents"];
-        assert!(
-            record["reason"].is_string(),
-            "the message is kept with its reason: {record}"
-        );
+        let error = record["error"].as_str().unwrap_or_default();
+        if i % 2 == 1 {
+            assert!(
+                error.contains("holds more than 100000 JSON values"),
+                "kept with its reason: {error}"
+            );
+        } else {
+            assert!(record["reason"].is_string(), "kept with its reason: {record}");
+        }
+        let kept = record["body"]["text"].as_str().map(str::len);
+        assert_eq!(kept, Some(messages[i].len()), "message {i} is kept whole");
     }
     handler.stop().await;
 }

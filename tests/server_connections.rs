@@ -141,9 +141,10 @@ async fn a_body_that_stalls_is_answered_and_its_connection_closed() {
         .unwrap();
     let received = read_until_closed(&mut stream).await;
     assert!(
-        received.starts_with("HTTP/1.1 4"),
-        "a stalled body gets a 4xx before the close: {received}"
+        received.starts_with("HTTP/1.1 408"),
+        "a stalled body gets a 408 before the close: {received}"
     );
+    assert!(received.contains("stopped arriving"), "{received}");
     server.shut_down().await;
 }
 
@@ -264,6 +265,7 @@ async fn the_handler_binary_exits_cleanly_on_sigterm_with_a_stalled_request_in_f
     let mut handler = tokio::process::Command::new(env!("CARGO_BIN_EXE_handler"))
         .env("FUNCTIONS_CUSTOMHANDLER_PORT", port.to_string())
         .env("FUNCTIONS_APP_ROOT_PATH", support::router::app_root())
+        .env("FUNCTIONS_WORKER_RUNTIME", "custom")
         // tower_http's DEBUG "started processing request" tells the test when the request is in flight.
         .env("RUST_LOG", "warn,tower_http=debug")
         .stdout(Stdio::piped())

@@ -16,6 +16,7 @@ use crate::domain::log_text::for_log;
 use crate::domain::{parse_event, InvalidEvent, InvalidEventRecord, KeptBody, ReturnEvent};
 use crate::durable::contract::{aggregate_entity_id, AggregateOperation};
 use crate::error::AppError;
+use crate::json_budget;
 use crate::state::AppState;
 
 use crate::durable::contract::CLIENT_BINDING;
@@ -25,10 +26,10 @@ pub const MESSAGE_BINDING: &str = "message";
 /// The output binding of the invalid-events queue.
 pub const INVALID_EVENTS_BINDING: &str = "invalidEvents";
 
-/// The largest message body read as an event: Service Bus Standard's message limit (256 KB), far above any real
-/// event. A larger body is kept on the invalid-events queue without being parsed, so a huge message (Premium
-/// allows 100 MB) never becomes a JSON tree many times its size.
-pub const MAX_EVENT_BYTES: usize = 256 * 1024;
+/// The most JSON values a message may hold to be read as an event: a real event has a few hundred, and up to this
+/// many the parse stays within a few MB. A message of more (50 MiB of `[1,1,…]` would become a 1 GB tree) is kept
+/// on the invalid-events queue without being parsed. Long text fields cost no more than their bytes.
+pub const MAX_EVENT_JSON_VALUES: usize = 100_000;
 
 /// Handles one Service Bus message. The invocation is consumed: its (base64) message text is freed as soon as the
 /// message is decoded.
@@ -36,13 +37,10 @@ pub async fn handle(state: &AppState, request: InvokeRequest) -> Result<InvokeRe
     let message = ReceivedMessage::read(&request)?;
     let binding = request.durable_client(CLIENT_BINDING);
     drop(request);
-    let parsed = if message.body.len() > MAX_EVENT_BYTES {
+    let parsed = if json_budget::exceeds(&message.body, MAX_EVENT_JSON_VALUES) {
         Err(InvalidEvent::invalid(
             "body",
-            format!(
-                "is {} bytes; an event is at most {MAX_EVENT_BYTES} bytes",
-                message.body.len()
-            ),
+            format!("holds more than {MAX_EVENT_JSON_VALUES} JSON values; an event holds a few hundred"),
         ))
     } else {
         parse_event(
