@@ -19,8 +19,8 @@ use durabletask_sdk::client::{
 use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
 
 use crate::error::AppError;
-use crate::state::AppState;
 use crate::functions::CLIENT_BINDING;
+use crate::state::AppState;
 
 /// The timer trigger binding.
 pub const TIMER_BINDING: &str = "timer";
