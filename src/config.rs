@@ -17,7 +17,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use durabletask_sdk::client::OrchestrationStatus;
-use durabletask_sdk::functions::ncrontab::{parse_timespan, TimerSchedule};
+use durabletask_sdk::functions::ncrontab::TimerSchedule;
+use durabletask_sdk::functions::parse_timespan;
 
 /// The handler settings that have a default, with that default (as it would be written in the setting).
 pub const DEFAULTS: &[(&str, &str)] = &[
