@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use local_host::http_client::{chunked_body, BufferedResponse, HttpClient};
+use local_host::handler::http_client::{chunked_body, BufferedResponse, HttpClient};
 use returns_aggregator::app::MAX_INVOCATION_BYTES;
 use serde_json::Value;
 use support::host::{closed_endpoint, service_bus_invocation, MessageProperties};
