@@ -53,8 +53,10 @@
 //!
 //! Behaviour is checked against Microsoft's durabletask-python executors (the `durabletask-conformance` crate).
 //!
-//! Cargo features: `axum` (off by default) adds `functions::FunctionApp::into_router`, the custom handler's HTTP
-//! server.
+//! Cargo features (all off by default): `axum` adds `functions::FunctionApp::into_router`, the custom handler's HTTP
+//! server; `tls` lets the client and the worker reach `https://` engines (rustls with ring, which compiles C code);
+//! `azure-identity` (implies `tls`) makes the token credentials a Durable Task Scheduler connection string names
+//! (managed identity, workload identity, Azure CLI, …) with Microsoft's `azure_identity` crate.
 //!
 //! Not in this SDK yet, of what the official SDKs offer in orchestrations and entities: entity locks (critical
 //! sections), a typed (class-style) entity API, externalised large payloads, durable HTTP calls, and compile-time

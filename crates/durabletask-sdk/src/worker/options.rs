@@ -50,7 +50,8 @@ pub struct WorkerOptions {
     /// How long in-flight work may take to finish after shutdown was requested; work still running then is
     /// abandoned (handed back to the engine) and cancelled.
     pub shutdown_timeout: Duration,
-    /// An identifier of this worker sent to the engine (`worker_instance_id`), if any.
+    /// An identifier of this worker sent to the engine (`worker_instance_id` and the `workerid` header); when
+    /// unset, `<host>,<process id>,<random id>`.
     pub worker_instance_id: Option<String>,
 }
 
