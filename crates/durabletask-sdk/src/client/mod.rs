@@ -36,12 +36,14 @@ mod credential;
 mod entities;
 mod entity_types;
 mod error;
+mod history;
 mod options;
 mod orchestration_types;
 mod orchestrations;
 mod page;
 mod purge;
 mod scheduler;
+mod start;
 mod status;
 mod transport;
 
@@ -69,14 +71,17 @@ pub use options::{
     ClientOptions, DEFAULT_CALL_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
     DEFAULT_MAX_SEND_MESSAGE_SIZE,
 };
-pub use orchestration_types::{InstanceQuery, OrchestrationMetadata, DEFAULT_PAGE_SIZE};
+pub use orchestration_types::{InstanceIdQuery, InstanceQuery, OrchestrationMetadata, DEFAULT_PAGE_SIZE};
+pub use orchestrations::{RestartOptions, TerminateOptions};
 pub use page::Page;
 pub use purge::{
-    PurgeBudget, PurgeFilter, PurgeProgress, PurgeResult, PurgeRound, DEFAULT_PURGE_DEADLINE, PURGE_ANSWER_MARGIN,
+    PurgeBudget, PurgeFilter, PurgeInstanceOptions, PurgeProgress, PurgeResult, PurgeRound, DEFAULT_PURGE_DEADLINE,
+    PURGE_ANSWER_MARGIN,
 };
 pub use scheduler::{
     ConnectionStringError, SchedulerAuthentication, SchedulerConnectionString, DEFAULT_SCHEDULER_RESOURCE_ID,
 };
+pub use start::StartOptions;
 pub use status::{OrchestrationStatus, ParseStatusError};
 /// The gRPC status codes carried by [`ClientError::Rpc`].
 pub use tonic::Code;

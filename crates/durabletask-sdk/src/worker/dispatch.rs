@@ -359,27 +359,8 @@ impl Shared {
         &self,
         request: &proto::OrchestratorRequest,
     ) -> Result<Vec<proto::HistoryEvent>, ClientError> {
-        const RPC: &str = "StreamInstanceHistory";
-        let history_request = proto::StreamInstanceHistoryRequest {
-            instance_id: request.instance_id.clone(),
-            execution_id: request.execution_id.clone(),
-            for_work_item_processing: true,
-        };
-        let mut chunks = self
-            .client
-            .sidecar()
-            .stream_instance_history(self.client.request(history_request))
+        self.client
+            .stream_history(&request.instance_id, request.execution_id.clone(), true)
             .await
-            .map_err(|status| ClientError::from_status(RPC, status))?
-            .into_inner();
-        let mut events = Vec::new();
-        while let Some(chunk) = chunks
-            .message()
-            .await
-            .map_err(|status| ClientError::from_status(RPC, status))?
-        {
-            events.extend(chunk.events);
-        }
-        Ok(events)
     }
 }
