@@ -280,3 +280,41 @@ async fn shutdown_gives_up_on_work_that_outlives_the_shutdown_timeout() {
         .unwrap();
     worker.stop().await.unwrap();
 }
+
+async fn alpha(_ctx: OrchestrationContext, _input: ()) -> Result<String, Error> {
+    Ok("alpha".to_string())
+}
+
+async fn beta(_ctx: OrchestrationContext, _input: ()) -> Result<String, Error> {
+    Ok("beta".to_string())
+}
+
+#[tokio::test]
+async fn workers_with_registered_filters_share_a_task_hub() {
+    use durabletask_sdk::worker::WorkItemFilter;
+
+    // Each worker runs one orchestrator. Without filters the engine would hand a worker instances it cannot run
+    // (they would fail as unregistered); with them every instance reaches the worker that has its orchestrator.
+    let engine = Engine::start();
+    let mut registry_a = Registry::new();
+    registry_a.add_orchestrator("alpha", alpha).unwrap();
+    let mut registry_b = Registry::new();
+    registry_b.add_orchestrator("beta", beta).unwrap();
+    let options = || test_options().with_work_item_filter(WorkItemFilter::Registered);
+    let worker_a = RunningWorker::spawn(registry_a, options(), engine.url());
+    let worker_b = RunningWorker::spawn(registry_b, options(), engine.url());
+    let client = engine.client();
+
+    let mut started = Vec::new();
+    for n in 0..6 {
+        let name = if n % 2 == 0 { "alpha" } else { "beta" };
+        started.push((name, client.start_orchestration(name, None, &()).await.unwrap()));
+    }
+    for (name, id) in started {
+        let state = finished(&client, &id).await;
+        assert_eq!(state.status, OrchestrationStatus::Completed, "{name}: {state:?}");
+        assert_eq!(state.read_output::<String>().unwrap(), name);
+    }
+    worker_a.stop().await.unwrap();
+    worker_b.stop().await.unwrap();
+}

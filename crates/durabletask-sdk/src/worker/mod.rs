@@ -12,7 +12,9 @@
 //! | `entityRequestV2` | [`execute_entity_request`](crate::entity::execute_entity_request) | `CompleteEntityTask` |
 //! | `entityRequest` (V1) | [`execute_entity_batch`](crate::entity::execute_entity_batch) | `CompleteEntityTask` |
 //!
-//! Work runs concurrently up to the limits in [`WorkerOptions`] (announced to the engine as well). When the
+//! Work runs concurrently up to the limits in [`WorkerOptions`] (announced to the engine as well, with the
+//! worker's capabilities — it streams the history of a work item that comes without one — and, when configured,
+//! the work-item filter). Completions larger than [`WorkerOptions::completion_chunk_size`] go in chunks. When the
 //! stream fails or ends (the engine restarted, the network broke), the worker reconnects after an exponential
 //! backoff; work in flight carries on meanwhile. When the `shutdown` future completes, the worker stops taking
 //! work, lets in-flight work finish (for up to [`WorkerOptions::shutdown_timeout`]) and returns.
@@ -38,9 +40,11 @@
 //! ```
 
 mod backoff;
+mod chunking;
 mod connection;
 mod dispatch;
 mod error;
+mod filters;
 mod options;
 
 use std::future::Future;
@@ -52,7 +56,9 @@ use crate::proto;
 use crate::registry::Registry;
 
 pub use backoff::ReconnectBackoff;
+pub use chunking::{DEFAULT_COMPLETION_CHUNK_SIZE, MIN_COMPLETION_CHUNK_SIZE};
 pub use error::WorkerError;
+pub use filters::{UnregisteredFilterName, WorkItemFilter};
 pub use options::{
     WorkerOptions, DEFAULT_ACTIVITIES_PER_CPU, DEFAULT_MAX_WORK_ITEM_SIZE, DEFAULT_REPLAYS_PER_CPU,
     DEFAULT_SHUTDOWN_TIMEOUT, DEFAULT_SILENT_DISCONNECT_TIMEOUT,
@@ -122,7 +128,7 @@ impl Worker {
         // The scheduler reads the worker's identity from the `workerid` header, as the official SDKs send it.
         let client_options = client_options.with_metadata(WORKER_ID_HEADER, worker_id.clone());
         let client = DurableClient::connect_lazy(endpoint, client_options).map_err(WorkerError::InvalidConfig)?;
-        let request = self.work_items_request(worker_id);
+        let request = self.work_items_request(worker_id)?;
         let mut shutdown = pin!(shutdown);
         let mut dispatcher = Dispatcher::new(self.registry.clone(), client.clone(), &self.options);
         let mut failures: u32 = 0;
@@ -161,15 +167,16 @@ impl Worker {
         outcome
     }
 
-    fn work_items_request(&self, worker_id: String) -> proto::GetWorkItemsRequest {
+    fn work_items_request(&self, worker_id: String) -> Result<proto::GetWorkItemsRequest, WorkerError> {
         let limit = |value: usize| i32::try_from(value.max(1)).unwrap_or(i32::MAX);
-        proto::GetWorkItemsRequest {
+        Ok(proto::GetWorkItemsRequest {
             max_concurrent_orchestration_work_items: limit(self.options.max_concurrent_orchestrations),
             max_concurrent_activity_work_items: limit(self.options.max_concurrent_activities),
             max_concurrent_entity_work_items: limit(self.options.max_concurrent_entities),
             worker_instance_id: worker_id,
-            ..Default::default()
-        }
+            capabilities: filters::capabilities(),
+            work_item_filters: self.options.work_item_filter.resolve(&self.registry)?,
+        })
     }
 }
 
