@@ -11,9 +11,9 @@ use durabletask_sdk::client::{
     AccessToken, BearerToken, ClientError, ClientOptions, CredentialError, DurableClient, TlsOptions, TokenCredential,
     DURABLE_TASK_SCHEDULER_SCOPE, USER_AGENT,
 };
-use durabletask_sdk::history;
 use durabletask_sdk::proto::task_hub_sidecar_service_server::{TaskHubSidecarService, TaskHubSidecarServiceServer};
 use durabletask_sdk::proto::{self, orchestrator_action::OrchestratorActionType as Action, work_item};
+use durabletask_sdk::testing::history;
 use durabletask_sdk::worker::{Worker, WorkerOptions};
 use durabletask_sdk::{Error, OrchestrationContext, Registry};
 use futures::future::BoxFuture;
