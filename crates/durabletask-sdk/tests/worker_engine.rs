@@ -318,3 +318,77 @@ async fn workers_with_registered_filters_share_a_task_hub() {
     worker_a.stop().await.unwrap();
     worker_b.stop().await.unwrap();
 }
+
+fn account(ctx: &mut EntityContext) -> Result<i64, Error> {
+    let balance: i64 = ctx.get_state()?.unwrap_or(100);
+    match ctx.operation() {
+        "add" => {
+            let next = balance + ctx.input::<i64>()?;
+            ctx.set_state(&next)?;
+            Ok(next)
+        }
+        _ => Ok(balance),
+    }
+}
+
+/// Moves `amount` from `from` to `to` inside a critical section, only when `from` can afford it.
+async fn locked_transfer(ctx: OrchestrationContext, (from, to, amount): (String, String, i64)) -> Result<bool, Error> {
+    let (from, to) = (EntityId::new("account", &from), EntityId::new("account", &to));
+    let lock = ctx.lock_entities(&[from.clone(), to.clone()]).await?;
+    let balance: i64 = ctx.call_entity(&from, "get", &()).await?;
+    let moved = balance >= amount;
+    if moved {
+        ctx.call_entity::<i64>(&from, "add", &-amount).await?;
+        ctx.call_entity::<i64>(&to, "add", &amount).await?;
+    }
+    lock.release();
+    Ok(moved)
+}
+
+#[tokio::test]
+async fn critical_sections_run_on_the_engine_lock_protocol() {
+    // durabletask 1.12.0's in-memory engine queues lock requests per entity and grants them in order; this SDK's
+    // worker runs both the orchestrations and the entities.
+    let engine = Engine::start();
+    let mut registry = Registry::new();
+    registry
+        .add_orchestrator("locked_transfer", locked_transfer)
+        .and_then(|r| r.add_entity("account", account))
+        .unwrap();
+    let worker = RunningWorker::spawn(registry, test_options(), engine.url());
+    let client = engine.client();
+
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let (from, to) = if n % 2 == 0 { ("alice", "bob") } else { ("bob", "alice") };
+        ids.push(
+            client
+                .start_orchestration("locked_transfer", None, &(from, to, 60))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut moved = 0;
+    for id in &ids {
+        let state = finished(&client, id).await;
+        assert_eq!(state.status, OrchestrationStatus::Completed, "{state:?}");
+        moved += i64::from(state.read_output::<bool>().unwrap());
+    }
+    let balance = |key: &str| {
+        let client = client.clone();
+        let key = key.to_string();
+        async move {
+            client
+                .get_entity(&EntityId::new("account", &key))
+                .await
+                .unwrap()
+                .and_then(|entity| entity.state::<i64>().unwrap())
+                .unwrap()
+        }
+    };
+    let (alice, bob) = (balance("alice").await, balance("bob").await);
+    assert_eq!(alice + bob, 200, "money is neither made nor lost");
+    assert!(alice >= 0 && bob >= 0, "no account was overdrawn: {alice}, {bob}");
+    assert!(moved >= 1, "at least the first transfer moves money");
+    worker.stop().await.unwrap();
+}
