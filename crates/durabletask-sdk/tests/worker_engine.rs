@@ -392,3 +392,57 @@ async fn critical_sections_run_on_the_engine_lock_protocol() {
     assert!(moved >= 1, "at least the first transfer moves money");
     worker.stop().await.unwrap();
 }
+
+/// A typed entity: a tally whose operations are an enum.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Tally {
+    total: i64,
+    entries: u32,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum TallyOperation {
+    Record(i64),
+    Summary,
+}
+
+impl durabletask_sdk::entity::TypedEntity for Tally {
+    type Operation = TallyOperation;
+    type Output = Tally;
+
+    fn run(&mut self, operation: TallyOperation, _ctx: &mut EntityContext) -> Result<Tally, Error> {
+        if let TallyOperation::Record(amount) = operation {
+            self.total += amount;
+            self.entries += 1;
+        }
+        Ok(self.clone())
+    }
+}
+
+async fn record_three(ctx: OrchestrationContext, key: String) -> Result<Tally, Error> {
+    let tally = EntityId::new("tally", &key);
+    for amount in [5, 7, 11] {
+        ctx.signal_entity(&tally, "record", &amount);
+    }
+    Ok(ctx.call_entity::<Tally>(&tally, "summary", &()).await?)
+}
+
+#[tokio::test]
+async fn a_typed_entity_serves_calls_and_signals_on_the_engine() {
+    let engine = Engine::start();
+    let mut registry = Registry::new();
+    registry
+        .add_typed_entity::<Tally>("tally")
+        .and_then(|r| r.add_orchestrator("record_three", record_three))
+        .unwrap();
+    let worker = RunningWorker::spawn(registry, test_options(), engine.url());
+    let client = engine.client();
+    let id = client.start_orchestration("record_three", None, &"t1").await.unwrap();
+    let state = finished(&client, &id).await;
+    assert_eq!(state.status, OrchestrationStatus::Completed, "{state:?}");
+    assert_eq!(state.read_output::<Tally>().unwrap(), Tally { total: 23, entries: 3 });
+    let stored = client.get_entity(&EntityId::new("tally", "t1")).await.unwrap().unwrap();
+    assert_eq!(stored.state::<Tally>().unwrap(), Some(Tally { total: 23, entries: 3 }));
+    worker.stop().await.unwrap();
+}
