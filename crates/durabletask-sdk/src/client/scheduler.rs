@@ -23,7 +23,7 @@ pub const DEFAULT_SCHEDULER_RESOURCE_ID: &str = "https://durabletask.io";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SchedulerAuthentication {
     /// `DefaultAzure`: the first of several credentials that works (see
-    /// [`AzureIdentityCredential::default_chain`](super::AzureIdentityCredential) with the `azure-identity` feature).
+    /// `AzureIdentityCredential::default_chain` with the `azure-identity` feature).
     DefaultAzure,
     /// `ManagedIdentity`: the app's system-assigned identity, or the user-assigned one with this client id.
     ManagedIdentity {
