@@ -1,7 +1,7 @@
 //! Bearer tokens for engines that want them (the Durable Task Scheduler): a small [`TokenCredential`] trait, and
 //! the cache that asks it for a new token shortly before the current one expires.
 //!
-//! With the `azure-identity` feature, [`AzureIdentityCredential`](super::AzureIdentityCredential) adapts any
+//! With the `azure-identity` feature, `AzureIdentityCredential` adapts any
 //! credential of Microsoft's `azure_identity` crate (managed identity, workload identity, Azure CLI) to this trait.
 
 use std::fmt;
