@@ -76,7 +76,7 @@ fn event_kinds(history: &[proto::HistoryEvent]) -> Vec<&'static str> {
 
 #[tokio::test]
 async fn start_options_reach_the_engine_and_the_orchestrator() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let worker = RunningWorker::spawn(registry(), test_options(), engine.url());
     let client = engine.client();
 
@@ -115,7 +115,7 @@ async fn start_options_reach_the_engine_and_the_orchestrator() {
 
 #[tokio::test]
 async fn the_reuse_policy_decides_whether_an_id_may_be_started_again() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let worker = RunningWorker::spawn(registry(), test_options(), engine.url());
     let client = engine.client();
     let first = StartOptions::new().with_instance_id("order-1");
@@ -146,7 +146,7 @@ async fn the_reuse_policy_decides_whether_an_id_may_be_started_again() {
 
 #[tokio::test]
 async fn the_history_of_an_instance_is_readable() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let worker = RunningWorker::spawn(registry(), test_options(), engine.url());
     let client = engine.client();
     let id = client.start_orchestration("stamp", None, &"x").await.unwrap();
@@ -178,7 +178,7 @@ async fn the_history_of_an_instance_is_readable() {
 
 #[tokio::test]
 async fn finished_instance_ids_are_listed_page_by_page() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let worker = RunningWorker::spawn(registry(), test_options(), engine.url());
     let client = engine.client();
     let mut completed = Vec::new();
@@ -219,7 +219,7 @@ async fn finished_instance_ids_are_listed_page_by_page() {
 
 #[tokio::test]
 async fn a_finished_instance_restarts_under_its_id_or_a_new_one() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let worker = RunningWorker::spawn(registry(), test_options(), engine.url());
     let client = engine.client();
     client
@@ -266,7 +266,7 @@ async fn a_finished_instance_restarts_under_its_id_or_a_new_one() {
 
 #[tokio::test]
 async fn rewind_is_accepted_for_failed_instances_and_recorded_in_the_history() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let worker = RunningWorker::spawn(registry(), test_options(), engine.url());
     let client = engine.client();
     client.start_orchestration("stamp", Some("fine"), &"x").await.unwrap();
@@ -313,7 +313,7 @@ async fn rewind_is_accepted_for_failed_instances_and_recorded_in_the_history() {
 
 #[tokio::test]
 async fn recursive_terminate_and_purge_are_sent_and_accepted() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let worker = RunningWorker::spawn(registry(), test_options(), engine.url());
     let client = engine.client();
     client

@@ -295,7 +295,7 @@ async fn workers_with_registered_filters_share_a_task_hub() {
 
     // Each worker runs one orchestrator. Without filters the engine would hand a worker instances it cannot run
     // (they would fail as unregistered); with them every instance reaches the worker that has its orchestrator.
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let mut registry_a = Registry::new();
     registry_a.add_orchestrator("alpha", alpha).unwrap();
     let mut registry_b = Registry::new();
@@ -349,7 +349,7 @@ async fn locked_transfer(ctx: OrchestrationContext, (from, to, amount): (String,
 async fn critical_sections_run_on_the_engine_lock_protocol() {
     // durabletask 1.12.0's in-memory engine queues lock requests per entity and grants them in order; this SDK's
     // worker runs both the orchestrations and the entities.
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let mut registry = Registry::new();
     registry
         .add_orchestrator("locked_transfer", locked_transfer)
@@ -430,7 +430,7 @@ async fn record_three(ctx: OrchestrationContext, key: String) -> Result<Tally, E
 
 #[tokio::test]
 async fn a_typed_entity_serves_calls_and_signals_on_the_engine() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let mut registry = Registry::new();
     registry
         .add_typed_entity::<Tally>("tally")
