@@ -27,6 +27,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests"
 cargo test --workspace --locked
 
+step "the SDK's azure-identity feature (scheduler credentials from Microsoft's azure_identity crate)"
+cargo clippy -p durabletask-sdk --features azure-identity --lib --tests --locked -- -D warnings
+cargo test -p durabletask-sdk --features azure-identity --lib --locked client::
+
 step "deployment package (dist/app.zip: the statically linked handler, host.json, the function folders)"
 bash scripts/package.sh
 

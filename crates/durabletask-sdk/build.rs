@@ -24,6 +24,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for variant in BOXED_HISTORY_EVENTS {
         builder = builder.boxed(format!(".HistoryEvent.eventType.{variant}"));
     }
-    builder.build_server(true).build_client(true).compile_fds(descriptors)?;
+    // Default stubs (UNIMPLEMENTED) let a test server implement only the RPCs it plays.
+    builder
+        .build_server(true)
+        .build_client(true)
+        .generate_default_stubs(true)
+        .compile_fds(descriptors)?;
     Ok(())
 }

@@ -10,7 +10,8 @@ register the same things, defined here and mirrored in crates/conformance/src:
 
 Commands (run with the project's virtualenv, ``.venv/bin/python``):
 
-  oracle.py record VECTORS.jsonl   runs the scenarios below on the in-memory engine (served on 127.0.0.1 by this
+  oracle.py record VECTORS.jsonl [SCENARIO ...]
+                                   runs the scenarios below (only those named, when some are) on the in-memory engine (served on 127.0.0.1 by this
                                    process) with the Python worker, and writes every work item the engine sent
                                    together with the worker's completion, as base64 protobuf, one JSON line each:
                                    {"kind", "scenario", "request", "response"}
@@ -41,6 +42,11 @@ returns the list of the values of the awaited steps.
     {"op": "status", "value": <json>}                       sets the custom status
     {"op": "fail", "message": <str>}                        raises RuntimeError(message)
     {"op": "continue_as_new", "times": <int>}               while gen < times: continue as new with gen + 1
+  critical sections (top level, or inside another lock's steps; not inside all/any):
+    {"op": "lock", "entities": ["@counter@<key>", ...], "steps": [step, ...]}
+                                                            locks the entities (lock_entities), runs the steps
+                                                            holding them, releases them; its value is the list of
+                                                            the inner steps' values
 
 An ``any`` nested in an ``all`` or ``any`` resolves to its winner's value too: the value of a composite step is
 computed when the step's value is appended, depth first in list order, and a failed winner raises at that moment.
@@ -193,9 +199,10 @@ def _start_step(ctx: task.OrchestrationContext, step: dict) -> tuple[task.Task, 
     raise ValueError(f"unknown step {op!r}")
 
 
-def Script(ctx: task.OrchestrationContext, program: dict):
-    values = []
-    for step in program["steps"]:
+def _run(ctx: task.OrchestrationContext, program: dict, steps: list, values: list):
+    """Runs ``steps`` in order, appending the awaited steps' values to ``values``; returns True when the program
+    continued as new (the caller stops then)."""
+    for step in steps:
         op = step["op"]
         if op == "signal":
             entity = entities.EntityInstanceId.parse(step["entity"])
@@ -208,7 +215,15 @@ def Script(ctx: task.OrchestrationContext, program: dict):
             generation = program.get("gen", 0)
             if generation < step["times"]:
                 ctx.continue_as_new({**program, "gen": generation + 1})
-                return
+                return True
+        elif op == "lock":
+            lock = yield ctx.lock_entities([entities.EntityInstanceId.parse(e) for e in step["entities"]])
+            inner: list = []
+            with lock:
+                stopped = yield from _run(ctx, program, step["steps"], inner)
+            values.append(inner)
+            if stopped:
+                return True
         else:
             started, unwrap = _start_step(ctx, step)
             # A task that already finished (a zero timeout) is not yielded: durabletask-python 1.12.0 does not
@@ -216,7 +231,13 @@ def Script(ctx: task.OrchestrationContext, program: dict):
             # arrives (`run` starts the generator without `resume`), while Rust goes on at once.
             result = started.get_result() if started.is_complete else (yield started)
             values.append(unwrap(result))
-    return values
+    return False
+
+
+def Script(ctx: task.OrchestrationContext, program: dict):
+    values: list = []
+    stopped = yield from _run(ctx, program, program["steps"], values)
+    return None if stopped else values
 
 
 def echo(ctx: task.ActivityContext, value: Any) -> Any:
@@ -291,6 +312,21 @@ SCENARIOS: dict[str, dict] = {
     "buffered_event": {"steps": [{"op": "timer", "seconds": 1}, {"op": "event", "name": "Early"}]},
     "boom_values": {"steps": [{"op": "any", "of": [_activity("boom", {"a": [1, "two", None, False]}),
                                                    {"op": "event", "name": "NeverComes"}]}]},
+    # critical sections (entity locks), on the engine's own lock protocol
+    "locks": {"steps": [
+        {"op": "signal", "entity": "@counter@locks", "operation": "add", "input": 10},
+        {"op": "lock", "entities": ["@counter@locks_pair", "@counter@locks", "@Counter@locks"], "steps": [
+            {"op": "call_entity", "entity": "@counter@locks", "operation": "add", "input": 1},
+            {"op": "call_entity", "entity": "@counter@locks_pair", "operation": "get"},
+            _activity("echo", "inside")]},
+        {"op": "call_entity", "entity": "@counter@locks", "operation": "get"}]},
+    "lock_rule": {"steps": [
+        {"op": "lock", "entities": ["@counter@lock_rule"], "steps": [
+            {"op": "signal", "entity": "@counter@lock_rule", "operation": "add", "input": 1}]}]},
+    "lock_fail": {"steps": [
+        {"op": "lock", "entities": ["@counter@lock_fail"], "steps": [
+            {"op": "call_entity", "entity": "@counter@lock_fail", "operation": "add", "input": 2},
+            {"op": "fail", "message": "inside the lock"}]}]},
 }
 
 # Events the recorder raises once the scenario's first episode has been answered (so the orchestration is waiting).
@@ -309,7 +345,8 @@ def scenario_of(kind: str, instance_id: str) -> str:
     instance ids start with it."""
     if kind in ("entityRequestV2", "entityBatchRequest"):
         key = instance_id.split("@", 2)[-1]
-        return key if key in SCENARIOS else "client_signal"
+        matches = [name for name in SCENARIOS if key.startswith(name)]
+        return max(matches, key=len) if matches else "client_signal"
     matches = [name for name in SCENARIOS if instance_id.startswith(name)]
     return max(matches, key=len) if matches else "unknown"
 
@@ -373,7 +410,12 @@ class RecordingBackend(InMemoryOrchestrationBackend):
         return super().CompleteActivityTask(request, context)
 
 
-def record(path: str) -> None:
+def record(path: str, only: list[str] | None = None) -> None:
+    """Records every scenario (and a client signal), or only the scenarios named in ``only``."""
+    unknown = [name for name in only or [] if name not in SCENARIOS]
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {unknown}; known: {list(SCENARIOS)}")
+    scenarios = {name: program for name, program in SCENARIOS.items() if not only or name in only}
     with open(path, "w") as out:
         backend = RecordingBackend(out)
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
@@ -387,7 +429,7 @@ def record(path: str) -> None:
             register(python_worker)
             python_worker.start()
             hub = client.TaskHubGrpcClient(host_address=address)
-            for name, program in SCENARIOS.items():
+            for name, program in scenarios.items():
                 instance_id = hub.schedule_new_orchestration("Script", input=program, instance_id=name)
                 if name in EVENTS:
                     backend.wait_until_answered(instance_id)
@@ -401,13 +443,14 @@ def record(path: str) -> None:
                 error = f"{details.error_type}: {details.message}" if details else None
                 print(f"{name:15s} {state.runtime_status.name:10s} output={state.serialized_output} error={error}",
                       file=sys.stderr)
-            hub.signal_entity(entities.EntityInstanceId("counter", "client_signal"), "add", 3)
-            deadline = time.monotonic() + 30
-            while hub.get_entity(entities.EntityInstanceId("counter", "client_signal")) is None:
-                if time.monotonic() > deadline:
-                    failures.append("client_signal")
-                    break
-                time.sleep(0.05)
+            if not only:
+                hub.signal_entity(entities.EntityInstanceId("counter", "client_signal"), "add", 3)
+                deadline = time.monotonic() + 30
+                while hub.get_entity(entities.EntityInstanceId("counter", "client_signal")) is None:
+                    if time.monotonic() > deadline:
+                        failures.append("client_signal")
+                        break
+                    time.sleep(0.05)
         backend.stop(grace=1)
     if failures:
         raise SystemExit(f"scenarios did not finish: {failures}")
@@ -571,10 +614,12 @@ def serve() -> None:
 def main(argv: list[str]) -> None:
     logging.disable(logging.CRITICAL)
     commands = {"record": 1, "replay": 1, "serve": 0}
-    if len(argv) < 2 or argv[1] not in commands or len(argv) != 2 + commands[argv[1]]:
+    if len(argv) < 2 or argv[1] not in commands or len(argv) < 2 + commands[argv[1]]:
+        raise SystemExit(__doc__)
+    if argv[1] != "record" and len(argv) != 2 + commands[argv[1]]:
         raise SystemExit(__doc__)
     if argv[1] == "record":
-        record(argv[2])
+        record(argv[2], argv[3:] or None)
     elif argv[1] == "replay":
         replay(argv[2])
     else:

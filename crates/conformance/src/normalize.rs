@@ -23,7 +23,15 @@
 //!    * a task failure becomes `task #<id> failed: <the task's message>` (activities and sub-orchestrations) or
 //!      `operation '<op>' on entity <entity> failed: <the operation's message>`;
 //!    * a non-determinism failure becomes `<nondeterminism at task #<id>>`.
-//! 5. **Python's extra failure layer for entity calls is collapsed**: Python reports a failed entity call as a
+//! 5. **A broken entity locking rule is reduced to the rule** ([`locking_rule`]): Python raises a `RuntimeError`
+//!    with its own sentence, we fail with [`ENTITY_LOCKING_RULE`] and ours; both become `<locking rule>` with the
+//!    rule's name as the message.
+//! 6. **The unlock messages of one critical section are compared as a set** ([`unlock_runs_in_lock_set_order`]):
+//!    each goes to another entity, so their order carries nothing. Python sends them in an order that depends on
+//!    the calls made inside the section (its list of available locks is the same list object as its list of
+//!    locks, so every call moves the called entity to the end), we send them in lock-set order. The run is put in
+//!    target order and keeps the run's action ids in ascending order.
+//! 7. **Python's extra failure layer for entity calls is collapsed**: Python reports a failed entity call as a
 //!    `TaskFailedError` whose inner failure is an `EntityOperationFailedException` (same message) whose inner
 //!    failure is the operation's; we report the operation's failure directly as the inner failure.
 //!
@@ -38,6 +46,7 @@ use std::any::type_name;
 use serde_json::Value;
 
 use durabletask_sdk::failure::error_types;
+use durabletask_sdk::orchestration::ENTITY_LOCKING_RULE;
 use durabletask_sdk::proto;
 use durabletask_sdk::proto::operation_action::OperationActionType;
 use durabletask_sdk::proto::operation_result::ResultType;
@@ -58,6 +67,49 @@ pub const BOOM_FAILURE: &str = "<boom failure>";
 pub const FAIL_STEP: &str = "<fail step>";
 /// The category of the counter entity's `fail` operation.
 pub const COUNTER_FAILURE: &str = "<counter failure>";
+
+/// The category of a broken entity locking rule.
+pub const LOCKING_RULE: &str = "<locking rule>";
+
+/// The locking rule a failure message of either SDK reports, by name: Python's sentences, and the phrases of ours.
+pub fn locking_rule(message: &str) -> Option<&'static str> {
+    const RULES: [(&str, &str, &str); 6] = [
+        (
+            "Must not signal a locked entity",
+            "cannot be signalled inside the critical section",
+            "signal-locked",
+        ),
+        (
+            "Must await the completion of the lock request",
+            "before the lock request was granted",
+            "call-before-grant",
+        ),
+        (
+            "while a prior call to the same entity is still pending",
+            "is already being called inside",
+            "call-in-flight",
+        ),
+        (
+            "if it is not one of the locked entities",
+            "is not locked by this critical section",
+            "call-not-locked",
+        ),
+        (
+            "Must not enter another critical section",
+            "critical sections cannot be nested",
+            "nested",
+        ),
+        (
+            "Failed to create entity lock request",
+            "was given no entities to lock",
+            "no-entities",
+        ),
+    ];
+    RULES
+        .iter()
+        .find(|(python, ours, _)| message.contains(python) || message.contains(ours))
+        .map(|(_, _, rule)| *rule)
+}
 
 /// The type name Python gives the extra layer it wraps entity call failures in (rule 5).
 pub const PYTHON_ENTITY_OPERATION_FAILED: &str =
@@ -97,7 +149,43 @@ pub fn orchestrator_response(response: &proto::OrchestratorResponse) -> proto::O
     for action in &mut response.actions {
         orchestrator_action(action, &instance_id);
     }
+    unlock_runs_in_lock_set_order(&mut response.actions);
     response
+}
+
+/// Rule 6: each run of consecutive unlock actions of one critical section, sorted by target entity, its action ids
+/// reassigned in ascending order.
+pub fn unlock_runs_in_lock_set_order(actions: &mut [proto::OrchestratorAction]) {
+    let section_of = |action: &proto::OrchestratorAction| match &action.orchestrator_action_type {
+        Some(Action::SendEntityMessage(proto::SendEntityMessageAction {
+            entity_message_type: Some(EntityMessageType::EntityUnlockSent(unlock)),
+        })) => Some(unlock.critical_section_id.clone()),
+        _ => None,
+    };
+    let target_of = |action: &proto::OrchestratorAction| match &action.orchestrator_action_type {
+        Some(Action::SendEntityMessage(proto::SendEntityMessageAction {
+            entity_message_type: Some(EntityMessageType::EntityUnlockSent(unlock)),
+        })) => unlock.target_instance_id.clone(),
+        _ => None,
+    };
+    let mut start = 0;
+    while start < actions.len() {
+        let Some(section) = section_of(&actions[start]) else {
+            start += 1;
+            continue;
+        };
+        let end = (start..actions.len())
+            .find(|&index| section_of(&actions[index]).as_deref() != Some(section.as_str()))
+            .unwrap_or(actions.len());
+        let run = &mut actions[start..end];
+        let mut ids: Vec<i32> = run.iter().map(|action| action.id).collect();
+        ids.sort_unstable();
+        run.sort_by_key(target_of);
+        for (action, id) in run.iter_mut().zip(ids) {
+            action.id = id;
+        }
+        start = end;
+    }
 }
 
 fn orchestrator_action(action: &mut proto::OrchestratorAction, instance_id: &str) {
@@ -211,6 +299,20 @@ pub fn failure(details: &proto::TaskFailureDetails, instance_id: &str) -> proto:
         if let Some(inner) = details.inner_failure.as_deref() {
             return failure(inner, instance_id);
         }
+    }
+    let rule = match details.error_type.as_str() {
+        "builtins.RuntimeError" | ENTITY_LOCKING_RULE => locking_rule(&details.error_message),
+        _ => None,
+    };
+    if let Some(rule) = rule {
+        return proto::TaskFailureDetails {
+            error_type: LOCKING_RULE.to_string(),
+            error_message: rule.to_string(),
+            stack_trace: None,
+            inner_failure: None,
+            is_non_retriable: details.is_non_retriable,
+            properties: details.properties.clone(),
+        };
     }
     let category = error_category(&details.error_type);
     let error_message = match category {

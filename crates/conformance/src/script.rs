@@ -1,8 +1,9 @@
 //! The `Script` orchestrator: a tiny step language interpreted the same way by `oracle/oracle.py` (the Python
 //! reference) and by this module, so one program exercises both SDKs' executors identically.
 //!
-//! A program is `{"steps": [...], "gen": n}`. Awaited steps (activity, timer, event, sub, call_entity, all, any)
-//! append their value to the result list; immediate steps (signal, status, fail, continue_as_new) append nothing.
+//! A program is `{"steps": [...], "gen": n}`. Awaited steps (activity, timer, event, sub, call_entity, all, any,
+//! lock) append their value to the result list; immediate steps (signal, status, fail, continue_as_new) append
+//! nothing. A `lock` runs its own steps inside a critical section.
 //! The oracle's module docs describe each step; [`Step`] is the typed form.
 //!
 //! An `any` drops its losers as soon as it has a winner, so their external event waits are withdrawn (the oracle
@@ -125,6 +126,14 @@ pub enum Step {
         /// How many generations to run before going on with the next step.
         times: u32,
     },
+    /// Locks `entities` (`lock_entities`), runs `steps` holding them, then releases them; its value is the list of
+    /// the inner steps' values. Not allowed inside `all` or `any`.
+    Lock {
+        /// The entities to lock (`@counter@<key>`).
+        entities: Vec<String>,
+        /// The steps run inside the critical section.
+        steps: Vec<Step>,
+    },
 }
 
 /// How a `Script` run went wrong outside of awaited tasks.
@@ -172,30 +181,61 @@ type StepFuture = LocalBoxFuture<'static, Result<Outcome, TaskError>>;
 pub async fn script(ctx: OrchestrationContext, input: Value) -> Result<Value, Error> {
     let program: Program = serde_json::from_value(input.clone())?;
     let mut values = Vec::new();
-    for step in &program.steps {
-        match step {
-            Step::Signal {
-                entity,
-                operation,
-                input,
-            } => {
-                ctx.signal_entity(&entity.parse::<EntityId>()?, operation, input);
-            }
-            Step::Status { value } => ctx.set_custom_status(value)?,
-            Step::Fail { message } => return Err(ScriptError::Fail(message.clone()).into()),
-            Step::ContinueAsNew { times } => {
-                if program.gen < *times {
-                    ctx.continue_as_new(&with_generation(&input, program.gen + 1));
-                    return Ok(Value::Null);
+    let stopped = run_steps(&ctx, &program, &input, &program.steps, &mut values).await?;
+    Ok(if stopped { Value::Null } else { Value::Array(values) })
+}
+
+/// Runs `steps` in order, appending the awaited steps' values to `values`; `true` when the program continued as
+/// new (the caller stops then).
+fn run_steps<'a>(
+    ctx: &'a OrchestrationContext,
+    program: &'a Program,
+    input: &'a Value,
+    steps: &'a [Step],
+    values: &'a mut Vec<Value>,
+) -> LocalBoxFuture<'a, Result<bool, Error>> {
+    Box::pin(async move {
+        for step in steps {
+            match step {
+                Step::Signal {
+                    entity,
+                    operation,
+                    input,
+                } => {
+                    ctx.signal_entity(&entity.parse::<EntityId>()?, operation, input);
+                }
+                Step::Status { value } => ctx.set_custom_status(value)?,
+                Step::Fail { message } => return Err(ScriptError::Fail(message.clone()).into()),
+                Step::ContinueAsNew { times } => {
+                    if program.gen < *times {
+                        ctx.continue_as_new(&with_generation(input, program.gen + 1));
+                        return Ok(true);
+                    }
+                }
+                Step::Lock { entities, steps } => {
+                    let ids = entities
+                        .iter()
+                        .map(|entity| entity.parse::<EntityId>())
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let lock = ctx.lock_entities(&ids).await?;
+                    let mut inner = Vec::new();
+                    // A failure inside leaves the locks to the executor, which releases them before failing the
+                    // orchestration: the same actions as Python's `with` block releasing them on the way out.
+                    let stopped = run_steps(ctx, program, input, steps, &mut inner).await?;
+                    lock.release();
+                    values.push(Value::Array(inner));
+                    if stopped {
+                        return Ok(true);
+                    }
+                }
+                awaited => {
+                    let outcome = start_step(ctx, awaited)?.await?;
+                    values.push(outcome.resolve()?);
                 }
             }
-            awaited => {
-                let outcome = start_step(&ctx, awaited)?.await?;
-                values.push(outcome.resolve()?);
-            }
         }
-    }
-    Ok(Value::Array(values))
+        Ok(false)
+    })
 }
 
 /// The program with `gen` set, every other field kept (Python's `{**program, "gen": n}`).
@@ -257,6 +297,7 @@ fn start_step(ctx: &OrchestrationContext, step: &Step) -> Result<StepFuture, Err
         Step::Status { .. } => return Err(ScriptError::NotAwaitable("status").into()),
         Step::Fail { .. } => return Err(ScriptError::NotAwaitable("fail").into()),
         Step::ContinueAsNew { .. } => return Err(ScriptError::NotAwaitable("continue_as_new").into()),
+        Step::Lock { .. } => return Err(ScriptError::NotAwaitable("lock").into()),
     })
 }
 

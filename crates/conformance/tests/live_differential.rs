@@ -33,6 +33,7 @@ const DEFAULT_PROGRAMS: usize = 500;
 /// Long timers inside `any` used to be one; the executor now chains them as the Python SDK does.
 const FEATURES: Features = Features {
     long_timers_in_any: true,
+    locks: false,
 };
 
 fn setting<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -98,6 +99,59 @@ fn random_programs_run_the_same_in_both_sdks() {
         ];
         for (what, count) in covered {
             assert!(count >= 10, "only {count} {what} in {programs} programs");
+        }
+    }
+}
+
+/// Programs with critical sections (`lock` steps: `lock_entities`, calls inside, release; rules kept and broken),
+/// in their own run so that the programs of the main run stay those of its seed.
+#[test]
+fn random_programs_with_entity_locks_run_the_same_in_both_sdks() {
+    let seed: u64 = setting("CONFORMANCE_SEED", DEFAULT_SEED) ^ 0x10C5;
+    let programs: usize = setting("CONFORMANCE_PROGRAMS", DEFAULT_PROGRAMS) / 4;
+    let registry = support::registry();
+    let mut oracle = support::oracle();
+    let mut rng = Rng::new(seed);
+    let mut stats = Stats::default();
+    let mut findings = Vec::new();
+    let features = Features {
+        locks: true,
+        ..FEATURES
+    };
+    for index in 0..programs {
+        let root = format!("locks{index}");
+        let program = program::program(&mut rng, &root, features);
+        let start = epoch() + Duration::days(index as i64);
+        // A termination while a call to a locked entity is in flight meets a known difference (see
+        // `known_difference_a_call_in_flight_when_the_locks_are_released`).
+        let mut engine = Engine::new(&registry, &mut oracle, rng.fork(), start).without_terminations();
+        if let Err(finding) = engine.run(&root, &program) {
+            findings.push(format!(
+                "{}\nprogram: {}\nrequest (base64): {}\n{}",
+                finding.context,
+                serde_json::to_string(&program).unwrap(),
+                finding.request,
+                finding.detail
+            ));
+        }
+        stats.merge(&engine.stats);
+    }
+    eprintln!("seed {seed:#x}: {stats:?}");
+    assert!(
+        findings.is_empty(),
+        "{} of {programs} lock programs (seed {seed:#x}) differ between the SDKs; the first ones:\n\n{}",
+        findings.len(),
+        findings.iter().take(3).cloned().collect::<Vec<_>>().join("\n\n")
+    );
+    if programs >= DEFAULT_PROGRAMS / 4 {
+        for (what, count) in [
+            ("locks granted", stats.locks_granted),
+            ("unlocks", stats.unlocks),
+            ("entity calls", stats.entity_calls),
+            ("failed", stats.failed),
+            ("completed", stats.completed),
+        ] {
+            assert!(count >= 10, "only {count} {what} in {programs} lock programs");
         }
     }
 }
@@ -612,5 +666,39 @@ fn known_difference_a_replayed_entity_call_with_another_target() {
         history::entity_operation_completed("call-1", Some("1")),
     ];
     let steps = r#"[{"op": "call_entity", "entity": "@counter@a", "operation": "get"}]"#;
+    assert_same_response(&script_request(steps, past, new));
+}
+
+#[test]
+#[ignore = "known difference: Python forgets the unlock of an entity whose call is in flight when the locks are released"]
+fn known_difference_a_call_in_flight_when_the_locks_are_released() {
+    // Python's list of available locks is its list of locks (the same list object): a call removes the entity from
+    // both until it returns, so locks released meanwhile (here by a termination) send no unlock for that entity,
+    // which stays locked. Python: [call @counter@k0 #2, unlock @counter@k1 #3, terminated #4]; ours unlocks both.
+    let steps = r#"[{"op": "lock", "entities": ["@counter@k1", "@counter@k0"],
+        "steps": [{"op": "call_entity", "entity": "@counter@k0", "operation": "add", "input": 0}]}]"#;
+    let first = durabletask_conformance::wire::execute(&support::registry(), &script_request(steps, vec![], vec![]));
+    let section = first
+        .as_orchestrator()
+        .and_then(|response| response.actions.first())
+        .and_then(|action| match &action.orchestrator_action_type {
+            Some(Action::SendEntityMessage(message)) => match &message.entity_message_type {
+                Some(proto::send_entity_message_action::EntityMessageType::EntityLockRequested(request)) => {
+                    Some(request.clone())
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("the first episode requests the locks");
+    let past = vec![
+        history::entity_lock_requested(1, &section.critical_section_id, &section.lock_set, "known"),
+        history::orchestrator_completed(),
+    ];
+    let new = vec![
+        history::orchestrator_started(at(1)),
+        history::entity_lock_granted(&section.critical_section_id),
+        history::execution_terminated(Some("\"stop\"")),
+    ];
     assert_same_response(&script_request(steps, past, new));
 }

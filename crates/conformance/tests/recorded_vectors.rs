@@ -10,7 +10,7 @@ use durabletask_conformance::wire::{self, read_vectors, RequestKind, Vector};
 use durabletask_sdk::Registry;
 
 /// The scenarios the recording must contain (the oracle's original ten and the ones added since).
-const REQUIRED_SCENARIOS: [&str; 14] = [
+const REQUIRED_SCENARIOS: [&str; 17] = [
     "chain",
     "fan_out",
     "timer",
@@ -25,6 +25,9 @@ const REQUIRED_SCENARIOS: [&str; 14] = [
     "signal_call",
     "sub_fail",
     "big_fan_out",
+    "locks",
+    "lock_rule",
+    "lock_fail",
 ];
 
 fn vectors() -> Vec<Vector> {

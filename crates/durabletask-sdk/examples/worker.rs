@@ -11,6 +11,10 @@
 //! It registers the `hello_cities` orchestrator and its `say_hello` activity, starts the worker, schedules one
 //! instance through the client, prints its output and shuts the worker down gracefully. Add `--serve` to keep the
 //! worker running (until Ctrl-C) for instances started by other clients.
+//!
+//! In place of the URL, a Durable Task Scheduler connection string works too (the README's "Running a worker on
+//! the Durable Task Scheduler"): `Endpoint=http://localhost:8080;Authentication=None;TaskHub=default` for the
+//! emulator, or `Endpoint=https://…;Authentication=AzureCli;TaskHub=…` with `--features azure-identity`.
 
 use std::time::Duration;
 
@@ -34,8 +38,10 @@ async fn hello_cities(ctx: OrchestrationContext, _input: ()) -> Result<Vec<Strin
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let endpoint = args.next().unwrap_or_else(|| "http://127.0.0.1:4001".to_string());
+    let target = args.next().unwrap_or_else(|| "http://127.0.0.1:4001".to_string());
     let serve = args.any(|arg| arg == "--serve");
+    // `Endpoint=…;Authentication=…;TaskHub=…` is a scheduler connection string; anything else an engine URL.
+    let is_connection_string = target.contains('=');
 
     let mut registry = Registry::new();
     registry
@@ -45,17 +51,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (stop, stopped) = oneshot::channel::<()>();
     let running = {
-        let endpoint = endpoint.clone();
+        let target = target.clone();
         tokio::spawn(async move {
-            worker
-                .run(&endpoint, async {
-                    let _ = stopped.await;
-                })
-                .await
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if is_connection_string {
+                worker.run_with_connection_string(&target, shutdown).await
+            } else {
+                worker.run(&target, shutdown).await
+            }
         })
     };
 
-    let client = DurableClient::connect(&endpoint, ClientOptions::default()).await?;
+    let client = if is_connection_string {
+        DurableClient::from_connection_string(&target, ClientOptions::default())?
+    } else {
+        DurableClient::connect(&target, ClientOptions::default()).await?
+    };
     let id = client.start_orchestration("hello_cities", None, &()).await?;
     let state = client
         .wait_for_instance_completion(&id, Duration::from_secs(60))
@@ -64,7 +77,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{id}: {} {}", state.status, state.output.as_deref().unwrap_or("null"));
 
     if serve {
-        println!("serving {endpoint}; press Ctrl-C to stop");
+        println!("serving; press Ctrl-C to stop");
         tokio::signal::ctrl_c().await?;
     }
     let _ = stop.send(());

@@ -6,13 +6,15 @@
 //!
 //! - **Write** orchestrators as `async fn(OrchestrationContext, Input) -> Result<Output, Error>`
 //!   ([`orchestration`]), activities as `async fn(ActivityContext, Input) -> Result<Output, Error>` ([`activity`]),
-//!   and entities as `fn(&mut EntityContext) -> Result<Output, Error>` ([`entity`]); register them in a
+//!   and entities as `fn(&mut EntityContext) -> Result<Output, Error>` or as a state type whose operations are a
+//!   serde enum ([`entity::TypedEntity`]) ([`entity`]); register them in a
 //!   [`Registry`], by name or with typed handles ([`ActivityHandle`], [`OrchestrationHandle`]) that are also what
 //!   orchestrators call them with; [`prelude`] has the usual imports.
 //! - **Orchestrate** with the [`OrchestrationContext`]: activities and sub-orchestrations retried with
 //!   `.with_retry(policy)` or a custom handler and tagged with `.with_tags(..)`, durable timers (chained past a
 //!   configurable maximum interval), external events with or without a timeout (dropping a wait withdraws it),
-//!   entity calls and signals, `when_all` / `when_any`, continue-as-new, replay-safe logging
+//!   entity calls and signals, entity locks (critical sections: `lock_entities`), `when_all` / `when_any`,
+//!   continue-as-new, replay-safe logging
 //!   (`unless_replaying`). Entities read their operation's time from the [`EntityContext`] and can signal
 //!   themselves later.
 //! - **Run** them with pure executors — [`orchestration::execute_orchestrator`] (replay: history in, new actions
@@ -22,8 +24,10 @@
 //!   checks the function folders, and — with the `axum` feature — serves the host) or a standalone gRPC worker
 //!   ([`worker`]).
 //! - **Manage** instances and entities with the gRPC [`client::DurableClient`]: signal, query and clean entities;
-//!   start, wait for, raise events to, suspend, terminate, query and purge orchestrations (a large backlog in
-//!   rounds within a time budget).
+//!   start (with a scheduled time, tags, a version, an instance-id reuse policy), wait for, raise events to,
+//!   suspend, terminate (recursively), rewind, restart, query, list the ids of and purge (recursively; a large
+//!   backlog in rounds within a time budget) orchestrations, and read their history. The client and the
+//!   [`worker`] reach the Durable Task Scheduler from its connection string, over TLS with a bearer token.
 //! - **Test** orchestrators and entities without any engine ([`testing`]: history builders, canned histories,
 //!   expected actions and views of the executors' answers).
 //!
@@ -53,12 +57,28 @@
 //!
 //! Behaviour is checked against Microsoft's durabletask-python executors (the `durabletask-conformance` crate).
 //!
-//! Cargo features: `axum` (off by default) adds `functions::FunctionApp::into_router`, the custom handler's HTTP
-//! server.
+//! Cargo features (all off by default): `axum` adds `functions::FunctionApp::into_router`, the custom handler's HTTP
+//! server; `tls` lets the client and the worker reach `https://` engines (rustls with ring, which compiles C code);
+//! `azure-identity` (implies `tls`) makes the token credentials a Durable Task Scheduler connection string names
+//! (managed identity, workload identity, Azure CLI, …) with Microsoft's `azure_identity` crate.
 //!
-//! Not in this SDK yet, of what the official SDKs offer in orchestrations and entities: entity locks (critical
-//! sections), a typed (class-style) entity API, externalised large payloads, durable HTTP calls, and compile-time
-//! analyzers of orchestrator determinism.
+//! Not in this SDK, of what the official SDKs offer, and why:
+//!
+//! - **Externalised large payloads** (payloads above a threshold stored in Azure Blob Storage, the
+//!   `LARGE_PAYLOADS` capability): it needs a blob client and a storage design of its own; large completions are
+//!   sent in chunks instead, and a single action above the chunk size fails its instance with a clear error.
+//! - **Durable HTTP calls** (`CallHttpAsync`): a Functions-extension feature built on its own built-in activity,
+//!   with no message of its own in the protocol this SDK speaks.
+//! - **Analyzers** (compile-time checks of orchestrator determinism, as Roslyn analyzers do for .NET): Rust would
+//!   need a lint tool (a Clippy-style driver); determinism is checked at replay instead (`NonDeterminismError`).
+//! - **The worker's half of rewind** (answering an `executionRewound` event with a `rewindOrchestration` action that
+//!   rewrites the history, as durabletask-python does for its in-memory engine): the Functions extension and the
+//!   scheduler rewind in the engine; with the in-memory engine a rewound instance fails again.
+//! - **Scheduled tasks** (the `SCHEDULED_TASKS` capability and its schedule entity) and the export-history
+//!   feature: preview features of some SDKs, not taken up.
+//! - **`DefaultAzure` as .NET defines it**: `azure_identity` 1.x for Rust has no `DefaultAzureCredential`; the
+//!   `azure-identity` feature chains environment, workload identity, managed identity and developer tools (Azure
+//!   CLI, azd) in .NET's order, and refuses `AzurePowerShell` and `AuthorityHost` by name.
 
 #![warn(missing_docs)]
 

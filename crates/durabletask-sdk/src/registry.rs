@@ -206,6 +206,21 @@ impl Registry {
         F: Fn(&mut EntityContext) -> Result<R, Error> + Send + Sync + 'static,
         R: Serialize,
     {
+        let wrapped: EntityFn = Arc::new(move |ctx: &mut EntityContext| {
+            let result = entity(ctx)?;
+            Ok(json::encode(&result)?)
+        });
+        self.insert_entity(name, wrapped)
+    }
+
+    /// Registers a typed entity: its state is `E`, its operations the variants of `E::Operation` (see
+    /// [`TypedEntity`](crate::entity::TypedEntity)).
+    pub fn add_typed_entity<E: crate::entity::TypedEntity>(&mut self, name: &str) -> Result<&mut Self, RegistryError> {
+        let run: EntityFn = Arc::new(crate::entity::run_typed::<E>);
+        self.insert_entity(name, run)
+    }
+
+    fn insert_entity(&mut self, name: &str, entity: EntityFn) -> Result<&mut Self, RegistryError> {
         check_name("entity", name)?;
         if name.contains('@') {
             return Err(RegistryError::InvalidName {
@@ -218,11 +233,7 @@ impl Registry {
         if self.entities.contains_key(&key) {
             return Err(duplicate("entity", name));
         }
-        let wrapped: EntityFn = Arc::new(move |ctx: &mut EntityContext| {
-            let result = entity(ctx)?;
-            Ok(json::encode(&result)?)
-        });
-        self.entities.insert(key, wrapped);
+        self.entities.insert(key, entity);
         Ok(self)
     }
 

@@ -280,3 +280,169 @@ async fn shutdown_gives_up_on_work_that_outlives_the_shutdown_timeout() {
         .unwrap();
     worker.stop().await.unwrap();
 }
+
+async fn alpha(_ctx: OrchestrationContext, _input: ()) -> Result<String, Error> {
+    Ok("alpha".to_string())
+}
+
+async fn beta(_ctx: OrchestrationContext, _input: ()) -> Result<String, Error> {
+    Ok("beta".to_string())
+}
+
+#[tokio::test]
+async fn workers_with_registered_filters_share_a_task_hub() {
+    use durabletask_sdk::worker::WorkItemFilter;
+
+    // Each worker runs one orchestrator. Without filters the engine would hand a worker instances it cannot run
+    // (they would fail as unregistered); with them every instance reaches the worker that has its orchestrator.
+    let engine = Engine::start().await;
+    let mut registry_a = Registry::new();
+    registry_a.add_orchestrator("alpha", alpha).unwrap();
+    let mut registry_b = Registry::new();
+    registry_b.add_orchestrator("beta", beta).unwrap();
+    let options = || test_options().with_work_item_filter(WorkItemFilter::Registered);
+    let worker_a = RunningWorker::spawn(registry_a, options(), engine.url());
+    let worker_b = RunningWorker::spawn(registry_b, options(), engine.url());
+    let client = engine.client();
+
+    let mut started = Vec::new();
+    for n in 0..6 {
+        let name = if n % 2 == 0 { "alpha" } else { "beta" };
+        started.push((name, client.start_orchestration(name, None, &()).await.unwrap()));
+    }
+    for (name, id) in started {
+        let state = finished(&client, &id).await;
+        assert_eq!(state.status, OrchestrationStatus::Completed, "{name}: {state:?}");
+        assert_eq!(state.read_output::<String>().unwrap(), name);
+    }
+    worker_a.stop().await.unwrap();
+    worker_b.stop().await.unwrap();
+}
+
+fn account(ctx: &mut EntityContext) -> Result<i64, Error> {
+    let balance: i64 = ctx.get_state()?.unwrap_or(100);
+    match ctx.operation() {
+        "add" => {
+            let next = balance + ctx.input::<i64>()?;
+            ctx.set_state(&next)?;
+            Ok(next)
+        }
+        _ => Ok(balance),
+    }
+}
+
+/// Moves `amount` from `from` to `to` inside a critical section, only when `from` can afford it.
+async fn locked_transfer(ctx: OrchestrationContext, (from, to, amount): (String, String, i64)) -> Result<bool, Error> {
+    let (from, to) = (EntityId::new("account", &from), EntityId::new("account", &to));
+    let lock = ctx.lock_entities(&[from.clone(), to.clone()]).await?;
+    let balance: i64 = ctx.call_entity(&from, "get", &()).await?;
+    let moved = balance >= amount;
+    if moved {
+        ctx.call_entity::<i64>(&from, "add", &-amount).await?;
+        ctx.call_entity::<i64>(&to, "add", &amount).await?;
+    }
+    lock.release();
+    Ok(moved)
+}
+
+#[tokio::test]
+async fn critical_sections_run_on_the_engine_lock_protocol() {
+    // durabletask 1.12.0's in-memory engine queues lock requests per entity and grants them in order; this SDK's
+    // worker runs both the orchestrations and the entities.
+    let engine = Engine::start().await;
+    let mut registry = Registry::new();
+    registry
+        .add_orchestrator("locked_transfer", locked_transfer)
+        .and_then(|r| r.add_entity("account", account))
+        .unwrap();
+    let worker = RunningWorker::spawn(registry, test_options(), engine.url());
+    let client = engine.client();
+
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let (from, to) = if n % 2 == 0 { ("alice", "bob") } else { ("bob", "alice") };
+        ids.push(
+            client
+                .start_orchestration("locked_transfer", None, &(from, to, 60))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut moved = 0;
+    for id in &ids {
+        let state = finished(&client, id).await;
+        assert_eq!(state.status, OrchestrationStatus::Completed, "{state:?}");
+        moved += i64::from(state.read_output::<bool>().unwrap());
+    }
+    let balance = |key: &str| {
+        let client = client.clone();
+        let key = key.to_string();
+        async move {
+            client
+                .get_entity(&EntityId::new("account", &key))
+                .await
+                .unwrap()
+                .and_then(|entity| entity.state::<i64>().unwrap())
+                .unwrap()
+        }
+    };
+    let (alice, bob) = (balance("alice").await, balance("bob").await);
+    assert_eq!(alice + bob, 200, "money is neither made nor lost");
+    assert!(alice >= 0 && bob >= 0, "no account was overdrawn: {alice}, {bob}");
+    assert!(moved >= 1, "at least the first transfer moves money");
+    worker.stop().await.unwrap();
+}
+
+/// A typed entity: a tally whose operations are an enum.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Tally {
+    total: i64,
+    entries: u32,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum TallyOperation {
+    Record(i64),
+    Summary,
+}
+
+impl durabletask_sdk::entity::TypedEntity for Tally {
+    type Operation = TallyOperation;
+    type Output = Tally;
+
+    fn run(&mut self, operation: TallyOperation, _ctx: &mut EntityContext) -> Result<Tally, Error> {
+        if let TallyOperation::Record(amount) = operation {
+            self.total += amount;
+            self.entries += 1;
+        }
+        Ok(self.clone())
+    }
+}
+
+async fn record_three(ctx: OrchestrationContext, key: String) -> Result<Tally, Error> {
+    let tally = EntityId::new("tally", &key);
+    for amount in [5, 7, 11] {
+        ctx.signal_entity(&tally, "record", &amount);
+    }
+    Ok(ctx.call_entity::<Tally>(&tally, "summary", &()).await?)
+}
+
+#[tokio::test]
+async fn a_typed_entity_serves_calls_and_signals_on_the_engine() {
+    let engine = Engine::start().await;
+    let mut registry = Registry::new();
+    registry
+        .add_typed_entity::<Tally>("tally")
+        .and_then(|r| r.add_orchestrator("record_three", record_three))
+        .unwrap();
+    let worker = RunningWorker::spawn(registry, test_options(), engine.url());
+    let client = engine.client();
+    let id = client.start_orchestration("record_three", None, &"t1").await.unwrap();
+    let state = finished(&client, &id).await;
+    assert_eq!(state.status, OrchestrationStatus::Completed, "{state:?}");
+    assert_eq!(state.read_output::<Tally>().unwrap(), Tally { total: 23, entries: 3 });
+    let stored = client.get_entity(&EntityId::new("tally", "t1")).await.unwrap().unwrap();
+    assert_eq!(stored.state::<Tally>().unwrap(), Some(Tally { total: 23, entries: 3 }));
+    worker.stop().await.unwrap();
+}

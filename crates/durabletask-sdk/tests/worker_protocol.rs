@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use durabletask_sdk::proto::{self, orchestrator_action::OrchestratorActionType as Action, work_item};
 use durabletask_sdk::testing::history;
-use durabletask_sdk::worker::{Worker, WorkerOptions};
+use durabletask_sdk::worker::{WorkItemFilter, Worker, WorkerError, WorkerOptions, MIN_COMPLETION_CHUNK_SIZE};
 use durabletask_sdk::{ActivityContext, EntityContext, Error, OrchestrationContext, Registry};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::{Bytes, Frame, Incoming};
@@ -154,6 +154,15 @@ async fn echo_twice(ctx: OrchestrationContext, value: String) -> Result<String, 
     Ok(twice)
 }
 
+/// Schedules `count` echo activities of `size` bytes each at once: one large completion.
+async fn fan_out(ctx: OrchestrationContext, (count, size): (usize, usize)) -> Result<(), Error> {
+    let calls = (0..count)
+        .map(|_| ctx.call_activity::<String>("echo", &"x".repeat(size)))
+        .collect();
+    durabletask_sdk::orchestration::when_all(calls).await?;
+    Ok(())
+}
+
 fn counter(ctx: &mut EntityContext) -> Result<i64, Error> {
     let sum = ctx.get_state::<i64>()?.unwrap_or(0) + ctx.input::<i64>()?;
     ctx.set_state(&sum)?;
@@ -165,6 +174,7 @@ fn registry() -> Registry {
     registry
         .add_activity("echo", echo)
         .and_then(|r| r.add_orchestrator("echo_twice", echo_twice))
+        .and_then(|r| r.add_orchestrator("fan_out", fan_out))
         .and_then(|r| r.add_entity("counter", counter))
         .expect("valid registrations");
     registry
@@ -211,6 +221,128 @@ async fn the_work_item_request_announces_the_concurrency_limits() {
     assert_eq!(request.max_concurrent_activity_work_items, 7);
     assert_eq!(request.max_concurrent_entity_work_items, 2);
     assert_eq!(request.worker_instance_id, "worker-a");
+    assert_eq!(
+        request.capabilities,
+        [proto::WorkerCapability::HistoryStreaming as i32],
+        "the worker fetches histories that do not come with the work item"
+    );
+    assert_eq!(
+        request.work_item_filters, None,
+        "everything, unless a filter is configured"
+    );
+}
+
+#[tokio::test]
+async fn a_registered_filter_asks_only_for_what_the_worker_runs() {
+    let mut engine = FakeEngine::start(Vec::new()).await;
+    let _stop = spawn_worker(
+        &engine,
+        WorkerOptions::default().with_work_item_filter(WorkItemFilter::Registered),
+    );
+    let Sent::WorkItemsRequest(request) = engine.next_sent().await else {
+        panic!("GetWorkItems comes first")
+    };
+    let filters = request.work_item_filters.expect("filters are sent");
+    let names = |names: Vec<&str>| names.into_iter().map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(
+        filters
+            .orchestrations
+            .iter()
+            .map(|f| f.name.clone())
+            .collect::<Vec<_>>(),
+        names(vec!["echo_twice", "fan_out"])
+    );
+    assert_eq!(
+        filters.activities.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
+        names(vec!["echo"])
+    );
+    assert_eq!(
+        filters.entities.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
+        names(vec!["counter"])
+    );
+}
+
+#[tokio::test]
+async fn a_filter_naming_an_unregistered_function_is_refused_before_connecting() {
+    let engine = FakeEngine::start(Vec::new()).await;
+    let filter = WorkItemFilter::Only(proto::WorkItemFilters {
+        orchestrations: vec![proto::OrchestrationFilter {
+            name: "checkout".into(),
+            versions: Vec::new(),
+        }],
+        ..Default::default()
+    });
+    let worker = Worker::new(registry(), WorkerOptions::default().with_work_item_filter(filter));
+    let error = tokio::time::timeout(WAIT, worker.run(&engine.url(), std::future::pending()))
+        .await
+        .expect("the worker returns at once")
+        .unwrap_err();
+    assert!(matches!(error, WorkerError::InvalidWorkItemFilter(_)), "{error:?}");
+    assert!(error.to_string().contains("orchestrator 'checkout'"), "{error}");
+}
+
+#[tokio::test]
+#[allow(deprecated)] // isPartial and chunkIndex are deprecated in the proto, and still how chunks are marked.
+async fn a_large_completion_is_sent_in_chunks_with_one_token() {
+    let mut engine = FakeEngine::start(Vec::new()).await;
+    let options = WorkerOptions::default().with_completion_chunk_size(Some(MIN_COMPLETION_CHUNK_SIZE));
+    let _stop = spawn_worker(&engine, options);
+    assert!(matches!(engine.next_sent().await, Sent::WorkItemsRequest(_)));
+
+    // Ten 300 KB activity inputs: about 3 MB of actions, three to a 1 MiB chunk.
+    let orchestration = proto::OrchestratorRequest {
+        instance_id: "big".into(),
+        new_events: vec![
+            history::orchestrator_started_now(),
+            history::execution_started("fan_out", "big", Some("[10, 307200]")),
+        ],
+        ..Default::default()
+    };
+    engine.send(work_item::Request::OrchestratorRequest(orchestration), "big-token");
+    let mut chunks = Vec::new();
+    loop {
+        let Sent::Orchestrator(chunk) = engine.next_sent().await else {
+            panic!("orchestration completions")
+        };
+        let last = !chunk.is_partial;
+        chunks.push(chunk);
+        if last {
+            break;
+        }
+    }
+    assert_eq!(chunks.len(), 4);
+    assert_eq!(
+        chunks.iter().map(|c| c.chunk_index).collect::<Vec<_>>(),
+        [Some(0), Some(1), Some(2), Some(3)]
+    );
+    let ids: Vec<i32> = chunks.iter().flat_map(|c| c.actions.iter().map(|a| a.id)).collect();
+    assert_eq!(
+        ids,
+        (1..=10).collect::<Vec<_>>(),
+        "every scheduled activity once, in order"
+    );
+    assert!(chunks
+        .iter()
+        .all(|c| c.completion_token == "big-token" && c.instance_id == "big"));
+
+    // Sent whole when chunking is off.
+    let mut engine = FakeEngine::start(Vec::new()).await;
+    let _stop = spawn_worker(&engine, WorkerOptions::default().with_completion_chunk_size(None));
+    assert!(matches!(engine.next_sent().await, Sent::WorkItemsRequest(_)));
+    let orchestration = proto::OrchestratorRequest {
+        instance_id: "big".into(),
+        new_events: vec![
+            history::orchestrator_started_now(),
+            history::execution_started("fan_out", "big", Some("[10, 307200]")),
+        ],
+        ..Default::default()
+    };
+    engine.send(work_item::Request::OrchestratorRequest(orchestration), "big-token");
+    let Sent::Orchestrator(whole) = engine.next_sent().await else {
+        panic!("an orchestration completion")
+    };
+    assert!(!whole.is_partial && whole.chunk_index.is_none());
+    assert_eq!(whole.actions.len(), 10);
 }
 
 #[tokio::test]

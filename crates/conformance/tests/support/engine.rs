@@ -64,6 +64,8 @@ pub struct Stats {
     pub completed: usize,
     pub failed: usize,
     pub terminated: usize,
+    pub locks_granted: usize,
+    pub unlocks: usize,
 }
 
 impl Stats {
@@ -78,6 +80,8 @@ impl Stats {
         self.entity_calls += other.entity_calls;
         self.entity_signals += other.entity_signals;
         self.entity_batches += other.entity_batches;
+        self.locks_granted += other.locks_granted;
+        self.unlocks += other.unlocks;
         self.events_raised += other.events_raised;
         self.continued_as_new += other.continued_as_new;
         self.suspensions += other.suspensions;
@@ -142,6 +146,8 @@ pub struct Engine<'a> {
     callers: BTreeMap<String, (String, u32)>,
     deliveries: Vec<Delivery>,
     root: String,
+    /// Whether the root instance is sometimes terminated by the engine.
+    terminations: bool,
     pub stats: Stats,
 }
 
@@ -159,8 +165,15 @@ impl<'a> Engine<'a> {
             callers: BTreeMap::new(),
             deliveries: Vec::new(),
             root: String::new(),
+            terminations: true,
             stats: Stats::default(),
         }
+    }
+
+    /// Never terminates the root instance (the random numbers drawn stay the same).
+    pub fn without_terminations(mut self) -> Self {
+        self.terminations = false;
+        self
     }
 
     /// Runs `program` as instance `root` until it completes, fails, or the SDKs differ.
@@ -300,7 +313,7 @@ impl<'a> Engine<'a> {
             let suspended = EventType::ExecutionSuspended(proto::ExecutionSuspendedEvent { input: None });
             self.push_event(instance_id, execution, engine_event(suspended));
         }
-        if instance_id == self.root && self.rng.percent(4) {
+        if instance_id == self.root && self.rng.percent(4) && self.terminations {
             let terminated = EventType::ExecutionTerminated(proto::ExecutionTerminatedEvent {
                 input: Some("\"stopped by the engine\"".to_string()),
                 recurse: false,
@@ -473,7 +486,27 @@ impl<'a> Engine<'a> {
                     let target = call.target_instance_id.clone().unwrap_or_default();
                     self.send_to_entity(&target, EventType::EntityOperationCalled(Box::new(call.clone())));
                 }
-                _ => {}
+                // Locks are granted at once (in a later tick): the simulation has no contention, and what is
+                // compared is how both SDKs react to the grant, not the engine's queueing.
+                Some(EntityMessageType::EntityLockRequested(request)) => {
+                    self.stats.locks_granted += 1;
+                    self.record(
+                        instance_id,
+                        confirmation(id, EventType::EntityLockRequested(request.clone())),
+                    );
+                    let granted = EventType::EntityLockGranted(proto::EntityLockGrantedEvent {
+                        critical_section_id: request.critical_section_id.clone(),
+                    });
+                    self.push_event(instance_id, execution, engine_event(granted));
+                }
+                Some(EntityMessageType::EntityUnlockSent(unlock)) => {
+                    self.stats.unlocks += 1;
+                    self.record(
+                        instance_id,
+                        confirmation(id, EventType::EntityUnlockSent(unlock.clone())),
+                    );
+                }
+                None => {}
             },
             Action::CompleteOrchestration(complete) => self.complete(instance_id, complete),
             Action::SendEvent(_) | Action::TerminateOrchestration(_) | Action::RewindOrchestration(_) => {}

@@ -34,6 +34,9 @@ const FAILURE_MESSAGES: [&str; 3] = ["nope", "it's broken", "Ünïcode ✓"];
 pub struct Features {
     /// Timers longer than the three-day maximum (split into chained timers) inside `any`.
     pub long_timers_in_any: bool,
+    /// Critical sections (`lock` steps) among the top-level steps. Off, the generator draws exactly the random
+    /// numbers it drew before locks existed, so the programs of a seed stay the same.
+    pub locks: bool,
 }
 
 /// Builds one random program for root instance `root_id`.
@@ -62,6 +65,10 @@ impl Generator<'_> {
         let mut steps = Vec::with_capacity(count);
         let mut continued = false;
         for _ in 0..count {
+            if self.features.locks && self.rng.percent(30) {
+                steps.push(self.critical_section(depth));
+                continue;
+            }
             match self.rng.weighted(&[70, 8, 7, 3, 5]) {
                 1 => steps.push(Step::Signal {
                     entity: self.entity(),
@@ -159,6 +166,53 @@ impl Generator<'_> {
                 }
             }
         }
+    }
+
+    /// A `lock` step: one to three counters (duplicates and letter case included), and steps inside that mostly
+    /// keep the locking rules (calls to the locked entities one at a time, activities, timers) and sometimes break
+    /// one (a signal to a locked entity, a call to another one, a nested lock).
+    fn critical_section(&mut self, depth: u32) -> Step {
+        let entities: Vec<String> = (0..self.rng.between(1, 3)).map(|_| self.entity()).collect();
+        let mut steps = Vec::new();
+        for _ in 0..self.rng.between(0, 4) {
+            let locked = self.rng.pick(&entities).clone();
+            steps.push(match self.rng.weighted(&[50, 15, 10, 4, 4, 4, 3]) {
+                0 => Step::CallEntity {
+                    entity: locked,
+                    operation: self.operation(),
+                    input: self.operation_input(),
+                },
+                1 => Step::Activity {
+                    name: "echo".into(),
+                    input: Some(self.value(1)),
+                    tags: None,
+                },
+                2 => Step::Timer {
+                    seconds: self.rng.between(1, 120),
+                },
+                3 => Step::Signal {
+                    entity: locked,
+                    operation: self.operation(),
+                    input: self.operation_input(),
+                },
+                4 => Step::CallEntity {
+                    entity: "@counter@unlocked".into(),
+                    operation: "get".into(),
+                    input: None,
+                },
+                5 => Step::Lock {
+                    entities: vec![locked],
+                    steps: Vec::new(),
+                },
+                _ => Step::Fail {
+                    message: self.rng.pick(&FAILURE_MESSAGES).to_string(),
+                },
+            });
+        }
+        if depth == 0 && self.rng.percent(10) {
+            steps.push(Step::ContinueAsNew { times: 1 });
+        }
+        Step::Lock { entities, steps }
     }
 
     fn timer_seconds(&mut self, in_any: bool) -> i64 {

@@ -6,7 +6,8 @@ use std::sync::Mutex;
 use lru::LruCache;
 use tonic::transport::Channel;
 
-use super::{endpoint_for, ClientError, ClientOptions, DurableClient};
+use super::transport::endpoint_for;
+use super::{ClientError, ClientOptions, DurableClient};
 use crate::functions::DurableClientBinding;
 
 /// The default number of endpoints a [`ClientCache`] keeps a channel for. A Functions app sees one endpoint (the

@@ -1,7 +1,10 @@
 //! Settings of a durable client: which task hub it addresses, and the limits of every call.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::credential::{BearerToken, TokenCredential};
+use super::transport::TlsOptions;
 use crate::functions::DurableClientBinding;
 
 /// The default deadline of each call.
@@ -32,7 +35,8 @@ pub const DEFAULT_MAX_SEND_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientOptions {
-    /// The task hub, sent as the `Durable-TaskHub` header when set (the engine's default hub otherwise).
+    /// The task hub, when set sent as the `Durable-TaskHub` header (read by the Functions extension) and as the
+    /// `taskhub` header (read by the Durable Task Scheduler); the engine's default hub otherwise.
     pub task_hub: Option<String>,
     /// The storage connection name, sent as the `Durable-ConnectionName` header when set.
     pub connection_name: Option<String>,
@@ -44,6 +48,15 @@ pub struct ClientOptions {
     pub max_receive_message_size: usize,
     /// The largest request sent (encoded), in bytes.
     pub max_send_message_size: usize,
+    /// TLS settings for `https://` endpoints (needs the `tls` feature).
+    pub tls: TlsOptions,
+    /// The credential whose tokens go out as `Authorization: Bearer …` on every call, if any.
+    pub bearer: Option<BearerToken>,
+    /// Lets a credential's tokens go to an `http://` endpoint (local tests only; refused by default, as the
+    /// official SDKs do).
+    pub allow_insecure_credentials: bool,
+    /// Further gRPC metadata sent with every call (lowercase ASCII names, printable ASCII values).
+    pub metadata: Vec<(String, String)>,
 }
 
 impl Default for ClientOptions {
@@ -55,6 +68,10 @@ impl Default for ClientOptions {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_receive_message_size: DEFAULT_MAX_RECEIVE_MESSAGE_SIZE,
             max_send_message_size: DEFAULT_MAX_SEND_MESSAGE_SIZE,
+            tls: TlsOptions::default(),
+            bearer: None,
+            allow_insecure_credentials: false,
+            metadata: Vec::new(),
         }
     }
 }
@@ -93,6 +110,37 @@ impl ClientOptions {
     /// Sets the largest request sent, in bytes.
     pub fn with_max_send_message_size(mut self, bytes: usize) -> Self {
         self.max_send_message_size = bytes;
+        self
+    }
+
+    /// Uses these TLS settings for an `https://` endpoint.
+    pub fn with_tls(mut self, tls: TlsOptions) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Sends tokens of `credential` for `scope` (e.g.
+    /// [`DURABLE_TASK_SCHEDULER_SCOPE`](super::DURABLE_TASK_SCHEDULER_SCOPE)) as `Authorization: Bearer …`,
+    /// refreshing them before they expire.
+    pub fn with_credential(self, credential: Arc<dyn TokenCredential>, scope: impl Into<String>) -> Self {
+        self.with_bearer_token(BearerToken::new(credential, scope))
+    }
+
+    /// Sends the tokens of `bearer` (whose cache is shared with every other holder of it).
+    pub fn with_bearer_token(mut self, bearer: BearerToken) -> Self {
+        self.bearer = Some(bearer);
+        self
+    }
+
+    /// Lets the credential's tokens go to an `http://` endpoint. Only for tests on loopback.
+    pub fn allow_insecure_credentials(mut self) -> Self {
+        self.allow_insecure_credentials = true;
+        self
+    }
+
+    /// Sends the gRPC metadata `name: value` with every call.
+    pub fn with_metadata(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.push((name.into(), value.into()));
         self
     }
 

@@ -1,5 +1,7 @@
 //! What the client reports about orchestration instances, and the filter it queries them with.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
@@ -40,6 +42,10 @@ pub struct OrchestrationMetadata {
     pub parent_instance_id: Option<String>,
     /// The orchestrator version, when the engine reports it.
     pub version: Option<String>,
+    /// When the instance was scheduled to start, when the engine reports it.
+    pub scheduled_start_at: Option<DateTime<Utc>>,
+    /// The instance's tags, when the engine reports them.
+    pub tags: BTreeMap<String, String>,
 }
 
 impl OrchestrationMetadata {
@@ -68,6 +74,8 @@ impl OrchestrationMetadata {
             execution_id: state.execution_id,
             parent_instance_id: state.parent_instance_id,
             version: state.version,
+            scheduled_start_at: state.scheduled_start_timestamp.as_ref().map(to_datetime),
+            tags: state.tags.into_iter().collect(),
         })
     }
 
@@ -165,6 +173,62 @@ impl InstanceQuery {
             continuation_token: continuation_token.map(str::to_string),
             instance_id_prefix: self.instance_id_prefix.clone(),
             fetch_inputs_and_outputs: self.fetch_payloads,
+        }
+    }
+}
+
+/// Which finished instances [`DurableClient::list_instance_ids`](super::DurableClient::list_instance_ids) lists.
+///
+/// ```
+/// use durabletask_sdk::client::{InstanceIdQuery, OrchestrationStatus};
+///
+/// let query = InstanceIdQuery::new().with_statuses([OrchestrationStatus::Failed]).with_page_size(500);
+/// assert_eq!(query.page_size, Some(500));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceIdQuery {
+    /// Only instances in one of these statuses (every finished status when empty).
+    pub statuses: Vec<OrchestrationStatus>,
+    /// Only instances completed at or after this time.
+    pub completed_from: Option<DateTime<Utc>>,
+    /// Only instances completed before this time.
+    pub completed_to: Option<DateTime<Utc>>,
+    /// At most this many ids per page ([`DEFAULT_PAGE_SIZE`] when unset).
+    pub page_size: Option<u32>,
+}
+
+impl InstanceIdQuery {
+    /// Every finished instance.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Only instances in one of these statuses.
+    pub fn with_statuses(mut self, statuses: impl IntoIterator<Item = OrchestrationStatus>) -> Self {
+        self.statuses = statuses.into_iter().collect();
+        self
+    }
+
+    /// Only instances completed in `[from, to)`; either bound may be left open.
+    pub fn with_completed_between(mut self, from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Self {
+        self.completed_from = from;
+        self.completed_to = to;
+        self
+    }
+
+    /// At most `size` ids per page.
+    pub fn with_page_size(mut self, size: u32) -> Self {
+        self.page_size = Some(size);
+        self
+    }
+
+    pub(crate) fn to_proto(&self, continuation_token: Option<&str>) -> proto::ListInstanceIdsRequest {
+        proto::ListInstanceIdsRequest {
+            runtime_status: status_numbers(&self.statuses),
+            completed_time_from: self.completed_from.map(to_timestamp),
+            completed_time_to: self.completed_to.map(to_timestamp),
+            page_size: i32::try_from(self.page_size.unwrap_or(DEFAULT_PAGE_SIZE)).unwrap_or(i32::MAX),
+            last_instance_key: continuation_token.map(str::to_string),
         }
     }
 }

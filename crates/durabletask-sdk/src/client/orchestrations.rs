@@ -1,53 +1,16 @@
-//! Client calls on orchestration instances: start, inspect, wait, raise events, terminate, suspend,
-//! resume and query.
+//! Client calls on orchestration instances: inspect, wait, raise events, terminate, suspend, resume, rewind,
+//! restart and query (starting them is in `start.rs`).
 
 use std::time::Duration;
 
 use serde::Serialize;
 
 use super::page::next_token;
-use super::{ClientError, DurableClient, InstanceQuery, OrchestrationMetadata, Page};
+use super::{ClientError, DurableClient, InstanceIdQuery, InstanceQuery, OrchestrationMetadata, Page};
 use crate::json;
 use crate::proto;
 
 impl DurableClient {
-    /// Schedules a new instance of the orchestrator `name` and returns its instance id.
-    ///
-    /// Without an `instance_id` a random one (a UUID v4 without dashes) is generated: the client always sends
-    /// an id, because some engine versions mishandle an empty one. The input is serialized as JSON; `()` or
-    /// `None` mean no input.
-    pub async fn start_orchestration<T: Serialize + ?Sized>(
-        &self,
-        name: &str,
-        instance_id: Option<&str>,
-        input: &T,
-    ) -> Result<String, ClientError> {
-        const RPC: &str = "StartInstance";
-        let instance_id = match instance_id {
-            Some("") => {
-                return Err(ClientError::InvalidArgument {
-                    rpc: RPC,
-                    message: "the instance id is empty; pass None to have one generated".into(),
-                })
-            }
-            Some(id) => id.to_string(),
-            None => uuid::Uuid::new_v4().simple().to_string(),
-        };
-        let request = proto::CreateInstanceRequest {
-            instance_id,
-            name: name.to_string(),
-            input: json::encode(input)?,
-            request_time: Some(crate::time::to_timestamp(chrono::Utc::now())),
-            ..Default::default()
-        };
-        let response = self
-            .call(RPC, request, self.call_timeout, |mut sidecar, request| async move {
-                sidecar.start_instance(request).await
-            })
-            .await?;
-        Ok(response.instance_id)
-    }
-
     /// The state of an instance with its payloads (input, output, custom status, failure details), or `None` when
     /// it does not exist.
     pub async fn get_instance(&self, instance_id: &str) -> Result<Option<OrchestrationMetadata>, ClientError> {
@@ -142,12 +105,23 @@ impl DurableClient {
     }
 
     /// Terminates an instance; `output` (serialized as JSON) becomes its output. Sub-orchestrations are not
-    /// terminated.
+    /// terminated (see [`DurableClient::terminate_with`]).
     pub async fn terminate<T: Serialize + ?Sized>(&self, instance_id: &str, output: &T) -> Result<(), ClientError> {
+        self.terminate_with(instance_id, output, TerminateOptions::default())
+            .await
+    }
+
+    /// Terminates an instance with `options`; `output` (serialized as JSON) becomes its output.
+    pub async fn terminate_with<T: Serialize + ?Sized>(
+        &self,
+        instance_id: &str,
+        output: &T,
+        options: TerminateOptions,
+    ) -> Result<(), ClientError> {
         let request = proto::TerminateRequest {
             instance_id: instance_id.to_string(),
             output: json::encode(output)?,
-            recursive: false,
+            recursive: options.recursive,
         };
         self.call(
             "TerminateInstance",
@@ -191,6 +165,71 @@ impl DurableClient {
         Ok(())
     }
 
+    /// Rewinds a failed instance: its failed tasks are forgotten and it runs again from there, with `reason`
+    /// recorded in its history. Fails with [`ClientError::Rpc`] (`FAILED_PRECONDITION`) when the instance has not
+    /// failed.
+    ///
+    /// The Durable Functions extension rewinds in the engine. durabletask's in-memory engine only appends an
+    /// `executionRewound` event and expects the worker to rewrite the history (a `rewindOrchestration` action), which
+    /// this SDK's executor does not do: there the instance replays into the same failure.
+    pub async fn rewind(&self, instance_id: &str, reason: Option<&str>) -> Result<(), ClientError> {
+        let request = proto::RewindInstanceRequest {
+            instance_id: instance_id.to_string(),
+            reason: reason.map(str::to_string),
+        };
+        self.call(
+            "RewindInstance",
+            request,
+            self.call_timeout,
+            |mut sidecar, request| async move { sidecar.rewind_instance(request).await },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Starts a finished instance again with its original name, input (and version), under the same id or, with
+    /// [`RestartOptions::new_instance_id`], a new one; returns the id of the new run. Fails with
+    /// [`ClientError::NotFound`] for an unknown instance and [`ClientError::Rpc`] (`FAILED_PRECONDITION`) for one
+    /// that has not finished.
+    pub async fn restart(&self, instance_id: &str, options: RestartOptions) -> Result<String, ClientError> {
+        let request = proto::RestartInstanceRequest {
+            instance_id: instance_id.to_string(),
+            restart_with_new_instance_id: options.new_instance_id,
+        };
+        let response = self
+            .call(
+                "RestartInstance",
+                request,
+                self.call_timeout,
+                |mut sidecar, request| async move { sidecar.restart_instance(request).await },
+            )
+            .await?;
+        Ok(response.instance_id)
+    }
+
+    /// One page of the ids of finished instances matching `query`, in order of completion; pass the previous page's
+    /// continuation token for the next one. Lighter than [`DurableClient::query_instances`] for sweeping a large
+    /// task hub. Served by the Durable Task Scheduler and durabletask's in-memory engine, not by the Durable
+    /// Functions extension (`UNIMPLEMENTED`).
+    pub async fn list_instance_ids(
+        &self,
+        query: &InstanceIdQuery,
+        continuation_token: Option<&str>,
+    ) -> Result<Page<String>, ClientError> {
+        let response = self
+            .call(
+                "ListInstanceIds",
+                query.to_proto(continuation_token),
+                self.call_timeout,
+                |mut sidecar, request| async move { sidecar.list_instance_ids(request).await },
+            )
+            .await?;
+        Ok(Page {
+            items: response.instance_ids,
+            continuation_token: next_token(response.last_instance_key),
+        })
+    }
+
     /// One page of the instances matching `query`; pass the previous page's continuation token to get the
     /// next one.
     pub async fn query_instances(
@@ -231,6 +270,35 @@ impl DurableClient {
                 None => return Ok(all),
             }
         }
+    }
+}
+
+/// How [`DurableClient::terminate_with`] terminates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TerminateOptions {
+    /// Also terminate the instance's sub-orchestrations, and theirs. Honoured by the Durable Task Scheduler; the
+    /// Durable Functions extension and durabletask's in-memory engine ignore it.
+    pub recursive: bool,
+}
+
+impl TerminateOptions {
+    /// Terminates the sub-orchestrations as well.
+    pub fn recursive() -> Self {
+        Self { recursive: true }
+    }
+}
+
+/// How [`DurableClient::restart`] restarts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RestartOptions {
+    /// Run under a new, generated instance id instead of replacing the finished instance.
+    pub new_instance_id: bool,
+}
+
+impl RestartOptions {
+    /// Restarts under a new instance id.
+    pub fn with_new_instance_id() -> Self {
+        Self { new_instance_id: true }
     }
 }
 

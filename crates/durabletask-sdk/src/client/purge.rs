@@ -48,6 +48,9 @@ pub struct PurgeFilter {
     /// it needs, which on a large backlog outlasts any deadline while the purge goes on unreported. Engines that
     /// do not support it (extension 2.x, durabletask's in-memory engine) purge everything in one call.
     pub timeout: Option<Duration>,
+    /// Also purge the sub-orchestrations of every purged instance. Honoured by the Durable Task Scheduler; the
+    /// Durable Functions extension and durabletask's in-memory engine ignore it.
+    pub recursive: bool,
 }
 
 impl PurgeFilter {
@@ -68,6 +71,12 @@ impl PurgeFilter {
     /// Only instances created at or after `time`.
     pub fn with_created_from(mut self, time: DateTime<Utc>) -> Self {
         self.created_from = Some(time);
+        self
+    }
+
+    /// Purges the sub-orchestrations of the matching instances as well (see [`PurgeFilter::recursive`]).
+    pub fn with_recursive(mut self) -> Self {
+        self.recursive = true;
         self
     }
 
@@ -106,6 +115,21 @@ impl PurgeFilter {
             runtime_status: status_numbers(&self.statuses_sent()),
             timeout,
         })
+    }
+}
+
+/// How [`DurableClient::purge_instance_with`] purges one instance.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeInstanceOptions {
+    /// Also purge the instance's sub-orchestrations, and theirs. Honoured by the Durable Task Scheduler; the
+    /// Durable Functions extension and durabletask's in-memory engine ignore it.
+    pub recursive: bool,
+}
+
+impl PurgeInstanceOptions {
+    /// Purges the sub-orchestrations as well.
+    pub fn recursive() -> Self {
+        Self { recursive: true }
     }
 }
 
@@ -192,8 +216,19 @@ pub struct PurgeProgress {
 impl DurableClient {
     /// Deletes one finished instance and its history (engines refuse to purge a running one).
     pub async fn purge_instance(&self, instance_id: &str) -> Result<PurgeResult, ClientError> {
+        self.purge_instance_with(instance_id, PurgeInstanceOptions::default())
+            .await
+    }
+
+    /// Deletes one finished instance and its history, with `options`.
+    pub async fn purge_instance_with(
+        &self,
+        instance_id: &str,
+        options: PurgeInstanceOptions,
+    ) -> Result<PurgeResult, ClientError> {
         let request = proto::PurgeInstancesRequest {
             request: Some(purge_instances_request::Request::InstanceId(instance_id.to_string())),
+            recursive: options.recursive,
             ..Default::default()
         };
         self.purge(request, self.call_timeout).await
@@ -212,6 +247,7 @@ impl DurableClient {
             .map_err(|message| ClientError::InvalidArgument { rpc: RPC, message })?;
         let request = proto::PurgeInstancesRequest {
             request: Some(purge_instances_request::Request::PurgeInstanceFilter(purge_filter)),
+            recursive: filter.recursive,
             ..Default::default()
         };
         let deadline = filter

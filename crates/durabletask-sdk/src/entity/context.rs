@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::transaction::EntityTransaction;
+use super::typed::TypedState;
 use crate::entity_id::EntityId;
 use crate::failure::Error;
 use crate::json::{self, PayloadError};
@@ -96,6 +97,8 @@ pub struct EntityContext {
     /// How many orchestrations the current operation has started (numbers the ids it generates).
     orchestrations_started: u32,
     transaction: EntityTransaction,
+    /// The decoded state of a typed entity, carried from one operation of the batch to the next.
+    pub(super) typed: TypedState,
 }
 
 impl EntityContext {
@@ -109,6 +112,7 @@ impl EntityContext {
             input: None,
             orchestrations_started: 0,
             transaction: EntityTransaction::new(state),
+            typed: TypedState::default(),
         }
     }
 
@@ -131,11 +135,23 @@ impl EntityContext {
     /// Keeps what the current operation did.
     pub(crate) fn commit(&mut self) {
         self.transaction.commit();
+        self.typed.commit();
     }
 
     /// Forgets what the current operation did.
     pub(crate) fn rollback(&mut self) {
         self.transaction.rollback();
+        self.typed.rollback();
+    }
+
+    /// Whether the current operation wrote (or deleted) the state.
+    pub(super) fn wrote_state(&self) -> bool {
+        self.transaction.has_pending_state()
+    }
+
+    /// Writes the state as JSON text for the current operation (the typed entity keeps its decoded value).
+    pub(super) fn write_state_json(&mut self, state: Option<String>) {
+        self.transaction.write_state(state);
     }
 
     /// Ends the batch: the committed state and actions.
@@ -212,12 +228,14 @@ impl EntityContext {
     pub fn set_state<T: Serialize + ?Sized>(&mut self, state: &T) -> Result<(), Error> {
         let encoded = json::encode(state)?;
         self.transaction.write_state(encoded);
+        self.typed.invalidate();
         Ok(())
     }
 
     /// Deletes the entity's state; an entity without state is removed by the engine when the batch ends.
     pub fn delete_state(&mut self) {
         self.transaction.write_state(None);
+        self.typed.invalidate();
     }
 
     /// Signals `operation` on the entity `target` (fire and forget), delivered once this operation commits.

@@ -2,7 +2,9 @@
 //! changed one operation at a time.
 //!
 //! An entity is a function registered with [`Registry::add_entity`](crate::Registry::add_entity) that runs
-//! once per operation against an [`EntityContext`]. The engine delivers operations in batches; the executors
+//! once per operation against an [`EntityContext`], or a [`TypedEntity`] registered with
+//! [`Registry::add_typed_entity`](crate::Registry::add_typed_entity): a state type whose operations are a serde
+//! enum. The engine delivers operations in batches; the executors
 //! here run a batch and describe its outcome:
 //!
 //! * [`execute_entity_batch`] takes the V1 `EntityBatchRequest` the Durable Functions extension sends to an
@@ -18,7 +20,10 @@ mod context;
 mod convert;
 mod executor;
 mod transaction;
+mod typed;
 
 pub use context::EntityContext;
 pub use convert::{entity_batch_from_v2, ConvertedEntityRequest};
 pub use executor::{execute_entity_batch, execute_entity_request};
+pub(crate) use typed::run as run_typed;
+pub use typed::{TypedEntity, INVALID_OPERATION};

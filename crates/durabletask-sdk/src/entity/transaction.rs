@@ -42,6 +42,11 @@ impl EntityTransaction {
         }
     }
 
+    /// Whether the running operation wrote (or deleted) the state.
+    pub(crate) fn has_pending_state(&self) -> bool {
+        self.pending_state.is_some()
+    }
+
     /// Replaces the state for the running operation (`None` deletes it).
     pub(crate) fn write_state(&mut self, state: Option<String>) {
         self.pending_state = Some(state);

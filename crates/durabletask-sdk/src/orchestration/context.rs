@@ -10,9 +10,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::call::{Call, CallKind, CallTask, Tags};
+use super::entity_lock::{self, LockTask};
 use super::event_wait::TimedEventWait;
 use super::handle::Callable;
-use super::state::{ContinueAsNew, ReplayState, SlotKey};
+use super::state::{ContinueAsNew, ReplayState, SlotKey, NEVER_FINISHES};
 use super::task::DurableFuture;
 use super::timer;
 use crate::entity_id::EntityId;
@@ -119,7 +120,11 @@ impl OrchestrationContext {
     /// Sets the custom status that clients see (any JSON value; `null` clears it).
     pub fn set_custom_status(&self, status: &impl Serialize) -> Result<(), Error> {
         let encoded = json::encode(status)?;
-        self.state.borrow_mut().custom_status = encoded;
+        let mut state = self.state.borrow_mut();
+        // After a misuse of the context the episode only fails (see `ReplayState::add_action`).
+        if state.usage_error.is_none() {
+            state.custom_status = encoded;
+        }
         Ok(())
     }
 
@@ -250,8 +255,16 @@ impl OrchestrationContext {
     ) -> DurableFuture<T> {
         let input = self.encode_or_fail(input);
         let mut state = self.state.borrow_mut();
+        let target = entity.to_string();
+        // The sequence number is taken before the locking rules are checked, as the Python SDK takes it.
         let id = state.next_sequence_number();
+        if let Err(rule) = state.check_call(&target) {
+            state.break_locking_rule(rule, &target);
+            drop(state);
+            return DurableFuture::new(self.state.clone(), NEVER_FINISHES);
+        }
         let request_id = state.new_guid().to_string();
+        state.entity_call_targets.insert(id, target);
         let action = Action::SendEntityMessage(proto::SendEntityMessageAction {
             entity_message_type: Some(EntityMessageType::EntityOperationCalled(
                 proto::EntityOperationCalledEvent {
@@ -269,6 +282,52 @@ impl OrchestrationContext {
         state.add_action(new_action(id, action), true);
         drop(state);
         DurableFuture::new(self.state.clone(), SlotKey::Sequence(id))
+    }
+
+    /// Locks `entities` for this orchestration (a critical section): resolves to the [`EntityLock`](super::EntityLock) once the engine
+    /// has granted every lock. While it holds them, no other orchestration's call or lock and no signal reaches
+    /// those entities; the orchestration itself may call each of them (one call at a time), and must not signal
+    /// them, call other entities, or lock again. Breaking a rule fails the orchestration with
+    /// [`ENTITY_LOCKING_RULE`](super::ENTITY_LOCKING_RULE). Locks are taken in one global order (the ids sorted as
+    /// text), so two orchestrations locking overlapping sets never deadlock.
+    ///
+    /// ```
+    /// use durabletask_sdk::prelude::*;
+    ///
+    /// /// Moves `amount` between two accounts with no other transfer in between.
+    /// async fn transfer(ctx: OrchestrationContext, amount: i64) -> Result<(), Error> {
+    ///     let (from, to) = (EntityId::new("account", "alice"), EntityId::new("account", "bob"));
+    ///     let lock = ctx.lock_entities(&[from.clone(), to.clone()]).await?;
+    ///     let balance: i64 = ctx.call_entity(&from, "get", &()).await?;
+    ///     if balance >= amount {
+    ///         ctx.call_entity::<()>(&from, "add", &-amount).await?;
+    ///         ctx.call_entity::<()>(&to, "add", &amount).await?;
+    ///     }
+    ///     lock.release();
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn lock_entities(&self, entities: &[EntityId]) -> LockTask {
+        entity_lock::lock(&self.state, entities)
+    }
+
+    /// Runs `body` holding the locks of `entities` (see [`lock_entities`](Self::lock_entities)) and releases them
+    /// when it finishes, whatever it returns. `body` is a future that has not started yet (an `async` block), so
+    /// it only runs once the locks are granted.
+    pub async fn critical_section<F: std::future::Future>(
+        &self,
+        entities: &[EntityId],
+        body: F,
+    ) -> Result<F::Output, crate::TaskError> {
+        let lock = self.lock_entities(entities).await?;
+        let output = body.await;
+        lock.release();
+        Ok(output)
+    }
+
+    /// True while the orchestration holds (or has requested) entity locks.
+    pub fn is_inside_critical_section(&self) -> bool {
+        self.state.borrow().is_inside_critical_section()
     }
 
     /// Ends this execution and restarts the orchestration with `input` and a fresh history once the orchestrator
@@ -303,7 +362,12 @@ impl OrchestrationContext {
     ) {
         let input = self.encode_or_fail(input);
         let mut state = self.state.borrow_mut();
+        let target = entity.to_string();
         let id = state.next_sequence_number();
+        if let Err(rule) = state.check_signal(&target) {
+            state.break_locking_rule(rule, &target);
+            return;
+        }
         let request_id = state.new_guid().to_string();
         let action = Action::SendEntityMessage(proto::SendEntityMessageAction {
             entity_message_type: Some(EntityMessageType::EntityOperationSignaled(

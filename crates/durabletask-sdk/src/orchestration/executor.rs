@@ -149,6 +149,8 @@ impl<'r> Replay<'r> {
             EventType::EntityOperationCompleted(done) => self.on_entity_operation_completed(done),
             EventType::EntityOperationFailed(failed) => self.on_entity_operation_failed(failed),
             EventType::EntityLockRequested(_) => self.on_entity_lock_requested(id),
+            EventType::EntityLockGranted(granted) => self.on_entity_lock_granted(&granted.critical_section_id),
+            EventType::EntityUnlockSent(unlock) => self.on_entity_unlock_sent(unlock),
             EventType::ExecutionSuspended(_) => self.on_execution_suspended(),
             EventType::ExecutionResumed(_) => self.on_execution_resumed(),
             EventType::ExecutionTerminated(terminated) => self.on_execution_terminated(terminated),
@@ -158,9 +160,7 @@ impl<'r> Replay<'r> {
             | EventType::GenericEvent(_)
             | EventType::HistoryState(_)
             | EventType::ContinueAsNew(_)
-            | EventType::ExecutionRewound(_)
-            | EventType::EntityLockGranted(_)
-            | EventType::EntityUnlockSent(_) => Ok(()),
+            | EventType::ExecutionRewound(_) => Ok(()),
         }
     }
 
@@ -300,7 +300,15 @@ impl<'r> Replay<'r> {
                     );
                     call.target_instance_id.as_deref()
                 }
-                _ => None,
+                Some(EntityMessageType::EntityLockRequested(request)) => {
+                    self.alias_lock_grant(&request.critical_section_id, sent.input.as_deref());
+                    usize::try_from(request.position)
+                        .ok()
+                        .and_then(|position| request.lock_set.get(position))
+                        .map(String::as_str)
+                }
+                Some(EntityMessageType::EntityUnlockSent(unlock)) => unlock.target_instance_id.as_deref(),
+                None => None,
             },
             _ => None,
         };
@@ -310,9 +318,26 @@ impl<'r> Replay<'r> {
         Ok(())
     }
 
+    /// The Functions extension grants a lock with an `eventRaised` named after the `id` of the request message it
+    /// sent (the critical section id); a different id there is taken as the grant's name too.
+    fn alias_lock_grant(&mut self, section_id: &str, sent_input: Option<&str>) {
+        let id = sent_input
+            .and_then(|input| serde_json::from_str::<serde_json::Value>(input).ok())
+            .and_then(|message| message.get("id").and_then(|id| id.as_str()).map(str::to_string));
+        let mut state = self.state.borrow_mut();
+        if let (Some(id), Some(&task_id)) = (id, state.entity_lock_requests.get(section_id)) {
+            if id != section_id {
+                state.entity_lock_requests.insert(id, task_id);
+            }
+        }
+    }
+
     /// `eventRaised`: the answer to an entity call (as the Functions extension delivers it, named with the call's
     /// request id), or an external event.
     fn on_event_raised(&mut self, raised: &proto::EventRaisedEvent) -> Applied {
+        if self.state.borrow().entity_lock_requests.contains_key(&raised.name) {
+            return self.on_entity_lock_granted(&raised.name);
+        }
         let call = self.state.borrow_mut().entity_calls.remove(&raised.name);
         match call {
             Some(task_id) => {
@@ -380,6 +405,22 @@ impl<'r> Replay<'r> {
         self.confirm(id, TaskKind::EntityLockRequest, "")
     }
 
+    /// `entityLockGranted` (or, from the Functions extension, an `eventRaised` named with the critical section
+    /// id): the lock request of that section was granted.
+    fn on_entity_lock_granted(&mut self, section_id: &str) -> Applied {
+        let task_id = self.state.borrow_mut().lock_granted(section_id);
+        if let Some(task_id) = task_id {
+            self.finish(task_id, Ok(None));
+        }
+        Ok(())
+    }
+
+    /// `entityUnlockSent`: the section's unlock messages were sent (they are not sent again).
+    fn on_entity_unlock_sent(&mut self, unlock: &proto::EntityUnlockSentEvent) -> Applied {
+        self.state.borrow_mut().unlocks_sent(&unlock.critical_section_id);
+        Ok(())
+    }
+
     /// `executionSuspended`: hold back every event but resume and terminate until resumed.
     fn on_execution_suspended(&mut self) -> Applied {
         self.suspended = Some(self.suspended.take().unwrap_or_default());
@@ -399,6 +440,7 @@ impl<'r> Replay<'r> {
     /// `executionTerminated`: the instance ends as terminated, with the reason as its output.
     fn on_execution_terminated(&mut self, terminated: &proto::ExecutionTerminatedEvent) -> Applied {
         if self.completion.is_none() {
+            self.state.borrow_mut().exit_critical_section();
             self.completion = Some(Completion::Terminated(terminated.input.clone()));
         }
         Ok(())
@@ -473,13 +515,21 @@ impl<'r> Replay<'r> {
         };
         let mut cx = Context::from_waker(noop_waker_ref());
         let polled = std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut cx)));
-        let encoding_error = self.state.borrow_mut().encoding_error.take();
-        match (polled, encoding_error) {
+        let usage_error = {
+            let mut state = self.state.borrow_mut();
+            let encoding_error = state.encoding_error.take();
+            let usage_error = state.usage_error.take();
+            usage_error
+                .or_else(|| encoding_error.map(|message| FailureDetails::new(error_types::INVALID_PAYLOAD, message)))
+        };
+        match (polled, usage_error) {
             (Err(payload), _) => self.fail(FailureDetails::from_panic(payload.as_ref())),
-            (Ok(_), Some(message)) => self.fail(FailureDetails::new(error_types::INVALID_PAYLOAD, message)),
+            (Ok(_), Some(details)) => self.fail(details),
             (Ok(Poll::Pending), None) => {}
             (Ok(Poll::Ready(outcome)), None) => {
                 self.orchestrator = None;
+                // Locks still held are released before the completion, as every official SDK does.
+                self.state.borrow_mut().exit_critical_section();
                 let continue_as_new = self.state.borrow_mut().continue_as_new.take();
                 self.completion = Some(match (continue_as_new, outcome) {
                     (Some(request), _) => Completion::ContinuedAsNew(request),
@@ -493,6 +543,7 @@ impl<'r> Replay<'r> {
     fn fail(&mut self, details: FailureDetails) {
         if self.completion.is_none() {
             self.orchestrator = None;
+            self.state.borrow_mut().exit_critical_section();
             self.completion = Some(Completion::Failed(details.into()));
         }
     }

@@ -8,6 +8,7 @@
 mod call;
 mod combinators;
 mod context;
+mod entity_lock;
 mod entity_response;
 mod event_wait;
 mod executor;
@@ -22,6 +23,7 @@ mod timer;
 pub use call::{CallTask, RetryContext};
 pub use combinators::{when_all, when_any, WhenAll, WhenAny};
 pub use context::OrchestrationContext;
+pub use entity_lock::{EntityLock, LockTask, ENTITY_LOCKING_RULE};
 pub use event_wait::TimedEventWait;
 pub use executor::execute_orchestrator;
 pub use handle::{ActivityHandle, Callable, OrchestrationHandle, SubOrchestrationCall};

@@ -10,8 +10,9 @@ use std::task::Waker;
 
 use chrono::{DateTime, Utc};
 
+use super::entity_lock::CriticalSection;
 use super::timer::TimerChain;
-use crate::failure::TaskError;
+use crate::failure::{FailureDetails, TaskError};
 use crate::proto;
 use crate::proto::history_event::EventType;
 
@@ -28,6 +29,10 @@ pub(crate) enum SlotKey {
     /// A timer split into steps, by the sequence number of its first step; it finishes when the last step fires.
     LongTimer(i32),
 }
+
+/// The key of a task that never finishes (a request refused before any action was decided); no slot ever has it,
+/// since event wait numbers start at 1.
+pub(crate) const NEVER_FINISHES: SlotKey = SlotKey::Event(0);
 
 /// How the episode ended, when it did.
 #[derive(Debug, Clone)]
@@ -92,6 +97,14 @@ pub(crate) struct ReplayState {
     pub encoding_error: Option<String>,
     /// Timers longer than the engine's maximum, by the sequence number of their current step (see `timer`).
     pub timer_chains: FxHashMap<i32, TimerChain>,
+    /// A misuse of the context that fails the orchestration after this poll (a broken entity locking rule).
+    pub usage_error: Option<FailureDetails>,
+    /// The critical section the orchestration is in, from its lock request until it releases (see `entity_lock`).
+    pub critical_section: Option<CriticalSection>,
+    /// Lock requests not granted yet: critical section id → the request's sequence number.
+    pub entity_lock_requests: HashMap<String, i32>,
+    /// Entity calls not finished yet: sequence number → the entity (`@name@key`), for the locking rules.
+    pub entity_call_targets: FxHashMap<i32, String>,
 }
 
 impl ReplayState {
@@ -120,6 +133,10 @@ impl ReplayState {
             progressed: false,
             encoding_error: None,
             timer_chains: FxHashMap::default(),
+            usage_error: None,
+            critical_section: None,
+            entity_lock_requests: HashMap::new(),
+            entity_call_targets: FxHashMap::default(),
         }
     }
 
@@ -130,7 +147,10 @@ impl ReplayState {
 
     /// The next sequence number (the first is 1, as in the Python SDK).
     pub fn next_sequence_number(&mut self) -> i32 {
-        self.sequence += 1;
+        // After a misuse of the context nothing more is numbered (see `add_action`): the official SDKs stop there.
+        if self.usage_error.is_none() {
+            self.sequence += 1;
+        }
         self.sequence
     }
 
@@ -142,7 +162,14 @@ impl ReplayState {
     }
 
     /// Records a new action and, when `awaitable`, an outstanding task for it.
+    ///
+    /// After a misuse of the context ([`usage_error`](Self::usage_error)) nothing more is decided: the official
+    /// SDKs raise at the misuse, so the orchestrator code after it never runs; here it runs until its next await, and
+    /// its decisions are dropped (its tasks never finish).
     pub fn add_action(&mut self, action: proto::OrchestratorAction, awaitable: bool) {
+        if self.usage_error.is_some() {
+            return;
+        }
         if awaitable {
             self.slots.insert(SlotKey::Sequence(action.id), Slot::default());
         }
@@ -182,6 +209,11 @@ impl ReplayState {
     /// Records the outcome of a task, if the orchestrator is (or was) waiting for it and it has no outcome yet, and
     /// wakes whoever polled it last. Returns whether the outcome was recorded.
     pub fn complete(&mut self, key: SlotKey, outcome: TaskOutcome) -> bool {
+        if let SlotKey::Sequence(task_id) = key {
+            if !self.entity_call_targets.is_empty() {
+                self.entity_call_finished(task_id);
+            }
+        }
         match self.slots.get_mut(&key) {
             Some(slot) if slot.outcome.is_none() => {
                 slot.outcome = Some(outcome);

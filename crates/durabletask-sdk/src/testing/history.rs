@@ -242,3 +242,48 @@ pub fn entity_operation_completed(request_id: &str, output: Option<&str>) -> pro
         }),
     )
 }
+
+/// `entityLockRequested` confirming a lock request at `id`: critical section `section_id`, the entities
+/// `lock_set` (sorted, as the request sends them), asked for by orchestration `parent_instance_id`.
+pub fn entity_lock_requested(
+    id: i32,
+    section_id: &str,
+    lock_set: &[String],
+    parent_instance_id: &str,
+) -> proto::HistoryEvent {
+    event(
+        id,
+        None,
+        EventType::EntityLockRequested(proto::EntityLockRequestedEvent {
+            critical_section_id: section_id.to_string(),
+            lock_set: lock_set.to_vec(),
+            position: 0,
+            parent_instance_id: Some(parent_instance_id.to_string()),
+        }),
+    )
+}
+
+/// `entityLockGranted`: every lock of critical section `section_id` is held.
+pub fn entity_lock_granted(section_id: &str) -> proto::HistoryEvent {
+    event(
+        -1,
+        None,
+        EventType::EntityLockGranted(proto::EntityLockGrantedEvent {
+            critical_section_id: section_id.to_string(),
+        }),
+    )
+}
+
+/// `entityUnlockSent` confirming the unlock of `entity` at `id`, for critical section `section_id` of orchestration
+/// `parent_instance_id`.
+pub fn entity_unlock_sent(id: i32, section_id: &str, entity: &str, parent_instance_id: &str) -> proto::HistoryEvent {
+    event(
+        id,
+        None,
+        EventType::EntityUnlockSent(proto::EntityUnlockSentEvent {
+            critical_section_id: section_id.to_string(),
+            parent_instance_id: Some(parent_instance_id.to_string()),
+            target_instance_id: Some(entity.to_string()),
+        }),
+    )
+}

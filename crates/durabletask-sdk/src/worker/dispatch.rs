@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 use tokio::task::{Id, JoinSet};
 use tracing::Instrument;
 
+use super::chunking::completion_messages;
 use super::WorkerOptions;
 use crate::activity::execute_activity;
 use crate::client::{ClientError, DurableClient};
@@ -55,6 +56,7 @@ struct Shared {
     orchestration_slots: Semaphore,
     activity_slots: Semaphore,
     entity_slots: Semaphore,
+    completion_chunk_size: Option<usize>,
 }
 
 /// The entity request shapes: V1 batches (`entityRequest`) and V2 requests (`entityRequestV2`).
@@ -79,6 +81,7 @@ impl Dispatcher {
                 orchestration_slots: Semaphore::new(options.max_concurrent_orchestrations.max(1)),
                 activity_slots: Semaphore::new(options.max_concurrent_activities.max(1)),
                 entity_slots: Semaphore::new(options.max_concurrent_entities.max(1)),
+                completion_chunk_size: options.completion_chunk_size,
             }),
             in_flight: JoinSet::new(),
             claims: HashMap::new(),
@@ -227,12 +230,24 @@ async fn run_orchestration(shared: Arc<Shared>, mut request: proto::Orchestrator
     };
     response.completion_token = token;
     tracing::debug!(actions = response.actions.len(), outcome = %outcome_of(&response), "orchestration episode done");
-    let result = shared
-        .client
-        .sidecar()
-        .complete_orchestrator_task(shared.client.request(response))
-        .await;
-    report_completion("CompleteOrchestratorTask", result);
+    let messages = match shared.completion_chunk_size {
+        Some(max_bytes) => completion_messages(response, max_bytes),
+        None => vec![response],
+    };
+    if messages.len() > 1 {
+        tracing::debug!(chunks = messages.len(), "sending the completion in chunks");
+    }
+    for message in messages {
+        let result = shared
+            .client
+            .sidecar()
+            .complete_orchestrator_task(shared.client.request(message))
+            .await;
+        if result.is_err() {
+            // The engine redelivers the work item; the chunks already sent are discarded with its lease.
+            return report_completion("CompleteOrchestratorTask", result);
+        }
+    }
 }
 
 async fn run_activity(shared: Arc<Shared>, request: proto::ActivityRequest, token: String) {
@@ -359,27 +374,8 @@ impl Shared {
         &self,
         request: &proto::OrchestratorRequest,
     ) -> Result<Vec<proto::HistoryEvent>, ClientError> {
-        const RPC: &str = "StreamInstanceHistory";
-        let history_request = proto::StreamInstanceHistoryRequest {
-            instance_id: request.instance_id.clone(),
-            execution_id: request.execution_id.clone(),
-            for_work_item_processing: true,
-        };
-        let mut chunks = self
-            .client
-            .sidecar()
-            .stream_instance_history(self.client.request(history_request))
+        self.client
+            .stream_history(&request.instance_id, request.execution_id.clone(), true)
             .await
-            .map_err(|status| ClientError::from_status(RPC, status))?
-            .into_inner();
-        let mut events = Vec::new();
-        while let Some(chunk) = chunks
-            .message()
-            .await
-            .map_err(|status| ClientError::from_status(RPC, status))?
-        {
-            events.extend(chunk.events);
-        }
-        Ok(events)
     }
 }

@@ -10,6 +10,9 @@ pub enum WorkerError {
     /// The endpoint URL or an option cannot be used.
     #[error("invalid worker configuration: {0}")]
     InvalidConfig(#[source] ClientError),
+    /// The work-item filter names something that is not registered.
+    #[error("invalid worker configuration: {0}")]
+    InvalidWorkItemFilter(#[from] super::UnregisteredFilterName),
     /// The engine could not be reached (or kept dropping the stream) for the allowed number of attempts.
     #[error(
         "gave up on the durable engine at {endpoint} after {attempts} failed attempts; last failure: {last_failure}"

@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use super::backoff::ReconnectBackoff;
+use super::chunking::{DEFAULT_COMPLETION_CHUNK_SIZE, MIN_COMPLETION_CHUNK_SIZE};
+use super::filters::WorkItemFilter;
 use crate::client::ClientOptions;
 
 /// The default number of activities run at once per CPU (activities mostly wait on I/O).
@@ -50,8 +52,16 @@ pub struct WorkerOptions {
     /// How long in-flight work may take to finish after shutdown was requested; work still running then is
     /// abandoned (handed back to the engine) and cancelled.
     pub shutdown_timeout: Duration,
-    /// An identifier of this worker sent to the engine (`worker_instance_id`), if any.
+    /// An identifier of this worker sent to the engine (`worker_instance_id` and the `workerid` header); when
+    /// unset, `<host>,<process id>,<random id>`.
     pub worker_instance_id: Option<String>,
+    /// Which work items to ask for ([`WorkItemFilter::Everything`] by default).
+    pub work_item_filter: WorkItemFilter,
+    /// Orchestration completions larger than this are sent in chunks (`isPartial`/`chunkIndex`), which the Durable
+    /// Task Scheduler reassembles; an action larger than this fails its instance. `None` sends every completion
+    /// whole, for engines that do not reassemble chunks but take large messages. durabletask's in-memory engine does
+    /// neither: it reads every chunk as a whole completion and, with gRPC's default, takes at most 4 MiB.
+    pub completion_chunk_size: Option<usize>,
 }
 
 impl Default for WorkerOptions {
@@ -70,6 +80,8 @@ impl Default for WorkerOptions {
             silent_disconnect_timeout: Some(DEFAULT_SILENT_DISCONNECT_TIMEOUT),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             worker_instance_id: None,
+            work_item_filter: WorkItemFilter::Everything,
+            completion_chunk_size: Some(DEFAULT_COMPLETION_CHUNK_SIZE),
         }
     }
 }
@@ -132,6 +144,18 @@ impl WorkerOptions {
     /// Identifies this worker to the engine.
     pub fn with_worker_instance_id(mut self, id: impl Into<String>) -> Self {
         self.worker_instance_id = Some(id.into());
+        self
+    }
+
+    /// Asks the engine only for the work items `filter` names.
+    pub fn with_work_item_filter(mut self, filter: WorkItemFilter) -> Self {
+        self.work_item_filter = filter;
+        self
+    }
+
+    /// Sends orchestration completions larger than `bytes` (at least 1 MiB) in chunks; `None` sends them whole.
+    pub fn with_completion_chunk_size(mut self, bytes: Option<usize>) -> Self {
+        self.completion_chunk_size = bytes.map(|bytes| bytes.max(MIN_COMPLETION_CHUNK_SIZE));
         self
     }
 }
