@@ -98,6 +98,7 @@ impl<'r> Replay<'r> {
     fn new(registry: &'r Registry, instance_id: &str) -> Self {
         let mut state = ReplayState::new(instance_id.to_string());
         state.maximum_timer_interval = registry.maximum_timer_interval();
+        state.default_version = registry.default_version().map(str::to_owned);
         Self {
             registry,
             state: Rc::new(RefCell::new(state)),

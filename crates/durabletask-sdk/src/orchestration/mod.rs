@@ -18,6 +18,7 @@ mod state;
 mod task;
 mod task_kind;
 mod timer;
+pub mod versioning;
 
 pub use call::{CallTask, RetryContext};
 pub use combinators::{when_all, when_any, WhenAll, WhenAny};
@@ -29,3 +30,6 @@ pub use retry::RetryPolicy;
 pub use task::{CompositeTask, DurableFuture};
 pub use task_kind::{NondeterminismError, Recorded, ScheduledTask, TaskKind};
 pub use timer::DEFAULT_MAXIMUM_TIMER_INTERVAL;
+pub use versioning::{
+    compare_versions, UnknownStrategy, VersionFailureStrategy, VersionMatchStrategy, VersionMismatch, VersioningOptions,
+};

@@ -56,6 +56,20 @@ pub fn execution_started(name: &str, instance_id: &str, input: Option<&str>) -> 
     )
 }
 
+/// `executionStarted` of orchestrator `name` for `instance_id` with JSON `input`, started at `version`.
+pub fn execution_started_with_version(
+    name: &str,
+    instance_id: &str,
+    input: Option<&str>,
+    version: &str,
+) -> proto::HistoryEvent {
+    let mut started = execution_started(name, instance_id, input);
+    if let Some(EventType::ExecutionStarted(event)) = &mut started.event_type {
+        event.version = Some(version.to_string());
+    }
+    started
+}
+
 /// `taskScheduled` confirming activity `name` at sequence number `id`.
 pub fn task_scheduled(id: i32, name: &str, input: Option<&str>) -> proto::HistoryEvent {
     event(
