@@ -29,11 +29,17 @@ async fn run() -> Result<(), String> {
     returns_aggregator::host_checks::check_app(&config.app_root).map_err(|e| e.to_string())?;
     let folders = read_function_folders(&config.app_root).map_err(|e| e.to_string())?;
     check_registrations(&config.app_root, &folders, FUNCTIONS).map_err(|e| e.to_string())?;
+    let versioning = returns_aggregator::durable::app_versioning(&config.app_root).map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(config.listen_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
-    tracing::info!(address = %config.listen_addr, functions = FUNCTIONS.len(), "handler ready");
-    axum::serve(listener, app(AppState::new(config)))
+    tracing::info!(
+        address = %config.listen_addr,
+        functions = FUNCTIONS.len(),
+        orchestration_version = versioning.version.as_deref().unwrap_or(""),
+        "handler ready"
+    );
+    axum::serve(listener, app(AppState::with_versioning(config, versioning)))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;
