@@ -24,6 +24,9 @@
 //! - **Manage** instances and entities with the gRPC [`client::DurableClient`]: signal, query and clean entities;
 //!   start, wait for, raise events to, suspend, terminate, query and purge orchestrations (a large backlog in
 //!   rounds within a time budget).
+//! - **Deploy safely**: [orchestration versioning](orchestration::versioning) (`ctx.version()`, default versions,
+//!   match and failure strategies) and the [`replay_check`]: recorded histories replayed through the current code
+//!   before it is deployed, instance by instance (ok / non-deterministic at which step / failed).
 //! - **Test** orchestrators and entities without any engine ([`testing`]: history builders, canned histories,
 //!   expected actions and views of the executors' answers).
 //!
@@ -72,6 +75,7 @@ pub mod json;
 pub mod orchestration;
 pub mod prelude;
 mod registry;
+pub mod replay_check;
 pub mod testing;
 pub mod time;
 pub mod worker;

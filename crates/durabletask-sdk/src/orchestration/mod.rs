@@ -24,6 +24,7 @@ pub use call::{CallTask, RetryContext};
 pub use combinators::{when_all, when_any, WhenAll, WhenAny};
 pub use context::OrchestrationContext;
 pub use event_wait::TimedEventWait;
+pub(crate) use executor::execute_and_diagnose;
 pub use executor::execute_orchestrator;
 pub use handle::{ActivityHandle, Callable, OrchestrationHandle, SubOrchestrationCall};
 pub use retry::RetryPolicy;

@@ -70,6 +70,19 @@ pub fn execution_started_with_version(
     started
 }
 
+/// `executionCompleted`: the instance ended with `status` and the encoded `result` (as engines record it).
+pub fn execution_completed(status: proto::OrchestrationStatus, result: Option<&str>) -> proto::HistoryEvent {
+    event(
+        -1,
+        None,
+        EventType::ExecutionCompleted(Box::new(proto::ExecutionCompletedEvent {
+            orchestration_status: status as i32,
+            result: result.map(str::to_string),
+            failure_details: None,
+        })),
+    )
+}
+
 /// `taskScheduled` confirming activity `name` at sequence number `id`.
 pub fn task_scheduled(id: i32, name: &str, input: Option<&str>) -> proto::HistoryEvent {
     event(
