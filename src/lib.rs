@@ -11,7 +11,9 @@
 //! - [`domain`]: the pure return model (events, aggregate, completion rule, messages);
 //! - [`config`]: app settings, validated at start-up;
 //! - [`function_folders`]: the check that the function folders and the handler agree;
-//! - [`host_checks`]: the check of the worker runtime and the extension bundle range the host is configured with.
+//! - [`host_checks`]: the check of the worker runtime and the extension bundle range the host is configured with;
+//! - [`replay_check`]: the `replay-check` and `export-histories` commands (recorded histories replayed through
+//!   this build before it is deployed).
 
 pub mod app;
 pub mod config;
@@ -21,3 +23,4 @@ pub mod error;
 pub mod function_folders;
 pub mod functions;
 pub mod host_checks;
+pub mod replay_check;

@@ -1,4 +1,5 @@
-//! The custom handler binary the Functions host starts (`host.json` → `customHandler.description`).
+//! The custom handler binary the Functions host starts (`host.json` → `customHandler.description`), and the
+//! operator commands `handler replay-check` and `handler export-histories` ([`returns_aggregator::replay_check`]).
 
 use std::process::ExitCode;
 
@@ -10,6 +11,12 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    match args.next().as_deref() {
+        Some("replay-check") => return returns_aggregator::replay_check::replay_check(args.collect()).await,
+        Some("export-histories") => return returns_aggregator::replay_check::export_histories(args.collect()).await,
+        _ => {}
+    }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_ansi(false)

@@ -15,7 +15,7 @@
 
 mod aggregate_entity;
 pub mod contract;
-mod notify;
+pub(crate) mod notify;
 mod publish;
 mod settings;
 
