@@ -41,7 +41,7 @@ fn registry(changed: bool) -> Registry {
 
 #[tokio::test]
 async fn histories_from_the_engine_replay_and_catch_a_change() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let worker = RunningWorker::spawn(registry(false), test_options(), engine.url());
     let client = engine.client();
     for name in ["ada", "grace"] {
@@ -82,7 +82,7 @@ async fn histories_from_the_engine_replay_and_catch_a_change() {
 
 #[tokio::test]
 async fn an_unknown_instance_and_an_unreachable_engine_are_clear_errors() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let missing = engine::instance_history(&engine.client(), "nobody").await.unwrap_err();
     assert!(
         missing.to_string().starts_with("StreamInstanceHistory: not found"),

@@ -64,7 +64,7 @@ async fn finished(client: &DurableClient, id: &str) -> OrchestrationMetadata {
 
 #[tokio::test]
 async fn an_older_worker_hands_a_newer_instance_back_until_a_worker_of_its_version_runs_it() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
     let old_runs = Arc::new(AtomicUsize::new(0));
     let old = RunningWorker::spawn(
@@ -115,7 +115,7 @@ async fn an_older_worker_hands_a_newer_instance_back_until_a_worker_of_its_versi
 
 #[tokio::test]
 async fn a_worker_that_fails_mismatches_fails_the_instance_without_running_it() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
     let runs = Arc::new(AtomicUsize::new(0));
     let worker = RunningWorker::spawn(
@@ -140,7 +140,7 @@ async fn a_worker_that_fails_mismatches_fails_the_instance_without_running_it() 
 
 #[tokio::test]
 async fn a_sub_orchestration_runs_at_the_workers_default_version() {
-    let engine = Engine::start();
+    let engine = Engine::start().await;
     let client = engine.client();
     let options = worker_options("2.0", VersionFailureStrategy::Fail).with_default_version("1.5");
     let worker = RunningWorker::spawn(registry(options, Arc::default()), test_options(), engine.url());
