@@ -16,8 +16,10 @@
 //!
 //! Beside them: [`error`] (how failures become HTTP answers), [`function_folders`] (the check that the function
 //! folders and the handler agree), [`host_checks`] (the worker runtime and the extension bundle range the host is
-//! configured with), [`json_budget`] (a JSON document's size in values, counted without building it) and
-//! [`allocator`] (memory handed back to the system after large invocations).
+//! configured with), [`json_budget`] (a JSON document's size in values, counted without building it),
+//! [`allocator`] (memory handed back to the system after large invocations) and [`replay_check`] (the
+//! `replay-check` and `export-histories` commands: recorded histories replayed through this build before it is
+//! deployed).
 
 pub mod allocator;
 pub mod app;
@@ -29,5 +31,6 @@ pub mod function_folders;
 pub mod functions;
 pub mod host_checks;
 pub mod json_budget;
+pub mod replay_check;
 pub mod server;
 pub mod state;

@@ -1,4 +1,5 @@
-//! The custom handler binary the Functions host starts (`host.json` → `customHandler.description`).
+//! The custom handler binary the Functions host starts (`host.json` → `customHandler.description`), and the
+//! operator commands `handler replay-check` and `handler export-histories` ([`returns_aggregator::replay_check`]).
 
 use std::process::ExitCode;
 
@@ -18,6 +19,9 @@ use tracing_subscriber::EnvFilter;
 /// FUNCTIONS_CUSTOMHANDLER_PORT set, and calls POST /{FunctionName} on 127.0.0.1 for every invocation. Every app
 /// setting it reads is listed in the README, "Configuration"; all of them are checked at start-up.
 ///
+/// Operator commands, each with its own `--help`: `handler replay-check` (recorded histories replayed through this
+/// build) and `handler export-histories` (a running engine's histories to a file).
+///
 /// Exit codes: 0 after a clean shutdown (SIGTERM or Ctrl-C); 1 when a setting or a function folder is wrong, the
 /// port cannot be bound, or the server fails (the message on stderr names the cause); 2 for a bad command line.
 #[derive(Parser)]
@@ -25,6 +29,11 @@ use tracing_subscriber::EnvFilter;
 struct Cli {}
 
 fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let command = args.next();
+    if matches!(command.as_deref(), Some("replay-check" | "export-histories")) {
+        return run_operator_command(command.as_deref().unwrap_or_default(), args.collect());
+    }
     Cli::parse();
     allocator::configure();
     match tokio::runtime::Runtime::new() {
@@ -34,6 +43,23 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `replay-check` or `export-histories`, on a runtime of their own (no server, no allocator tuning).
+fn run_operator_command(command: &str, args: Vec<String>) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("handler: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match command {
+            "replay-check" => returns_aggregator::replay_check::replay_check(args).await,
+            _ => returns_aggregator::replay_check::export_histories(args).await,
+        }
+    })
 }
 
 async fn start() -> ExitCode {
@@ -61,6 +87,7 @@ async fn run() -> Result<(), String> {
     returns_aggregator::host_checks::check_app(&config.app_root).map_err(|e| e.to_string())?;
     let folders = read_function_folders(&config.app_root).map_err(|e| e.to_string())?;
     check_registrations(&config.app_root, &folders, FUNCTIONS).map_err(|e| e.to_string())?;
+    let versioning = returns_aggregator::durable::app_versioning(&config.app_root).map_err(|e| e.to_string())?;
     let listener = TcpListener::bind(config.listen_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
@@ -68,10 +95,15 @@ async fn run() -> Result<(), String> {
         let next = schedule.next_after(chrono::Utc::now());
         tracing::info!(%schedule, next = ?next, "PurgeTimer schedule (the host runs it)");
     }
-    tracing::info!(address = %config.listen_addr, functions = FUNCTIONS.len(), "handler ready");
+    tracing::info!(
+        address = %config.listen_addr,
+        functions = FUNCTIONS.len(),
+        orchestration_version = versioning.version.as_deref().unwrap_or(""),
+        "handler ready"
+    );
     let drained = serve(
         listener,
-        app(AppState::new(config)),
+        app(AppState::with_versioning(config, versioning)),
         ServerLimits::default(),
         shutdown_signal(),
     )

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use durabletask_sdk::client::{ClientCache, ClientOptions};
+use durabletask_sdk::orchestration::VersioningOptions;
 use durabletask_sdk::Registry;
 
 use crate::config::Config;
@@ -26,9 +27,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state for `config`.
+    /// The state for `config`, unversioned (see [`with_versioning`](Self::with_versioning)).
     pub fn new(config: Config) -> Self {
-        let durable_settings = Arc::new(DurableSettings::from_config(&config));
+        Self::with_versioning(config, VersioningOptions::default())
+    }
+
+    /// The state for `config` with the app's orchestration versioning (read by
+    /// [`durable::app_versioning`](crate::durable::app_versioning)).
+    pub fn with_versioning(config: Config, versioning: VersioningOptions) -> Self {
+        let durable_settings = Arc::new(DurableSettings::from_config(&config).with_versioning(versioning));
         let registry = durable::registry_with(durable_settings.clone());
         let clients = Arc::new(ClientCache::new(
             ClientOptions::default().with_call_timeout(config.durable_client_timeout),

@@ -15,7 +15,7 @@
 
 mod aggregate_entity;
 pub mod contract;
-mod notify;
+pub(crate) mod notify;
 mod publish;
 mod settings;
 
@@ -31,7 +31,7 @@ pub use contract::{
     INVALID_EVENT_BINDING, NOTIFICATION_BINDING, ORCHESTRATOR, PUBLISH_ALERT, PUBLISH_INVALID_EVENT,
     PUBLISH_NOTIFICATION,
 };
-pub use settings::DurableSettings;
+pub use settings::{app_versioning, DurableSettings, VersioningError};
 
 /// The registry of every durable function of the app, with settings derived from `config`.
 pub fn registry(config: &Config) -> Registry {
@@ -41,6 +41,7 @@ pub fn registry(config: &Config) -> Registry {
 /// The registry of every durable function of the app, sharing `settings`.
 pub fn registry_with(settings: Arc<DurableSettings>) -> Registry {
     let mut registry = Registry::new();
+    registry.set_versioning(settings.versioning.clone());
     let entity_settings = settings.clone();
     registry
         .add_entity(AGGREGATE_ENTITY, move |ctx| {

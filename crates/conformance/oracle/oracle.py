@@ -15,6 +15,10 @@ Commands (run with the project's virtualenv, ``.venv/bin/python``):
                                    process) with the Python worker, and writes every work item the engine sent
                                    together with the worker's completion, as base64 protobuf, one JSON line each:
                                    {"kind", "scenario", "request", "response"}
+  oracle.py record-versioned VECTORS.jsonl
+                                   the same with the versioned scenarios: a worker with the VERSIONING options
+                                   below runs instances started at different versions; each line also carries
+                                   {"versioning": VERSIONING}
   oracle.py replay VECTORS.jsonl   re-executes every recorded request offline and checks that the Python executors
                                    still produce the recorded response (after normalisation)
   oracle.py serve                  answers requests on stdin, one JSON line each, until end of input:
@@ -33,7 +37,8 @@ returns the list of the values of the awaited steps.
     {"op": "event", "name": <str>, "timeout": <int seconds, optional>}
                                                             value: the event's payload, or "<timed out>" when the
                                                             timeout passed first (see _timed_wait)
-    {"op": "sub", "input": <program>, "id": <str, optional>}  value: the child Script's result
+    {"op": "sub", "input": <program>, "id": <str, optional>, "version": <str, optional>}
+                                                            value: the child Script's result
     {"op": "call_entity", "entity": "@counter@<key>", "operation": <str>, "input": <json, optional>}
     {"op": "all", "of": [step, ...]}                        value: the list of the children's values
     {"op": "any", "of": [step, ...]}                        value: the value of the first child to finish
@@ -47,6 +52,8 @@ returns the list of the values of the awaited steps.
                                                             locks the entities (lock_entities), runs the steps
                                                             holding them, releases them; its value is the list of
                                                             the inner steps' values
+  an immediate step that appends a value:
+    {"op": "version"}                                       appends the instance's version (null: none)
 
 An ``any`` nested in an ``all`` or ``any`` resolves to its winner's value too: the value of a composite step is
 computed when the step's value is appended, depth first in list order, and a failed winner raises at that moment.
@@ -175,7 +182,8 @@ def _start_step(ctx: task.OrchestrationContext, step: dict) -> tuple[task.Task, 
             return _timed_wait(ctx, step["name"], step["timeout"])
         return _wait(ctx, step["name"]), _as_is
     if op == "sub":
-        return ctx.call_sub_orchestrator("Script", input=step["input"], instance_id=step.get("id")), _as_is
+        return ctx.call_sub_orchestrator("Script", input=step["input"], instance_id=step.get("id"),
+                                         version=step.get("version")), _as_is
     if op == "call_entity":
         entity = entities.EntityInstanceId.parse(step["entity"])
         return ctx.call_entity(entity, step["operation"], step.get("input")), _as_is
@@ -211,6 +219,8 @@ def _run(ctx: task.OrchestrationContext, program: dict, steps: list, values: lis
             ctx.set_custom_status(step["value"])
         elif op == "fail":
             raise RuntimeError(step["message"])
+        elif op == "version":
+            values.append(ctx.version)
         elif op == "continue_as_new":
             generation = program.get("gen", 0)
             if generation < step["times"]:
@@ -336,18 +346,47 @@ EVENTS: dict[str, list[tuple[str, Any]]] = {
 }
 
 
+# The worker options of the versioned recording (host.json's names and values), mirrored in
+# crates/conformance/src/wire.rs.
+VERSIONING: dict[str, str] = {"version": "2.0", "defaultVersion": "2.0", "matchStrategy": "CurrentOrOlder",
+                              "failureStrategy": "Fail"}
+
+# Versioned scenarios: the version each instance starts at, and its program.
+VERSIONED_SCENARIOS: dict[str, tuple[str | None, dict]] = {
+    "v_current": ("2.0", {"steps": [
+        {"op": "version"},
+        {"op": "sub", "input": {"steps": [{"op": "version"}]}},
+        {"op": "sub", "version": "1.5", "input": {"steps": [{"op": "version"}, _activity("echo", "old")]}}]}),
+    "v_older": ("1.0", {"steps": [{"op": "version"}, _activity("echo", 1),
+                                  {"op": "sub", "input": {"steps": [{"op": "version"}]}}]}),
+    "v_dotted": ("1.10", {"steps": [{"op": "version"}]}),
+    "v_unversioned": (None, {"steps": [{"op": "version"}, _activity("echo", None)]}),
+    "v_newer": ("2.1", {"steps": [{"op": "version"}, _activity("echo", "never")]}),
+}
+
+
+def versioning_options(spec: dict[str, str]) -> worker.VersioningOptions:
+    """The Python worker's options for a VERSIONING-shaped spec."""
+    match = {"None": worker.VersionMatchStrategy.NONE, "Strict": worker.VersionMatchStrategy.STRICT,
+             "CurrentOrOlder": worker.VersionMatchStrategy.CURRENT_OR_OLDER}[spec["matchStrategy"]]
+    failure = {"Reject": worker.VersionFailureStrategy.REJECT,
+               "Fail": worker.VersionFailureStrategy.FAIL}[spec["failureStrategy"]]
+    return worker.VersioningOptions(version=spec.get("version"), default_version=spec.get("defaultVersion"),
+                                    match_strategy=match, failure_strategy=failure)
+
+
 def b64(message: Any) -> str:
     return base64.b64encode(message.SerializeToString()).decode()
 
 
-def scenario_of(kind: str, instance_id: str) -> str:
+def scenario_of(kind: str, instance_id: str, names: Any = SCENARIOS) -> str:
     """The scenario a work item belongs to: entities are keyed by scenario name, orchestration (and activity)
     instance ids start with it."""
     if kind in ("entityRequestV2", "entityBatchRequest"):
         key = instance_id.split("@", 2)[-1]
-        matches = [name for name in SCENARIOS if key.startswith(name)]
+        matches = [name for name in names if key.startswith(name)]
         return max(matches, key=len) if matches else "client_signal"
-    matches = [name for name in SCENARIOS if instance_id.startswith(name)]
+    matches = [name for name in names if instance_id.startswith(name)]
     return max(matches, key=len) if matches else "unknown"
 
 
@@ -357,9 +396,11 @@ def scenario_of(kind: str, instance_id: str) -> str:
 class RecordingBackend(InMemoryOrchestrationBackend):
     """The in-memory engine, noting each work item it sends and the completion that answers it."""
 
-    def __init__(self, out: Any):
+    def __init__(self, out: Any, names: Any = SCENARIOS, extra: dict | None = None):
         super().__init__()
         self._out = out
+        self._names = names
+        self._extra = extra or {}
         self._pending: dict[tuple[str, str], tuple[str, bytes]] = {}
         self._answered: dict[str, int] = {}
         self._mutex = threading.Condition()
@@ -384,8 +425,8 @@ class RecordingBackend(InMemoryOrchestrationBackend):
             if pending is None:
                 return
             instance_id, request = pending
-            line = {"kind": kind, "scenario": scenario_of(kind, instance_id),
-                    "request": base64.b64encode(request).decode(), "response": b64(response)}
+            line = {"kind": kind, "scenario": scenario_of(kind, instance_id, self._names),
+                    "request": base64.b64encode(request).decode(), "response": b64(response), **self._extra}
             self._out.write(json.dumps(line) + "\n")
             if kind == "orchestratorRequest":
                 self._answered[instance_id] = self._answered.get(instance_id, 0) + 1
@@ -455,6 +496,38 @@ def record(path: str, only: list[str] | None = None) -> None:
     if failures:
         raise SystemExit(f"scenarios did not finish: {failures}")
     add_v1_batches(path)
+
+
+def record_versioned(path: str) -> None:
+    """Records VERSIONED_SCENARIOS on the in-memory engine with a Python worker using the VERSIONING options."""
+    with open(path, "w") as out:
+        backend = RecordingBackend(out, VERSIONED_SCENARIOS, {"versioning": VERSIONING})
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
+        stubs.add_TaskHubSidecarServiceServicer_to_server(backend, server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        server.start()
+        backend._server = server
+        address = f"127.0.0.1:{port}"
+        failures = []
+        with worker.TaskHubGrpcWorker(host_address=address) as python_worker:
+            register(python_worker)
+            python_worker.use_versioning(versioning_options(VERSIONING))
+            python_worker.start()
+            hub = client.TaskHubGrpcClient(host_address=address)
+            for name, (version, program) in VERSIONED_SCENARIOS.items():
+                instance_id = hub.schedule_new_orchestration("Script", input=program, instance_id=name,
+                                                             version=version)
+                state = hub.wait_for_orchestration_completion(instance_id, timeout=60)
+                if state is None:
+                    failures.append(name)
+                    continue
+                details = state.failure_details
+                error = f"{details.error_type}: {details.message}" if details else None
+                print(f"{name:15s} {state.runtime_status.name:10s} output={state.serialized_output} error={error}",
+                      file=sys.stderr)
+        backend.stop(grace=1)
+    if failures:
+        raise SystemExit(f"versioned scenarios did not finish: {failures}")
 
 
 def add_v1_batches(path: str) -> None:
@@ -565,11 +638,17 @@ RESPONSE_TYPES = {"orchestratorRequest": pb.OrchestratorResponse, "entityRequest
 
 def replay(path: str) -> None:
     registry, python_worker = _executors()
+    versioned = worker._Registry()
+    register(versioned)
     passed = failed = 0
     for number, line in enumerate(open(path), start=1):
         vector = json.loads(line)
         want = RESPONSE_TYPES[vector["kind"]].FromString(base64.b64decode(vector["response"]))
-        got = execute(vector["kind"], base64.b64decode(vector["request"]), registry, python_worker)
+        chosen = registry
+        if "versioning" in vector:
+            versioned.versioning = versioning_options(vector["versioning"])
+            chosen = versioned
+        got = execute(vector["kind"], base64.b64decode(vector["request"]), chosen, python_worker)
         if normalize(got) == normalize(want):
             passed += 1
         else:
@@ -613,13 +692,15 @@ def serve() -> None:
 
 def main(argv: list[str]) -> None:
     logging.disable(logging.CRITICAL)
-    commands = {"record": 1, "replay": 1, "serve": 0}
+    commands = {"record": 1, "record-versioned": 1, "replay": 1, "serve": 0}
     if len(argv) < 2 or argv[1] not in commands or len(argv) < 2 + commands[argv[1]]:
         raise SystemExit(__doc__)
     if argv[1] != "record" and len(argv) != 2 + commands[argv[1]]:
         raise SystemExit(__doc__)
     if argv[1] == "record":
         record(argv[2], argv[3:] or None)
+    elif argv[1] == "record-versioned":
+        record_versioned(argv[2])
     elif argv[1] == "replay":
         replay(argv[2])
     else:

@@ -65,6 +65,13 @@ pub fn vectors_file() -> PathBuf {
         .join("vectors.jsonl")
 }
 
+/// The golden vectors of the versioned scenarios (`oracle.py record-versioned`), each with the worker's options.
+pub fn versioned_vectors_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("oracle")
+        .join("versioned_vectors.jsonl")
+}
+
 /// The virtualenv's Python: `$DURABLE_VENV/bin/python`, or `<repo>/.venv/bin/python`.
 pub fn venv_python() -> PathBuf {
     python_in(std::env::var_os(VENV_VARIABLE).map(PathBuf::from))

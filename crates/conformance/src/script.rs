@@ -3,8 +3,8 @@
 //!
 //! A program is `{"steps": [...], "gen": n}`. Awaited steps (activity, timer, event, sub, call_entity, all, any,
 //! lock) append their value to the result list; immediate steps (signal, status, fail, continue_as_new) append
-//! nothing. A `lock` runs its own steps inside a critical section.
-//! The oracle's module docs describe each step; [`Step`] is the typed form.
+//! nothing, except `version`, which appends the instance's version. A `lock` runs its own steps inside a critical
+//! section. The oracle's module docs describe each step; [`Step`] is the typed form.
 //!
 //! An `any` drops its losers as soon as it has a winner, so their external event waits are withdrawn (the oracle
 //! cancels them). An `event` step with a `timeout` is `wait_for_external_event_with_timeout`.
@@ -80,6 +80,9 @@ pub enum Step {
         /// The child's instance id (absent: the SDK's default `<parent>:<task id in hex>`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
+        /// The child's version (absent: the worker's default version).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<String>,
     },
     /// Calls `operation` on `entity` (`@counter@<key>`); its value is the operation's result.
     CallEntity {
@@ -121,6 +124,8 @@ pub enum Step {
         /// The failure message.
         message: String,
     },
+    /// Appends the instance's version (`null`: none) without awaiting anything.
+    Version,
     /// While the program's `gen` is below `times`, continues as new with `gen + 1`.
     ContinueAsNew {
         /// How many generations to run before going on with the next step.
@@ -142,7 +147,7 @@ pub enum ScriptError {
     /// The `fail` step. Its message is exactly the step's message, as Python's `RuntimeError(message)`.
     #[error("{0}")]
     Fail(String),
-    /// An immediate step (signal, status, fail, continue_as_new) inside `all` or `any`.
+    /// An immediate step (signal, status, fail, version, continue_as_new) inside `all` or `any`.
     #[error("the step '{0}' cannot be awaited inside 'all' or 'any'")]
     NotAwaitable(&'static str),
 }
@@ -206,6 +211,7 @@ fn run_steps<'a>(
                 }
                 Step::Status { value } => ctx.set_custom_status(value)?,
                 Step::Fail { message } => return Err(ScriptError::Fail(message.clone()).into()),
+                Step::Version => values.push(ctx.version().into()),
                 Step::ContinueAsNew { times } => {
                     if program.gen < *times {
                         ctx.continue_as_new(&with_generation(input, program.gen + 1));
@@ -276,7 +282,13 @@ fn start_step(ctx: &OrchestrationContext, step: &Step) -> Result<StepFuture, Err
                 }
             })
         }
-        Step::Sub { input, id } => plain(ctx.call_sub_orchestrator::<Value>(SCRIPT, input, id.as_deref())),
+        Step::Sub { input, id, version } => {
+            let call = ctx.call_sub_orchestrator::<Value>(SCRIPT, input, id.as_deref());
+            plain(match version {
+                Some(version) => call.with_version(version.clone()),
+                None => call,
+            })
+        }
         Step::CallEntity {
             entity,
             operation,
@@ -296,6 +308,7 @@ fn start_step(ctx: &OrchestrationContext, step: &Step) -> Result<StepFuture, Err
         Step::Signal { .. } => return Err(ScriptError::NotAwaitable("signal").into()),
         Step::Status { .. } => return Err(ScriptError::NotAwaitable("status").into()),
         Step::Fail { .. } => return Err(ScriptError::NotAwaitable("fail").into()),
+        Step::Version => return Err(ScriptError::NotAwaitable("version").into()),
         Step::ContinueAsNew { .. } => return Err(ScriptError::NotAwaitable("continue_as_new").into()),
         Step::Lock { .. } => return Err(ScriptError::NotAwaitable("lock").into()),
     })

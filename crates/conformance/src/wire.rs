@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use durabletask_sdk::activity::execute_activity;
 use durabletask_sdk::entity::{execute_entity_batch, execute_entity_request};
-use durabletask_sdk::orchestration::execute_orchestrator;
+use durabletask_sdk::orchestration::{
+    execute_orchestrator, VersionFailureStrategy, VersionMatchStrategy, VersioningOptions,
+};
 use durabletask_sdk::{proto, Registry};
 
 use crate::normalize;
@@ -263,10 +265,18 @@ fn decode_base64(kind: RequestKind, text: &str) -> Result<Vec<u8>, WireError> {
     })
 }
 
-/// Runs a request through our executors (the Rust side of every comparison).
+/// Runs a request through our executors (the Rust side of every comparison). With versioning options on the
+/// registry, an orchestration episode is checked first, as a worker does: an instance the options refuse ends
+/// failed without running (durabletask-python fails it in its executor; a `Reject` cannot be recorded, as the
+/// Python worker then answers nothing).
 pub fn execute(registry: &Registry, request: &Request) -> Response {
     match request {
-        Request::Orchestrator(request) => Response::Orchestrator(execute_orchestrator(registry, request)),
+        Request::Orchestrator(request) => Response::Orchestrator(
+            match registry.versioning().map(|options| options.check_request(request)) {
+                Some(Err(mismatch)) => mismatch.failed_response(request),
+                _ => execute_orchestrator(registry, request),
+            },
+        ),
         Request::EntityV2(request) => Response::Entity(execute_entity_request(registry, request, chrono::Utc::now())),
         Request::EntityV1(request) => Response::Entity(execute_entity_batch(registry, request, chrono::Utc::now())),
         Request::Activity(request) => {
@@ -284,6 +294,37 @@ pub struct Vector {
     pub request: Request,
     /// The Python worker's response.
     pub response: Response,
+    /// The versioning options of the worker that answered (the oracle's `VERSIONING`), if it had any.
+    pub versioning: Option<VersioningSpec>,
+}
+
+/// A worker's versioning options as the oracle writes them (host.json's names and values).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersioningSpec {
+    /// The worker's version.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The version of the orchestrations it starts.
+    #[serde(default)]
+    pub default_version: Option<String>,
+    /// `None`, `Strict` or `CurrentOrOlder`.
+    pub match_strategy: String,
+    /// `Reject` or `Fail`.
+    pub failure_strategy: String,
+}
+
+impl VersioningSpec {
+    /// The SDK's options for this spec.
+    pub fn to_options(&self) -> Result<VersioningOptions, durabletask_sdk::orchestration::UnknownStrategy> {
+        let match_strategy: VersionMatchStrategy = self.match_strategy.parse()?;
+        let failure_strategy: VersionFailureStrategy = self.failure_strategy.parse()?;
+        let mut options = VersioningOptions::new(self.version.clone().unwrap_or_default())
+            .with_match_strategy(match_strategy)
+            .with_failure_strategy(failure_strategy);
+        options.default_version = self.default_version.clone();
+        Ok(options)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -292,6 +333,8 @@ struct VectorLine {
     scenario: String,
     request: String,
     response: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    versioning: Option<VersioningSpec>,
 }
 
 impl Vector {
@@ -303,6 +346,7 @@ impl Vector {
             scenario: parsed.scenario,
             request: Request::decode_base64(kind, &parsed.request)?,
             response: Response::decode_base64(kind, &parsed.response)?,
+            versioning: parsed.versioning,
         })
     }
 
@@ -313,6 +357,7 @@ impl Vector {
             scenario: self.scenario.clone(),
             request: self.request.encode_base64(),
             response: self.response.encode_base64(),
+            versioning: self.versioning.clone(),
         };
         serde_json::to_string(&line).expect("strings always encode as JSON")
     }

@@ -28,6 +28,9 @@
 //!   suspend, terminate (recursively), rewind, restart, query, list the ids of and purge (recursively; a large
 //!   backlog in rounds within a time budget) orchestrations, and read their history. The client and the
 //!   [`worker`] reach the Durable Task Scheduler from its connection string, over TLS with a bearer token.
+//! - **Deploy safely**: [orchestration versioning](orchestration::versioning) (`ctx.version()`, default versions,
+//!   match and failure strategies) and the [`replay_check`]: recorded histories replayed through the current code
+//!   before it is deployed, instance by instance (ok / non-deterministic at which step / failed).
 //! - **Test** orchestrators and entities without any engine ([`testing`]: history builders, canned histories,
 //!   expected actions and views of the executors' answers).
 //!
@@ -92,6 +95,7 @@ pub mod json;
 pub mod orchestration;
 pub mod prelude;
 mod registry;
+pub mod replay_check;
 pub mod testing;
 pub mod time;
 pub mod worker;

@@ -14,7 +14,9 @@ use crate::activity::ActivityContext;
 use crate::entity::EntityContext;
 use crate::failure::{Error, FailureDetails};
 use crate::json;
-use crate::orchestration::{ActivityHandle, OrchestrationContext, OrchestrationHandle, DEFAULT_MAXIMUM_TIMER_INTERVAL};
+use crate::orchestration::{
+    ActivityHandle, OrchestrationContext, OrchestrationHandle, VersioningOptions, DEFAULT_MAXIMUM_TIMER_INTERVAL,
+};
 
 /// An orchestrator as stored in the registry: takes the context, returns the encoded output.
 pub(crate) type OrchestratorFn =
@@ -122,6 +124,7 @@ pub struct Registry {
     activities: HashMap<String, ActivityFn>,
     entities: HashMap<String, EntityFn>,
     maximum_timer_interval: Option<Duration>,
+    versioning: Option<VersioningOptions>,
 }
 
 impl Default for Registry {
@@ -131,6 +134,7 @@ impl Default for Registry {
             activities: HashMap::new(),
             entities: HashMap::new(),
             maximum_timer_interval: Some(DEFAULT_MAXIMUM_TIMER_INTERVAL),
+            versioning: None,
         }
     }
 }
@@ -251,6 +255,26 @@ impl Registry {
     /// How far ahead one durable timer may fire (see [`set_maximum_timer_interval`](Self::set_maximum_timer_interval)).
     pub fn maximum_timer_interval(&self) -> Option<Duration> {
         self.maximum_timer_interval
+    }
+
+    /// Sets how versions are treated (see [`orchestration::versioning`](crate::orchestration::versioning)): the
+    /// version new sub-orchestrations and orchestrations started by entities get, and which instances the
+    /// standalone [`worker`](crate::worker) runs. Under Azure Functions, build the options from host.json with
+    /// [`functions::durable_versioning`](crate::functions::durable_versioning), so that the handler stamps the
+    /// version the extension enforces.
+    pub fn set_versioning(&mut self, options: VersioningOptions) -> &mut Self {
+        self.versioning = Some(options);
+        self
+    }
+
+    /// How versions are treated (see [`set_versioning`](Self::set_versioning)); `None`: not at all.
+    pub fn versioning(&self) -> Option<&VersioningOptions> {
+        self.versioning.as_ref()
+    }
+
+    /// The version new orchestrations started by this registry's code get when the call names none.
+    pub fn default_version(&self) -> Option<&str> {
+        self.versioning.as_ref()?.default_version.as_deref()
     }
 
     /// The names of the registered orchestrators, sorted.

@@ -151,6 +151,7 @@ impl Generator<'_> {
                 Step::Sub {
                     input: serde_json::to_value(child).expect("programs encode"),
                     id,
+                    version: None,
                 }
             }
             kind => {

@@ -73,7 +73,8 @@ pub fn execute_entity_batch(
     for operation in &request.operations {
         results.push(run_operation(entity, &mut ctx, operation));
     }
-    let (entity_state, actions) = ctx.finish();
+    let (entity_state, mut actions) = ctx.finish();
+    crate::orchestration::versioning::stamp_entity_starts(&mut actions, registry.default_version());
     proto::EntityBatchResult {
         results,
         actions,

@@ -16,6 +16,8 @@
 //!   values.
 //! - [`handle_orchestrator`], [`handle_entity`] and [`handle_activity`]: a whole durable trigger invocation, from
 //!   request to answer, through a [`Registry`](crate::Registry).
+//! - [`durable_versioning`]: the app's orchestration versioning, read from host.json and its app-setting overrides
+//!   as the Durable extension reads it (and which part of versioning the extension does itself).
 //! - [`FailureKind`]: whether a failed invocation is the request's fault (400) or the handler's (500), for the
 //!   status of the answer.
 //!
@@ -42,6 +44,7 @@ mod timer;
 mod timespan;
 mod triggers;
 mod value;
+mod versioning;
 
 pub use app::{
     read_function_folders, Binding, Direction, FunctionApp, FunctionAppBuilder, FunctionAppError, FunctionDefinition,
@@ -61,4 +64,8 @@ pub use triggers::{handle_activity, handle_entity, handle_orchestrator, Activity
 pub use value::{
     binding_bytes, binding_json, binding_text, host_string, metadata_datetime, metadata_int, metadata_object,
     metadata_string, peel_host_string, BindingEncoding,
+};
+pub use versioning::{
+    durable_versioning, VersioningConfigError, DEFAULT_VERSION_SETTING, FAILURE_STRATEGY_SETTING,
+    MATCH_STRATEGY_SETTING,
 };

@@ -29,6 +29,7 @@ pub(crate) struct Call {
     pub name: String,
     pub input: Option<String>,
     pub tags: Tags,
+    pub version: Option<String>,
 }
 
 /// An activity, or a sub-orchestration with the instance id of its first attempt (every retry targets the same
@@ -48,6 +49,7 @@ impl Call {
                 name: task.name.clone(),
                 input: task.input.clone(),
                 tags: task.tags.clone(),
+                version: task.version.clone(),
             }),
             Action::CreateSubOrchestration(create) => Some(Call {
                 kind: CallKind::SubOrchestration {
@@ -56,6 +58,7 @@ impl Call {
                 name: create.name.clone(),
                 input: create.input.clone(),
                 tags: create.tags.clone(),
+                version: create.version.clone(),
             }),
             _ => None,
         }
@@ -106,6 +109,22 @@ impl<T> CallTask<T> {
     {
         let added: Vec<(String, String)> = tags.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
         self.context().add_tags(self.task_id(), added);
+        self
+    }
+
+    /// Sets the version of the called sub-orchestration (and of its retries), instead of the registry's default
+    /// version (see [`VersioningOptions`](super::VersioningOptions)); on an activity call it sets the activity
+    /// version the engine records. Chain it right after the call, like [`with_tags`](Self::with_tags).
+    ///
+    /// ```
+    /// use durabletask_sdk::prelude::*;
+    ///
+    /// async fn parent(ctx: OrchestrationContext, order: String) -> Result<String, Error> {
+    ///     Ok(ctx.call_sub_orchestrator("Ship", &order, None).with_version("2.0").await?)
+    /// }
+    /// ```
+    pub fn with_version(self, version: impl Into<String>) -> Self {
+        self.context().set_call_version(self.task_id(), version.into());
         self
     }
 }

@@ -57,9 +57,30 @@ impl OrchestrationContext {
         self.state.borrow().name.clone()
     }
 
-    /// The version the instance was started with, if any.
+    /// The version the instance was started with (`executionStarted.version`), if any. It never changes during the
+    /// instance's life, so branching on it is deterministic: the way to change an orchestrator while instances of
+    /// the old code are in flight (see [`compare_version`](Self::compare_version)).
     pub fn version(&self) -> Option<String> {
         self.state.borrow().version.clone()
+    }
+
+    /// How the instance's version compares with `other`, by the rules of every Durable Task SDK
+    /// ([`compare_versions`](super::compare_versions)): an instance without a version is older than any version.
+    ///
+    /// ```
+    /// use durabletask_sdk::prelude::*;
+    ///
+    /// async fn publish(ctx: OrchestrationContext, message: String) -> Result<(), Error> {
+    ///     if ctx.compare_version("2.0").is_ge() {
+    ///         // Added in 2.0: instances started by earlier deployments never take this step.
+    ///         ctx.call_activity::<()>("Audit", &message).await?;
+    ///     }
+    ///     ctx.call_activity::<()>("Publish", &message).await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn compare_version(&self, other: &str) -> std::cmp::Ordering {
+        super::compare_versions(self.state.borrow().version.as_deref(), Some(other))
     }
 
     /// The parent orchestration's instance id, when this is a sub-orchestration.
@@ -404,10 +425,11 @@ impl OrchestrationContext {
             // The default id uses the sequence number the call is about to take.
             format!("{}:{:04x}", state.instance_id, state.peek_sequence_number())
         });
+        let version = self.state.borrow().default_version.clone();
         self.schedule_call(Action::CreateSubOrchestration(proto::CreateSubOrchestrationAction {
             instance_id,
             name: name.to_string(),
-            version: None,
+            version,
             input,
             parent_trace_context: None,
             tags: Tags::new(),
@@ -421,11 +443,12 @@ impl OrchestrationContext {
             name,
             input,
             tags,
+            version,
         } = call;
         self.schedule_call(match kind {
             CallKind::Activity => Action::ScheduleTask(proto::ScheduleTaskAction {
                 name,
-                version: None,
+                version,
                 input,
                 tags,
                 parent_trace_context: None,
@@ -434,7 +457,7 @@ impl OrchestrationContext {
                 Action::CreateSubOrchestration(proto::CreateSubOrchestrationAction {
                     instance_id,
                     name,
-                    version: None,
+                    version,
                     input,
                     parent_trace_context: None,
                     tags,
@@ -471,6 +494,20 @@ impl OrchestrationContext {
             _ => return,
         };
         target.extend(tags);
+    }
+
+    /// Sets the version of the call at `task_id`: on its action while that is still to be sent, and on what a retry
+    /// makes again.
+    pub(crate) fn set_call_version(&self, task_id: i32, version: String) {
+        let mut state = self.state.borrow_mut();
+        match state
+            .call_action_mut(task_id)
+            .and_then(|a| a.orchestrator_action_type.as_mut())
+        {
+            Some(Action::ScheduleTask(task)) => task.version = Some(version),
+            Some(Action::CreateSubOrchestration(create)) => create.version = Some(version),
+            _ => {}
+        }
     }
 
     /// Encodes a value; an unencodable value fails the orchestration with a clear message rather than panicking.

@@ -55,6 +55,15 @@ const SPLIT_DECISION_TIMER_ID: i32 = -100;
 /// assert!(matches!(response.actions[0].orchestrator_action_type, Some(Action::ScheduleTask(_))));
 /// ```
 pub fn execute_orchestrator(registry: &Registry, request: &proto::OrchestratorRequest) -> proto::OrchestratorResponse {
+    execute_and_diagnose(registry, request).0
+}
+
+/// Like [`execute_orchestrator`], also returning the first place where history and the orchestrator disagree
+/// (the replay check reports it as it is, even after the orchestrator has finished).
+pub(crate) fn execute_and_diagnose(
+    registry: &Registry,
+    request: &proto::OrchestratorRequest,
+) -> (proto::OrchestratorResponse, Option<NondeterminismError>) {
     let mut replay = Replay::new(registry, &request.instance_id);
     for event in &request.past_events {
         replay.process(event);
@@ -63,7 +72,8 @@ pub fn execute_orchestrator(registry: &Registry, request: &proto::OrchestratorRe
     for event in &request.new_events {
         replay.process(event);
     }
-    replay.into_response()
+    let nondeterminism = replay.nondeterminism.take();
+    (replay.into_response(), nondeterminism)
 }
 
 /// What an awaited task was, for error messages when it fails.
@@ -92,12 +102,15 @@ struct Replay<'r> {
     suspended: Option<Vec<&'r proto::HistoryEvent>>,
     /// Awaitable tasks by sequence number, to describe them when they fail.
     tasks: FxHashMap<i32, TaskInfo<'r>>,
+    /// The first disagreement between history and the orchestrator.
+    nondeterminism: Option<NondeterminismError>,
 }
 
 impl<'r> Replay<'r> {
     fn new(registry: &'r Registry, instance_id: &str) -> Self {
         let mut state = ReplayState::new(instance_id.to_string());
         state.maximum_timer_interval = registry.maximum_timer_interval();
+        state.default_version = registry.default_version().map(str::to_owned);
         Self {
             registry,
             state: Rc::new(RefCell::new(state)),
@@ -105,6 +118,7 @@ impl<'r> Replay<'r> {
             completion: None,
             suspended: None,
             tasks: FxHashMap::default(),
+            nondeterminism: None,
         }
     }
 
@@ -122,6 +136,7 @@ impl<'r> Replay<'r> {
         }
         if let Err(error) = self.apply(event, event_type) {
             self.fail(error.details());
+            self.nondeterminism.get_or_insert(error);
         }
         if self.state.borrow().progressed {
             self.poll_orchestrator();

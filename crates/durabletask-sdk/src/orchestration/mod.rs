@@ -19,15 +19,20 @@ mod state;
 mod task;
 mod task_kind;
 mod timer;
+pub mod versioning;
 
 pub use call::{CallTask, RetryContext};
 pub use combinators::{when_all, when_any, WhenAll, WhenAny};
 pub use context::OrchestrationContext;
 pub use entity_lock::{EntityLock, LockTask, ENTITY_LOCKING_RULE};
 pub use event_wait::TimedEventWait;
+pub(crate) use executor::execute_and_diagnose;
 pub use executor::execute_orchestrator;
 pub use handle::{ActivityHandle, Callable, OrchestrationHandle, SubOrchestrationCall};
 pub use retry::RetryPolicy;
 pub use task::{CompositeTask, DurableFuture};
 pub use task_kind::{NondeterminismError, Recorded, ScheduledTask, TaskKind};
 pub use timer::DEFAULT_MAXIMUM_TIMER_INTERVAL;
+pub use versioning::{
+    compare_versions, UnknownStrategy, VersionFailureStrategy, VersionMatchStrategy, VersionMismatch, VersioningOptions,
+};

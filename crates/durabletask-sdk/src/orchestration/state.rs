@@ -67,6 +67,8 @@ pub(crate) struct ReplayState {
     pub name: String,
     pub input: Option<String>,
     pub version: Option<String>,
+    /// The version new sub-orchestrations get when the call names none (the registry's versioning options).
+    pub default_version: Option<String>,
     pub parent_instance_id: Option<String>,
     pub current_utc: DateTime<Utc>,
     pub is_replaying: bool,
@@ -114,6 +116,7 @@ impl ReplayState {
             name: String::new(),
             input: None,
             version: None,
+            default_version: None,
             parent_instance_id: None,
             current_utc: DateTime::UNIX_EPOCH,
             is_replaying: true,

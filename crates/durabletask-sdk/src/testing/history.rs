@@ -56,6 +56,33 @@ pub fn execution_started(name: &str, instance_id: &str, input: Option<&str>) -> 
     )
 }
 
+/// `executionStarted` of orchestrator `name` for `instance_id` with JSON `input`, started at `version`.
+pub fn execution_started_with_version(
+    name: &str,
+    instance_id: &str,
+    input: Option<&str>,
+    version: &str,
+) -> proto::HistoryEvent {
+    let mut started = execution_started(name, instance_id, input);
+    if let Some(EventType::ExecutionStarted(event)) = &mut started.event_type {
+        event.version = Some(version.to_string());
+    }
+    started
+}
+
+/// `executionCompleted`: the instance ended with `status` and the encoded `result` (as engines record it).
+pub fn execution_completed(status: proto::OrchestrationStatus, result: Option<&str>) -> proto::HistoryEvent {
+    event(
+        -1,
+        None,
+        EventType::ExecutionCompleted(Box::new(proto::ExecutionCompletedEvent {
+            orchestration_status: status as i32,
+            result: result.map(str::to_string),
+            failure_details: None,
+        })),
+    )
+}
+
 /// `taskScheduled` confirming activity `name` at sequence number `id`.
 pub fn task_scheduled(id: i32, name: &str, input: Option<&str>) -> proto::HistoryEvent {
     event(

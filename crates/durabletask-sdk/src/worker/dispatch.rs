@@ -20,7 +20,7 @@ use super::WorkerOptions;
 use crate::activity::execute_activity;
 use crate::client::{ClientError, DurableClient};
 use crate::entity::{execute_entity_batch, execute_entity_request};
-use crate::orchestration::execute_orchestrator;
+use crate::orchestration::{execute_orchestrator, VersionFailureStrategy};
 use crate::proto::{self, orchestrator_action::OrchestratorActionType as Action, work_item::Request};
 use crate::registry::Registry;
 
@@ -213,8 +213,30 @@ async fn run_orchestration(shared: Arc<Shared>, mut request: proto::Orchestrator
             }
         }
     }
+    // The version check of the official workers: a rejected instance goes back to the engine for another worker,
+    // a failed one ends without running any of its code.
+    let mismatch = shared
+        .registry
+        .versioning()
+        .and_then(|v| v.check_request(&request).err());
+    if let Some(mismatch) = &mismatch {
+        if mismatch.failure_strategy == VersionFailureStrategy::Reject {
+            tracing::info!(%mismatch, "not this worker's version; handing the work item back");
+            let claim = Claim {
+                kind: WorkKind::Orchestration,
+                completion_token: token,
+            };
+            shared.abandon(&claim).await;
+            return;
+        }
+        tracing::warn!(%mismatch, "not this worker's version; failing the instance");
+    }
     let registry = shared.registry.clone();
-    let executed = tokio::task::spawn_blocking(move || execute_orchestrator(&registry, &request)).await;
+    let executed = tokio::task::spawn_blocking(move || match mismatch {
+        Some(mismatch) => mismatch.failed_response(&request),
+        None => execute_orchestrator(&registry, &request),
+    })
+    .await;
     let mut response = match executed {
         Ok(response) => response,
         Err(error) => {
