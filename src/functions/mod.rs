@@ -4,6 +4,7 @@
 pub use crate::durable::contract::CLIENT_BINDING;
 
 pub mod durable;
+pub mod ingress;
 pub mod purge;
 pub mod service_bus;
 pub mod status;
