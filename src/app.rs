@@ -32,6 +32,7 @@ pub const FUNCTIONS: &[(&str, TriggerKind)] = &[
     ("PublishInvalidEvent", TriggerKind::Activity),
     ("PurgeTimer", TriggerKind::Timer),
     ("ReturnStatus", TriggerKind::Http),
+    ("ResendEvents", TriggerKind::Http),
 ];
 
 /// What every invocation shares. Cheap to clone.
@@ -103,6 +104,7 @@ async fn dispatch(state: &AppState, function: &str, body: &[u8]) -> Result<Invok
         TriggerKind::Orchestration => functions::durable::orchestrator(state, &request),
         TriggerKind::Activity => functions::durable::activity(state, function, &request).await,
         TriggerKind::Timer => functions::purge::handle(state, &request).await,
+        TriggerKind::Http if function == "ResendEvents" => functions::resend::handle(state, &request).await,
         TriggerKind::Http => functions::status::handle(state, &request).await,
     }
 }

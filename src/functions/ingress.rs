@@ -19,6 +19,11 @@ use crate::domain::{accepted_event, ReturnEvent};
 use crate::durable::contract::{aggregate_entity_id, AggregateOperation};
 use crate::durable::DurableSettings;
 
+/// The event type a message names outside its body: the `eventType` application property, else its `Subject`.
+pub fn event_type_hint(event_type_property: Option<&str>, subject: Option<&str>) -> Option<String> {
+    event_type_property.or(subject).map(str::to_owned)
+}
+
 /// Signals `event`, accepted at `accepted_at` from the message `message_id`, to its return, and schedules its
 /// check (see the module documentation).
 pub async fn signal_accepted_event(

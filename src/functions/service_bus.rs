@@ -16,7 +16,7 @@ use crate::app::AppState;
 use crate::domain::log_text::for_log;
 use crate::domain::{parse_event, InvalidEvent, InvalidEventRecord, KeptBody, ReturnEvent};
 use crate::error::AppError;
-use crate::functions::ingress::signal_accepted_event;
+use crate::functions::ingress::{event_type_hint, signal_accepted_event};
 
 use crate::durable::contract::CLIENT_BINDING;
 
@@ -109,13 +109,14 @@ impl ReceivedMessage {
         let subject = request
             .metadata_string("Subject")?
             .or(request.metadata_string("Label")?);
-        let type_from_properties = request
-            .metadata_object("ApplicationProperties")?
-            .and_then(|properties| properties.get("eventType").and_then(Value::as_str).map(str::to_string));
+        let properties = request.metadata_object("ApplicationProperties")?;
+        let type_property = properties
+            .as_ref()
+            .and_then(|properties| properties.get("eventType").and_then(Value::as_str));
         Ok(Self {
             body,
             message_id,
-            type_hint: type_from_properties.or_else(|| subject.clone()),
+            type_hint: event_type_hint(type_property, subject.as_deref()),
             subject,
             delivery_count: request.metadata_int("DeliveryCount")?,
         })
