@@ -29,6 +29,7 @@ pub const FUNCTIONS: &[(&str, TriggerKind)] = &[
     ("PublishInvalidEvent", TriggerKind::Activity),
     ("PurgeTimer", TriggerKind::Timer),
     ("ReturnStatus", TriggerKind::Http),
+    ("ResendEvents", TriggerKind::Http),
 ];
 
 /// The largest Service Bus message: 100 MB, the Premium tier's maximum on AMQP (Standard allows 256 KB).
@@ -118,6 +119,7 @@ async fn dispatch(state: &AppState, function: &str, body: Vec<u8>) -> Result<Inv
         TriggerKind::Orchestration => functions::durable::orchestrator(state, &request),
         TriggerKind::Activity => functions::durable::activity(state, function, &request).await,
         TriggerKind::Timer => functions::purge::handle(state, &request).await,
+        TriggerKind::Http if function == "ResendEvents" => functions::resend::handle(state, &request).await,
         TriggerKind::Http => functions::status::handle(state, &request).await,
     }
 }

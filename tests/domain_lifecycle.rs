@@ -253,6 +253,7 @@ fn persisted_state_is_compact_camel_case_json_that_round_trips() {
             "bookings",
             "closedAt",
             "firstSeenAt",
+            "lastEventAt",
             "notificationId",
             "parcels",
             "refunds",

@@ -10,8 +10,9 @@ use durabletask_sdk::proto::operation_action::OperationActionType;
 use durabletask_sdk::proto::operation_result::ResultType;
 use durabletask_sdk::proto::{self, OperationRequest};
 use durabletask_sdk::time::to_datetime;
-use returns_aggregator::domain::{KeptBody, ReturnAggregate, ReturnSettledNotification, ReturnStatus};
-use returns_aggregator::durable::{AggregateEntityState, Publication};
+use returns_aggregator::domain::identifiers::unrecorded_alert_id;
+use returns_aggregator::domain::{accepted_event, KeptBody, ReturnAggregate, ReturnSettledNotification, ReturnStatus};
+use returns_aggregator::durable::{AggregateEntityState, AggregateOperation, Publication};
 use serde_json::{json, Value};
 use support::events::{body, event, processing_time, return_id, settling_bodies, Kind};
 use support::host::{entity_invocation, entity_result};
@@ -537,4 +538,135 @@ async fn only_a_request_that_cannot_be_read_at_all_is_answered_non_2xx() {
     invocation["Data"]["context"] = json!("not base64 protobuf!");
     let answer = invoke(&router(&[]), "EntityFunction", &invocation).await;
     assert_eq!(answer.status, axum::http::StatusCode::BAD_REQUEST, "{}", answer.text());
+}
+
+/// The ingress's check of `body`, accepted from message `message_id` at `accepted_at`, as the Service Bus function
+/// schedules it.
+fn check_of(body: &Value, message_id: &str, accepted_at: DateTime<Utc>) -> OperationRequest {
+    let accepted = accepted_event(&event(body), Some(message_id), accepted_at);
+    let check = AggregateOperation::CheckDeadline(Some(Box::new(accepted)));
+    operation(check.name(), Some(&check.input()))
+}
+
+fn publication(start: &proto::StartNewOrchestrationAction) -> Publication {
+    serde_json::from_str(start.input.as_deref().expect("an input")).expect("a publication")
+}
+
+#[tokio::test]
+async fn a_check_finding_no_record_of_a_first_event_raises_the_stuck_alert_naming_it() {
+    // The batch holding the return's only event was lost: no state, and no deadline check of the return's own.
+    let return_id = "RET-2025-910301";
+    let accepted_at = processing_time();
+    let booking = body(Kind::Booked, return_id);
+    let batch = run_batch(return_id, None, vec![check_of(&booking, "MSG-BOOKING", accepted_at)]).await;
+    assert_eq!(results(&batch), [Ok(json!({"recorded": false}))]);
+    let starts = starts(&batch);
+    assert_eq!(starts.len(), 1, "{:?}", batch.actions);
+    assert_eq!(starts[0].instance_id, format!("returns-stuck-{return_id}"));
+    let Publication::Stuck(alert) = publication(starts[0]) else {
+        panic!("not the stuck alert");
+    };
+    let event_id = event(&booking).envelope.event_id.clone();
+    assert_eq!(
+        alert.summary,
+        format!(
+            "event {event_id} (ReturnBooked, message MSG-BOOKING) accepted at {} but never recorded; booking: not seen",
+            accepted_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )
+    );
+    assert_eq!(
+        alert.first_event_at, accepted_at,
+        "the return is known since the event was accepted"
+    );
+    let kept = state(&batch);
+    assert_eq!(kept.aggregate.unrecorded_events().len(), 1);
+    assert!(kept.aggregate.stuck_alerted_at().is_some());
+
+    // The same message redelivered sent the same check again: it finds the event listed and raises nothing.
+    let again = run_batch(
+        return_id,
+        batch.entity_state.as_deref(),
+        vec![check_of(&booking, "MSG-BOOKING", accepted_at)],
+    )
+    .await;
+    assert_eq!(results(&again), [Ok(json!({"recorded": false}))]);
+    assert!(again.actions.is_empty(), "{:?}", again.actions);
+
+    // Re-sent, the event is recorded and leaves the list; the return had its alert and needs no other.
+    let resent = run_batch(return_id, again.entity_state.as_deref(), vec![apply(&booking)]).await;
+    assert_eq!(dispositions(&resent), ["applied"]);
+    let recovered = state(&resent);
+    assert!(recovered.aggregate.unrecorded_events().is_empty());
+    assert!(
+        signals(&resent).is_empty(),
+        "no second deadline check: {:?}",
+        resent.actions
+    );
+}
+
+#[tokio::test]
+async fn a_check_of_a_recorded_event_changes_nothing() {
+    let return_id = "RET-2025-910302";
+    let booked_at = Utc::now();
+    let stored = open_state(return_id, booked_at);
+    let booking = body(Kind::Booked, return_id);
+    let batch = run_batch(return_id, Some(&stored), vec![check_of(&booking, "MSG-1", booked_at)]).await;
+    assert_eq!(results(&batch), [Ok(json!({"recorded": true}))]);
+    assert!(batch.actions.is_empty(), "{:?}", batch.actions);
+    assert_eq!(
+        batch.entity_state.as_deref(),
+        Some(stored.as_str()),
+        "the state is left as it is"
+    );
+
+    // The same fact under another event id (a producer re-publishing it) counts as recorded too.
+    let mut republished = booking.clone();
+    republished["eventId"] = json!("EVT-REPUBLISHED");
+    let batch = run_batch(
+        return_id,
+        Some(&stored),
+        vec![check_of(&republished, "MSG-2", booked_at)],
+    )
+    .await;
+    assert_eq!(results(&batch), [Ok(json!({"recorded": true}))]);
+}
+
+#[tokio::test]
+async fn an_event_found_unrecorded_after_the_stuck_alert_gets_an_alert_of_its_own() {
+    let return_id = "RET-2025-910303";
+    let stored = open_state(return_id, processing_time());
+    let stuck = run_batch(return_id, Some(&stored), vec![operation("checkDeadline", None)]).await;
+    assert_eq!(starts(&stuck).len(), 1, "the stuck alert went out");
+    let parcel = body(Kind::Received, return_id);
+    let accepted_at = processing_time() + Duration::hours(1);
+    let batch = run_batch(
+        return_id,
+        stuck.entity_state.as_deref(),
+        vec![check_of(&parcel, "MSG-PARCEL", accepted_at)],
+    )
+    .await;
+    let starts = starts(&batch);
+    assert_eq!(starts.len(), 1, "{:?}", batch.actions);
+    let Publication::Unrecorded(alert) = publication(starts[0]) else {
+        panic!("not an alert about an unrecorded event");
+    };
+    let parcel_event = event(&parcel);
+    assert_eq!(
+        alert.alert_id,
+        unrecorded_alert_id(parcel_event.return_id(), &parcel_event.event_key())
+    );
+    assert_eq!(starts[0].instance_id, format!("returns-unrecorded-{}", alert.alert_id));
+    assert!(
+        alert.summary.starts_with(&format!(
+            "event {} (ReturnItemsReceived, message MSG-PARCEL) accepted at",
+            parcel_event.envelope.event_id
+        )),
+        "{}",
+        alert.summary
+    );
+    assert!(
+        alert.summary.contains("not received"),
+        "and what is missing: {}",
+        alert.summary
+    );
 }

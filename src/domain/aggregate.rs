@@ -34,7 +34,7 @@ use super::events::{EventPayload, EventType, ReturnEvent};
 use super::identifiers::{EventKey, ReturnId};
 use super::limits::{Limit, MAX_LISTED_EVENTS, MAX_RECORDED_LINES};
 use super::money::Currency;
-use super::records::{Booking, Cancellation, Fact, LateEvent, Parcel, Refund, RejectedEvent};
+use super::records::{AcceptedEvent, Booking, Cancellation, Fact, LateEvent, Parcel, Refund, RejectedEvent};
 use super::tombstone::Tombstone;
 
 /// Where a return is in its lifecycle.
@@ -100,6 +100,12 @@ pub struct ReturnAggregate {
     pub(super) late_overflow: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) tombstone: Option<Tombstone>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) last_event_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) unrecorded: Vec<AcceptedEvent>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(super) unrecorded_overflow: u32,
 }
 
 fn is_zero(value: &u32) -> bool {
@@ -201,6 +207,17 @@ pub fn fact_fingerprint(event: &ReturnEvent) -> String {
     }
 }
 
+/// What the ingress accepted: `event`, received in `message_id`, at `accepted_at` (see [`AcceptedEvent`]).
+pub fn accepted_event(event: &ReturnEvent, message_id: Option<&str>, accepted_at: DateTime<Utc>) -> AcceptedEvent {
+    AcceptedEvent::new(
+        event.event_key(),
+        event.event_type(),
+        fact_fingerprint(event),
+        message_id,
+        accepted_at,
+    )
+}
+
 /// What [`ReturnAggregate::record`] did with an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recorded {
@@ -232,6 +249,9 @@ impl ReturnAggregate {
             late: Vec::new(),
             late_overflow: 0,
             tombstone: None,
+            last_event_at: None,
+            unrecorded: Vec::new(),
+            unrecorded_overflow: 0,
         }
     }
 
@@ -547,6 +567,22 @@ impl ReturnAggregate {
     /// How many more late events arrived than [`late_events`](Self::late_events) lists.
     pub fn late_overflow(&self) -> u32 {
         self.late_overflow
+    }
+
+    /// The events the ingress accepted but the return has not recorded (a lost entity batch), the first
+    /// [`MAX_LISTED_EVENTS`]; each leaves the list when it is recorded.
+    pub fn unrecorded_events(&self) -> &[AcceptedEvent] {
+        &self.unrecorded
+    }
+
+    /// How many more unrecorded events were found than [`unrecorded_events`](Self::unrecorded_events) lists.
+    pub fn unrecorded_overflow(&self) -> u32 {
+        self.unrecorded_overflow
+    }
+
+    /// When the last event (of any disposition) was processed.
+    pub fn last_event_at(&self) -> Option<DateTime<Utc>> {
+        self.last_event_at
     }
 
     /// The cancellation, if the return was cancelled.

@@ -2,10 +2,11 @@
 
 use std::fmt;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::aggregate::{ReturnAggregate, ReturnStatus};
-use super::events::ItemCondition;
+use super::events::{EventType, ItemCondition};
 use super::limits::Limit;
 use super::money::Currency;
 
@@ -35,21 +36,34 @@ pub fn ready_to_settle(aggregate: &ReturnAggregate) -> bool {
             .is_some_and(|p| p.lines.iter().all(LineProgress::is_accounted_for) && p.refund.is_settled())
 }
 
-/// What is still needed before the return settles (empty once it is closed, settled or cancelled).
+/// What is still needed before the return settles, led by the events the ingress accepted that the return never
+/// recorded (listed whatever the status: a lost entity batch); once the return is closed, nothing else.
 ///
 /// Used by the stuck alert and the status endpoint; for an open return it is empty exactly when
 /// [`ready_to_settle`] holds.
 pub fn missing_pieces(aggregate: &ReturnAggregate) -> Vec<MissingPiece> {
-    if aggregate.status() != ReturnStatus::Open {
-        return Vec::new();
-    }
     let mut missing: Vec<MissingPiece> = aggregate
-        .conflicts()
+        .unrecorded_events()
         .iter()
-        .map(|conflict| MissingPiece::Conflict {
-            description: conflict.to_string(),
+        .map(|event| MissingPiece::EventNotRecorded {
+            event_type: event.event_type,
+            event_id: event.event_key.event_id().to_owned(),
+            source: event.event_key.source().map(str::to_owned),
+            message_id: event.message_id.clone(),
+            accepted_at: event.accepted_at,
         })
         .collect();
+    if aggregate.unrecorded_overflow() > 0 {
+        missing.push(MissingPiece::MoreEventsNotRecorded {
+            count: aggregate.unrecorded_overflow(),
+        });
+    }
+    if aggregate.status() != ReturnStatus::Open {
+        return missing;
+    }
+    missing.extend(aggregate.conflicts().iter().map(|conflict| MissingPiece::Conflict {
+        description: conflict.to_string(),
+    }));
     if let Some(limit) = aggregate.limit_reached() {
         missing.push(MissingPiece::LimitReached { limit });
     }
@@ -237,6 +251,27 @@ impl RefundProgress {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum MissingPiece {
+    /// The ingress accepted this event and signalled it to the return, but the return never recorded it: the
+    /// entity batch that held it was lost (a handler crash). Re-send it (README, "Recovering lost events").
+    EventNotRecorded {
+        /// Its type.
+        event_type: EventType,
+        /// Its id.
+        event_id: String,
+        /// Its producer, when named.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+        /// The Service Bus message it came in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<String>,
+        /// When the ingress accepted it.
+        accepted_at: DateTime<Utc>,
+    },
+    /// More events like [`MissingPiece::EventNotRecorded`] than the return lists.
+    MoreEventsNotRecorded {
+        /// How many.
+        count: u32,
+    },
     /// Two versions of a fact (or of an event) are recorded: the return is held until a person decides.
     Conflict {
         /// The conflict in words.
@@ -274,6 +309,26 @@ pub enum MissingPiece {
 impl fmt::Display for MissingPiece {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            MissingPiece::EventNotRecorded {
+                event_type,
+                event_id,
+                message_id,
+                accepted_at,
+                ..
+            } => {
+                write!(f, "event {event_id} ({event_type}")?;
+                if let Some(message_id) = message_id {
+                    write!(f, ", message {message_id}")?;
+                }
+                write!(
+                    f,
+                    ") accepted at {} but never recorded",
+                    accepted_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+                )
+            }
+            MissingPiece::MoreEventsNotRecorded { count } => {
+                write!(f, "{count} more event(s) accepted but never recorded")
+            }
             MissingPiece::Conflict { description } => write!(f, "conflict: {description}"),
             MissingPiece::LimitReached { limit } => write!(
                 f,

@@ -94,6 +94,15 @@ pub fn stuck_alert_id(return_id: &ReturnId) -> Uuid {
     Uuid::new_v5(&MESSAGE_ID_NAMESPACE, format!("return-stuck:{return_id}").as_bytes())
 }
 
+/// The id of the alert naming `event`, an event accepted for `return_id` but not recorded, raised after the
+/// return's stuck alert (or after it closed): one per event, whichever check finds it.
+pub fn unrecorded_alert_id(return_id: &ReturnId, event: &EventKey) -> Uuid {
+    Uuid::new_v5(
+        &MESSAGE_ID_NAMESPACE,
+        format!("return-unrecorded:{return_id}:{event}").as_bytes(),
+    )
+}
+
 /// The de-duplication key of an event: `"<source> <eventId>"` when the event names its source, else `"<eventId>"`.
 ///
 /// Following CloudEvents, `source` + `id` identify an event; two deliveries with the same key are the same event.

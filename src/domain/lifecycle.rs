@@ -22,7 +22,7 @@ use super::completion::{self, progress};
 use super::events::{EventPayload, EventType, ReturnEvent};
 use super::identifiers::settled_notification_id;
 use super::limits::MAX_LISTED_EVENTS;
-use super::records::{Fact, LateEvent};
+use super::records::{AcceptedEvent, Fact, LateEvent};
 use super::tombstone::{EventTrace, RefundTotals, Tombstone, UnitTotals};
 
 /// The time rules of the domain (from app settings).
@@ -42,6 +42,21 @@ impl Default for DomainConfig {
             tombstone_retention: Duration::days(90),
         }
     }
+}
+
+/// How long after the ingress's check of a return's last event is due the state of a closed return is still kept:
+/// room for clock differences between instances and for a backlog of due signals.
+pub const CHECK_GRACE: Duration = Duration::days(1);
+
+/// What [`ReturnAggregate::note_accepted`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptedCheck {
+    /// The event (or the same fact under another key) is recorded.
+    Recorded,
+    /// The event is not recorded and was already listed as such (a second check of a redelivered message).
+    AlreadyListed,
+    /// The event is not recorded: it is listed now (or counted, beyond the list), and an alert must name it.
+    NotRecorded,
 }
 
 /// What [`ReturnAggregate::apply`] did with an event.
@@ -123,15 +138,18 @@ impl ReturnAggregate {
             limit_reached,
         };
         let key = event.event_key();
+        self.last_event_at = Some(self.last_event_at.map_or(now, |last| last.max(now)));
         if self.status.is_closed() {
             let fingerprint = fact_fingerprint(event);
-            return match self.seen(&key, &fingerprint) {
+            let applied = match self.seen(&key, &fingerprint) {
                 Seen::Same => outcome(Disposition::Duplicate, false, None, false),
                 seen => {
                     self.note_late(event, now, fingerprint, seen == Seen::OtherContent);
                     outcome(Disposition::Late, false, None, false)
                 }
             };
+            self.forget_recorded_unrecorded();
+            return applied;
         }
         let first_event = self.first_seen_at.is_none();
         if first_event {
@@ -151,7 +169,47 @@ impl ReturnAggregate {
             _ => None,
         };
         let limit_reached = !had_limit && self.limit_reached.is_some();
+        self.forget_recorded_unrecorded();
         outcome(disposition, first_event, transition, limit_reached)
+    }
+
+    /// Answers the ingress's check of an event it accepted (see [`AcceptedEvent`]): was it recorded? An event
+    /// that was not (its entity batch was lost) is listed on the return until it is recorded (the first
+    /// [`MAX_LISTED_EVENTS`]; beyond, counted), and the return counts as known since the event was accepted, so
+    /// its stuck alert is due at once ([`take_stuck_alert`](Self::take_stuck_alert)).
+    pub fn note_accepted(&mut self, accepted: &AcceptedEvent) -> AcceptedCheck {
+        if self.seen(&accepted.event_key, &accepted.fingerprint) == Seen::Same {
+            return AcceptedCheck::Recorded;
+        }
+        let listed =
+            |known: &AcceptedEvent| known.event_key == accepted.event_key && known.fingerprint == accepted.fingerprint;
+        if self.unrecorded.iter().any(listed) {
+            return AcceptedCheck::AlreadyListed;
+        }
+        self.first_seen_at = Some(
+            self.first_seen_at
+                .map_or(accepted.accepted_at, |first| first.min(accepted.accepted_at)),
+        );
+        if self.unrecorded.len() >= MAX_LISTED_EVENTS {
+            self.unrecorded_overflow = self.unrecorded_overflow.saturating_add(1);
+            return AcceptedCheck::NotRecorded;
+        }
+        let order = |event: &AcceptedEvent| (event.accepted_at, event.event_key.clone());
+        let at = self.unrecorded.partition_point(|known| order(known) < order(accepted));
+        self.unrecorded.insert(at, accepted.clone());
+        AcceptedCheck::NotRecorded
+    }
+
+    /// Drops the unrecorded events that are recorded by now (an operator re-sent them).
+    fn forget_recorded_unrecorded(&mut self) {
+        if self.unrecorded.is_empty() {
+            return;
+        }
+        let unrecorded = std::mem::take(&mut self.unrecorded);
+        self.unrecorded = unrecorded
+            .into_iter()
+            .filter(|event| self.seen(&event.event_key, &event.fingerprint) != Seen::Same)
+            .collect();
     }
 
     fn close_if_done(&mut self, now: DateTime<Utc>) -> Option<Transition> {
@@ -207,9 +265,14 @@ impl ReturnAggregate {
         self.first_seen_at.map(|first| first + config.stuck_after)
     }
 
-    /// When the state of a closed return may be deleted: closed + `tombstone_retention`. `None` while open.
+    /// When the state of a closed return may be deleted: closed + `tombstone_retention`, but not before the
+    /// ingress's check of the last event processed is due (its acceptance + `stuck_after`, see
+    /// [`AcceptedEvent`]) and [`CHECK_GRACE`] has passed, so a check never finds the state of a recorded event
+    /// gone. `None` while open.
     pub fn purge_at(&self, config: &DomainConfig) -> Option<DateTime<Utc>> {
-        self.closed_at.map(|closed| closed + config.tombstone_retention)
+        let retained = self.closed_at.map(|closed| closed + config.tombstone_retention)?;
+        let checked = self.last_event_at.map(|last| last + config.stuck_after + CHECK_GRACE);
+        Some(checked.map_or(retained, |checked| retained.max(checked)))
     }
 
     /// Whether the state may be deleted at `now`.
@@ -217,11 +280,12 @@ impl ReturnAggregate {
         self.purge_at(config).is_some_and(|at| now >= at)
     }
 
-    /// Whether the stuck alert is due at `now`: the return is open, was not alerted, and its deadline has passed
-    /// or it reached a cap. If so, marks it alerted (the alert fires once) and returns the deadline.
+    /// Whether the stuck alert is due at `now`: the return is open, was not alerted, and its deadline has passed,
+    /// it reached a cap, or an event accepted for it was not recorded. If so, marks it alerted (the alert fires once) and returns the deadline.
     pub fn take_stuck_alert(&mut self, now: DateTime<Utc>, config: &DomainConfig) -> Option<DateTime<Utc>> {
         let deadline = self.stuck_deadline(config)?;
-        let due = now >= deadline || self.limit_reached.is_some();
+        let lost_events = !self.unrecorded.is_empty() || self.unrecorded_overflow > 0;
+        let due = now >= deadline || self.limit_reached.is_some() || lost_events;
         if self.status.is_closed() || self.stuck_alerted_at.is_some() || !due {
             return None;
         }
@@ -288,6 +352,9 @@ impl ReturnAggregate {
             late: std::mem::take(&mut self.late),
             late_overflow: self.late_overflow,
             tombstone: Some(tombstone),
+            last_event_at: self.last_event_at,
+            unrecorded: std::mem::take(&mut self.unrecorded),
+            unrecorded_overflow: self.unrecorded_overflow,
             ..Self::new(self.return_id.clone())
         };
         true

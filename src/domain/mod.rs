@@ -10,6 +10,7 @@
 //! | it just settled | [`ReturnSettledNotification::from_aggregate`], then start the orchestration |
 //! | the notification went out | [`ReturnAggregate::compact`] keeps the [tombstone](tombstone::Tombstone) |
 //! | the first event was seen | schedule a check at [`ReturnAggregate::stuck_deadline`] |
+//! | the ingress accepted an event | [`accepted_event`]; its check at acceptance + `stuck_after` asks [`ReturnAggregate::note_accepted`] whether it was recorded |
 //! | the deadline check fires, or a cap was reached | [`ReturnAggregate::check_stuck`] → at most one [`ReturnStuckAlert`] |
 //! | status endpoint | [`ReturnStatusReport::of`], [`missing_pieces`] |
 //! | purge | [`ReturnAggregate::is_purgeable`] |
@@ -37,14 +38,15 @@ pub mod records;
 pub mod status_report;
 pub mod tombstone;
 
-pub use aggregate::{Conflict, ReturnAggregate, ReturnStatus};
+pub use aggregate::{accepted_event, Conflict, ReturnAggregate, ReturnStatus};
 pub use completion::{missing_pieces, ready_to_settle, MissingPiece};
 pub use event_parser::parse_event;
 pub use events::{EventPayload, EventType, ItemCondition, ReturnEvent};
 pub use identifiers::{EventKey, ReturnId};
 pub use invalid_event::{InvalidEvent, InvalidEventRecord, KeptBody, Problem};
-pub use lifecycle::{ApplyOutcome, Disposition, DomainConfig, Transition};
+pub use lifecycle::{AcceptedCheck, ApplyOutcome, Disposition, DomainConfig, Transition};
 pub use limits::Limit;
 pub use money::{Currency, Money};
 pub use notification::{ReturnSettledNotification, ReturnStuckAlert};
+pub use records::AcceptedEvent;
 pub use status_report::ReturnStatusReport;

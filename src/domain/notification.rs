@@ -15,12 +15,12 @@ use super::events::{EventType, ItemCondition};
 use super::identifiers::{EventKey, ReturnId};
 use super::lifecycle::DomainConfig;
 use super::money::Currency;
-use super::records::RejectedEvent;
+use super::records::{AcceptedEvent, RejectedEvent};
 
 /// The schema version of the published messages.
 pub const NOTIFICATION_SCHEMA_VERSION: u32 = 1;
 
-pub use super::identifiers::{settled_notification_id, stuck_alert_id};
+pub use super::identifiers::{settled_notification_id, stuck_alert_id, unrecorded_alert_id};
 
 /// The kind of a published message (its `kind` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,6 +314,22 @@ impl ReturnAggregate {
     pub fn check_stuck(&mut self, now: DateTime<Utc>, config: &DomainConfig) -> Option<ReturnStuckAlert> {
         let deadline = self.take_stuck_alert(now, config)?;
         Some(ReturnStuckAlert::build(self, deadline, now))
+    }
+}
+
+impl ReturnAggregate {
+    /// The alert naming `accepted`, an event the ingress accepted that the return did not record, when the return's
+    /// stuck alert went out before (or the return is closed): the same message as the stuck alert, with its own id
+    /// ([`unrecorded_alert_id`]), the check's deadline, and what is missing now (led by the unrecorded events).
+    pub fn unrecorded_alert(
+        &self,
+        accepted: &AcceptedEvent,
+        now: DateTime<Utc>,
+        config: &DomainConfig,
+    ) -> ReturnStuckAlert {
+        let mut alert = ReturnStuckAlert::build(self, accepted.accepted_at + config.stuck_after, now);
+        alert.alert_id = unrecorded_alert_id(self.return_id(), &accepted.event_key);
+        alert
     }
 }
 

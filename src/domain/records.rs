@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::events::{EventType, ItemCondition, RefundIssued, ReturnBooked, ReturnCancelled, ReturnItemsReceived};
 use super::identifiers::EventKey;
+use super::limits::MAX_IDENTIFIER_BYTES;
 use super::money::Currency;
 
 /// The booking of the return.
@@ -254,6 +255,54 @@ pub struct LateEvent {
     pub summary: String,
     /// The [fingerprint](Fact::fingerprint) of its fact (a redelivery is a duplicate, not another late event).
     pub fingerprint: String,
+}
+
+/// An event the ingress accepted and signalled to its return, as the ingress's later check names it: the check
+/// asks the return whether it recorded the event, so a lost entity batch cannot lose an event in silence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptedEvent {
+    /// The event.
+    pub event_key: EventKey,
+    /// Its type.
+    pub event_type: EventType,
+    /// The [fingerprint](Fact::fingerprint) of its fact (the same fact recorded under another key counts as
+    /// recorded).
+    pub fingerprint: String,
+    /// The Service Bus `MessageId` it came in (cut to [`MAX_IDENTIFIER_BYTES`]), what an operator looks for in
+    /// the audit copy of the events topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// When the ingress accepted it.
+    pub accepted_at: DateTime<Utc>,
+}
+
+impl AcceptedEvent {
+    /// The accepted event `event_key` of `event_type` stating the fact with `fingerprint`, received in
+    /// `message_id` and accepted at `accepted_at`; the message id is cut to [`MAX_IDENTIFIER_BYTES`] (it is stored on
+    /// the return when the event is not recorded, and a return's state is bounded).
+    pub fn new(
+        event_key: EventKey,
+        event_type: EventType,
+        fingerprint: String,
+        message_id: Option<&str>,
+        accepted_at: DateTime<Utc>,
+    ) -> Self {
+        let message_id = message_id.map(|id| {
+            let mut end = id.len().min(MAX_IDENTIFIER_BYTES);
+            while !id.is_char_boundary(end) {
+                end -= 1;
+            }
+            id[..end].to_owned()
+        });
+        Self {
+            event_key,
+            event_type,
+            fingerprint,
+            message_id,
+            accepted_at,
+        }
+    }
 }
 
 /// A fact the aggregate records: one per kind of event. Two records state the same fact when they differ only

@@ -16,8 +16,8 @@ use super::settings::DurableSettings;
 use crate::domain::log_text::for_log;
 use crate::domain::notification::MessageKind;
 use crate::domain::{
-    Conflict, Disposition, InvalidEventRecord, KeptBody, ReturnAggregate, ReturnEvent, ReturnId,
-    ReturnSettledNotification, ReturnStatus,
+    AcceptedCheck, AcceptedEvent, Conflict, Disposition, InvalidEventRecord, KeptBody, ReturnAggregate, ReturnEvent,
+    ReturnId, ReturnSettledNotification, ReturnStatus,
 };
 
 /// The entity's state: the aggregate and what was published about it.
@@ -74,7 +74,10 @@ pub fn run(ctx: &mut EntityContext, settings: &DurableSettings) -> Result<Value,
     };
     match operation {
         AggregateOperation::Apply(event) => apply_event(ctx, settings, return_id, state, *event, now),
-        AggregateOperation::CheckDeadline => check_deadline(ctx, settings, state, now),
+        AggregateOperation::CheckDeadline(None) => check_deadline(ctx, settings, state, now),
+        AggregateOperation::CheckDeadline(Some(accepted)) => {
+            check_accepted(ctx, settings, return_id, state, &accepted, now)
+        }
         AggregateOperation::Published(report) => published(ctx, settings, state, report.kind, report.published_at),
         AggregateOperation::Expire => expire(ctx, settings, state, now),
     }
@@ -198,7 +201,7 @@ fn apply_event(
     let outcome = state.aggregate.apply(&event, now);
     if outcome.first_event {
         if let Some(deadline) = state.aggregate.stuck_deadline(&settings.domain) {
-            signal_self_at(ctx, &AggregateOperation::CheckDeadline, deadline)?;
+            signal_self_at(ctx, &AggregateOperation::CheckDeadline(None), deadline)?;
         }
     }
     match &outcome.disposition {
@@ -296,12 +299,46 @@ fn check_deadline(
             .stuck_deadline(&settings.domain)
             .filter(|d| waiting && now < *d)
         {
-            signal_self_at(ctx, &AggregateOperation::CheckDeadline, deadline)?;
+            signal_self_at(ctx, &AggregateOperation::CheckDeadline(None), deadline)?;
         }
         return Ok(Value::Bool(false));
     }
     ctx.set_state(&state)?;
     Ok(Value::Bool(true))
+}
+
+/// The ingress's check of one accepted event, due at its acceptance + `stuck_after`. A recorded event needs
+/// nothing but the ordinary deadline check (in case the return's own check was lost with its batch). An event the
+/// return never recorded (its batch was lost) is listed on the return and named in an alert: the stuck alert when
+/// it has not gone out yet (a return with no recorded event at all gets its state here), else an alert of its
+/// own. Redelivered messages send the same check twice; the second finds the event listed and raises nothing.
+fn check_accepted(
+    ctx: &mut EntityContext,
+    settings: &DurableSettings,
+    return_id: ReturnId,
+    state: Option<AggregateEntityState>,
+    accepted: &AcceptedEvent,
+    now: DateTime<Utc>,
+) -> Result<Value, Error> {
+    let mut state = state.unwrap_or_else(|| AggregateEntityState::new(return_id));
+    let check = state.aggregate.note_accepted(accepted);
+    if check == AcceptedCheck::NotRecorded {
+        tracing::warn!(
+            return_id = state.aggregate.return_id().as_str(),
+            event_id = for_log(accepted.event_key.event_id()),
+            event_type = %accepted.event_type,
+            message_id = for_log(accepted.message_id.as_deref().unwrap_or("")),
+            "event accepted at ingress but never recorded by its return (its entity batch was lost): alert raised"
+        );
+        if !raise_stuck_alert(ctx, settings, &mut state, now)? {
+            let alert = state.aggregate.unrecorded_alert(accepted, now, &settings.domain);
+            start(ctx, &Publication::Unrecorded(Box::new(alert)))?;
+        }
+    } else if !raise_stuck_alert(ctx, settings, &mut state, now)? {
+        return Ok(json!({ "recorded": check == AcceptedCheck::Recorded }));
+    }
+    ctx.set_state(&state)?;
+    Ok(json!({ "recorded": check == AcceptedCheck::Recorded }))
 }
 
 fn published(

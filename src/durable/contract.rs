@@ -8,7 +8,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::domain::notification::MessageKind;
-use crate::domain::{InvalidEventRecord, ReturnEvent, ReturnId, ReturnSettledNotification, ReturnStuckAlert};
+use crate::domain::{
+    AcceptedEvent, InvalidEventRecord, ReturnEvent, ReturnId, ReturnSettledNotification, ReturnStuckAlert,
+};
 
 /// The entity name of the return aggregate: the entity function's name (entity names are case-insensitive).
 pub const AGGREGATE_ENTITY: &str = "EntityFunction";
@@ -46,8 +48,10 @@ pub fn aggregate_entity_id(return_id: &ReturnId) -> EntityId {
 pub enum AggregateOperation {
     /// Fold one validated event into the return (sent by the Service Bus function).
     Apply(Box<ReturnEvent>),
-    /// The scheduled check of the stuck deadline (the entity signals itself).
-    CheckDeadline,
+    /// The scheduled check of the stuck deadline: the entity's own, at its first event + `stuck_after` (no input),
+    /// or the ingress's, at an accepted event's acceptance + `stuck_after`, naming that event: a separate, later
+    /// batch asks whether the event was recorded, so a lost batch cannot lose it in silence.
+    CheckDeadline(Option<Box<AcceptedEvent>>),
     /// A message about the return went out (sent by the orchestrator).
     Published(Published),
     /// The scheduled deletion of the tombstone (the entity signals itself).
@@ -92,7 +96,7 @@ impl AggregateOperation {
     pub fn name(&self) -> &'static str {
         match self {
             AggregateOperation::Apply(_) => Self::NAMES[0],
-            AggregateOperation::CheckDeadline => Self::NAMES[1],
+            AggregateOperation::CheckDeadline(_) => Self::NAMES[1],
             AggregateOperation::Published(_) => Self::NAMES[2],
             AggregateOperation::Expire => Self::NAMES[3],
         }
@@ -135,6 +139,8 @@ pub enum Publication {
     Stuck(Box<ReturnStuckAlert>),
     /// An event the entity refused, for the invalid-events queue.
     InvalidEvent(Box<InvalidEventRecord>),
+    /// An alert naming an accepted event the return did not record, after its stuck alert went out.
+    Unrecorded(Box<ReturnStuckAlert>),
 }
 
 /// The namespace of the UUID v5 part of invalid-event instance ids.
@@ -145,7 +151,7 @@ impl Publication {
     pub fn activity(&self) -> &'static str {
         match self {
             Publication::Settled(_) => PUBLISH_NOTIFICATION,
-            Publication::Stuck(_) => PUBLISH_ALERT,
+            Publication::Stuck(_) | Publication::Unrecorded(_) => PUBLISH_ALERT,
             Publication::InvalidEvent(_) => PUBLISH_INVALID_EVENT,
         }
     }
@@ -154,17 +160,18 @@ impl Publication {
     pub fn message(&self) -> Result<Value, serde_json::Error> {
         match self {
             Publication::Settled(notification) => serde_json::to_value(notification),
-            Publication::Stuck(alert) => serde_json::to_value(alert),
+            Publication::Stuck(alert) | Publication::Unrecorded(alert) => serde_json::to_value(alert),
             Publication::InvalidEvent(record) => serde_json::to_value(record),
         }
     }
 
-    /// The kind of message the entity records as published; `None` for kept events, which it does not track.
+    /// The kind of message the entity records as published; `None` for kept events and alerts about unrecorded
+    /// events, which it does not track.
     pub fn published_kind(&self) -> Option<MessageKind> {
         match self {
             Publication::Settled(_) => Some(MessageKind::ReturnSettled),
             Publication::Stuck(_) => Some(MessageKind::ReturnStuck),
-            Publication::InvalidEvent(_) => None,
+            Publication::InvalidEvent(_) | Publication::Unrecorded(_) => None,
         }
     }
 
@@ -172,18 +179,20 @@ impl Publication {
     pub fn return_id(&self) -> Option<&str> {
         match self {
             Publication::Settled(notification) => Some(notification.return_id.as_str()),
-            Publication::Stuck(alert) => Some(alert.return_id.as_str()),
+            Publication::Stuck(alert) | Publication::Unrecorded(alert) => Some(alert.return_id.as_str()),
             Publication::InvalidEvent(record) => record.return_id.as_deref(),
         }
     }
 
-    /// The orchestration instance id: `returns-settled-<returnId>`, `returns-stuck-<returnId>`, or
-    /// `returns-invalid-<uuid>` for a kept event (a UUID v5 of its return and body, so a redelivered refusal starts
-    /// no second orchestration).
+    /// The orchestration instance id: `returns-settled-<returnId>`, `returns-stuck-<returnId>`,
+    /// `returns-unrecorded-<alertId>` for an alert about an unrecorded event (its id is a UUID v5 of the return
+    /// and the event), or `returns-invalid-<uuid>` for a kept event (a UUID v5 of its return and body, so a
+    /// redelivered refusal starts no second orchestration).
     pub fn instance_id(&self) -> String {
         match self {
             Publication::Settled(notification) => settled_instance_id(&notification.return_id),
             Publication::Stuck(alert) => stuck_instance_id(&alert.return_id),
+            Publication::Unrecorded(alert) => format!("returns-unrecorded-{}", alert.alert_id),
             Publication::InvalidEvent(record) => {
                 let body = serde_json::to_string(&record.body).unwrap_or_default();
                 let name = format!(
@@ -220,8 +229,16 @@ mod tests {
             kind: MessageKind::ReturnSettled,
             published_at: "2025-03-15T09:00:08Z".parse().unwrap(),
         };
+        let accepted = crate::domain::AcceptedEvent::new(
+            crate::domain::EventKey::new(Some("warehouse"), "EVT-5"),
+            crate::domain::EventType::ReturnItemsReceived,
+            "0123456789abcdef0123456789abcdef".to_owned(),
+            Some("MSG-5"),
+            "2025-03-15T09:00:00Z".parse().unwrap(),
+        );
         for operation in [
-            AggregateOperation::CheckDeadline,
+            AggregateOperation::CheckDeadline(None),
+            AggregateOperation::CheckDeadline(Some(Box::new(accepted))),
             AggregateOperation::Expire,
             AggregateOperation::Published(published),
         ] {

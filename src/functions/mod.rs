@@ -4,6 +4,8 @@
 pub use crate::durable::contract::CLIENT_BINDING;
 
 pub mod durable;
+pub mod ingress;
 pub mod purge;
+pub mod resend;
 pub mod service_bus;
 pub mod status;

@@ -1,5 +1,5 @@
 //! `ServiceBusTrigger`: one return event from Service Bus → validated → signalled to the return's aggregate
-//! entity through the durable client.
+//! entity through the durable client, with its later check ([`super::ingress`]).
 //!
 //! Failure policy (see the README, "Bad input"):
 //! - an invalid event (not JSON, unknown type, missing or malformed return id, wrong shapes) is never signalled;
@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use crate::domain::log_text::for_log;
 use crate::domain::{parse_event, InvalidEvent, InvalidEventRecord, KeptBody, ReturnEvent};
-use crate::durable::contract::{aggregate_entity_id, AggregateOperation};
 use crate::error::AppError;
+use crate::functions::ingress::{event_type_hint, signal_accepted_event};
 use crate::json_budget;
 use crate::state::AppState;
 
@@ -55,18 +55,16 @@ pub async fn handle(state: &AppState, request: InvokeRequest) -> Result<InvokeRe
     };
     let binding = binding?;
     let client = state.clients.client_for(&binding)?;
-    let entity = aggregate_entity_id(event.return_id());
+    let return_id = event.return_id().clone();
     let event_type = event.event_type();
     let log = accepted_log(&event);
-    let operation = AggregateOperation::Apply(Box::new(event));
-    client
-        .signal_entity(&entity, operation.name(), &operation.input())
-        .await?;
+    let message_id = message.message_id.as_deref();
+    signal_accepted_event(&client, &state.durable_settings, event, message_id, Utc::now()).await?;
     tracing::info!(
-        message_id = for_log(message.message_id.as_deref().unwrap_or("")),
-        return_id = entity.key(),
+        message_id = for_log(message_id.unwrap_or("")),
+        return_id = return_id.as_str(),
         event_type = %event_type,
-        "event signalled to its return"
+        "event signalled to its return, its check scheduled"
     );
     Ok(InvokeResponse::new().with_log(log))
 }
@@ -129,13 +127,14 @@ impl ReceivedMessage {
         let subject = request
             .metadata_string("Subject")?
             .or(request.metadata_string("Label")?);
-        let type_from_properties = request
-            .metadata_object("ApplicationProperties")?
-            .and_then(|properties| properties.get("eventType").and_then(Value::as_str).map(str::to_string));
+        let properties = request.metadata_object("ApplicationProperties")?;
+        let type_property = properties
+            .as_ref()
+            .and_then(|properties| properties.get("eventType").and_then(Value::as_str));
         Ok(Self {
             body,
             message_id,
-            type_hint: type_from_properties.or_else(|| subject.clone()),
+            type_hint: event_type_hint(type_property, subject.as_deref()),
             subject,
             delivery_count: request.metadata_int("DeliveryCount")?,
         })

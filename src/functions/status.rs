@@ -1,7 +1,7 @@
 //! `ReturnStatus`: `GET /api/returns/{returnId}` (function-key auth) answers what has arrived for a return, what
 //! is missing, and whether the notification went out — read from the return's entity through the durable client.
 
-use durabletask_sdk::functions::{HttpResponseData, InvokeRequest, InvokeResponse};
+use durabletask_sdk::functions::{HttpRequestData, HttpResponseData, InvokeRequest, InvokeResponse};
 use serde_json::json;
 
 use crate::domain::{ReturnId, ReturnStatusReport};
@@ -19,22 +19,9 @@ pub const RESPONSE_BINDING: &str = "res";
 /// Answers one status request.
 pub async fn handle(state: &AppState, request: &InvokeRequest) -> Result<InvokeResponse, AppError> {
     let http = request.http_request(REQUEST_BINDING)?;
-    let raw_id = http
-        .params
-        .get("returnId")
-        .cloned()
-        .or_else(|| request.metadata_string("returnId").ok().flatten());
-    let Some(raw_id) = raw_id else {
-        return Ok(respond(&error(400, "the route has no returnId")));
-    };
-    let return_id = match ReturnId::parse(&raw_id) {
-        Ok(id) => id,
-        Err(problem) => {
-            return Ok(respond(&error(
-                400,
-                &format!("returnId '{raw_id}' is invalid: {problem}"),
-            )))
-        }
+    let return_id = match route_return_id(request, &http) {
+        Ok(return_id) => return_id,
+        Err(answer) => return Ok(respond(&answer)),
     };
     let client = state.clients.client_for(&request.durable_client(CLIENT_BINDING)?)?;
     let entity = client.get_entity(&aggregate_entity_id(&return_id)).await?;
@@ -64,7 +51,21 @@ pub async fn handle(state: &AppState, request: &InvokeRequest) -> Result<InvokeR
     ))
 }
 
-fn respond(response: &HttpResponseData) -> InvokeResponse {
+/// The `{returnId}` of the route, or the 400 answer naming what is wrong with it.
+pub(super) fn route_return_id(request: &InvokeRequest, http: &HttpRequestData) -> Result<ReturnId, HttpResponseData> {
+    let raw_id = http
+        .params
+        .get("returnId")
+        .cloned()
+        .or_else(|| request.metadata_string("returnId").ok().flatten());
+    let Some(raw_id) = raw_id else {
+        return Err(error(400, "the route has no returnId"));
+    };
+    ReturnId::parse(&raw_id).map_err(|problem| error(400, &format!("returnId '{raw_id}' is invalid: {problem}")))
+}
+
+/// The answer through the `res` output binding.
+pub(super) fn respond(response: &HttpResponseData) -> InvokeResponse {
     InvokeResponse::new().with_http_output(RESPONSE_BINDING, response)
 }
 

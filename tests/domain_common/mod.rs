@@ -105,13 +105,14 @@ pub fn cancelled(return_id: &str, event_id: &str) -> Value {
     )
 }
 
-/// The persisted state of `aggregate` without processing times (`processedAt`): what must not depend on the order
+/// The persisted state of `aggregate` without processing times (`processedAt`, `lastEventAt`): what must not depend on the order
 /// or timing of deliveries.
 pub fn facts_of(aggregate: &ReturnAggregate) -> Value {
     fn strip(value: &mut Value) {
         match value {
             Value::Object(fields) => {
                 fields.remove("processedAt");
+                fields.remove("lastEventAt");
                 fields.values_mut().for_each(strip);
             }
             Value::Array(items) => items.iter_mut().for_each(strip),

@@ -61,6 +61,9 @@ pub struct HostOptions {
     pub published_path: Option<PathBuf>,
     /// Where to write dead-lettered messages (JSONL), if anywhere.
     pub dead_letter_path: Option<PathBuf>,
+    /// Where to write the audit copy of every message sent to the app's Service Bus triggers (JSONL in the
+    /// message-file format), if anywhere; it is kept in memory either way ([`LocalHost::audited`]).
+    pub audit_path: Option<PathBuf>,
     /// Where the handler's output goes.
     pub handler_output: HandlerOutput,
     /// A function timeout replacing host.json's `functionTimeout`.
@@ -87,6 +90,7 @@ impl HostOptions {
             engine,
             published_path: None,
             dead_letter_path: None,
+            audit_path: None,
             handler_output: HandlerOutput::Prefixed,
             function_timeout: None,
             startup_timeout: Duration::from_secs(30),
@@ -286,6 +290,7 @@ impl LocalHost {
         let command = handler_command(&app, &options)?;
         let stats = Arc::new(Stats::default());
         let records = Records::new(options.published_path.as_deref(), options.dead_letter_path.as_deref())
+            .and_then(|records| records.with_audit_file(options.audit_path.as_deref()))
             .map_err(|(path, source)| HostError::Io { path, source })?;
         let records = Arc::new(records);
 
@@ -443,6 +448,12 @@ impl LocalHost {
     /// The messages dead-lettered so far.
     pub fn dead_lettered(&self) -> Vec<DeadLetteredMessage> {
         self.records.dead_lettered()
+    }
+
+    /// The audit copy: every message sent to the app's Service Bus triggers so far, as the topic's audit
+    /// subscription keeps it ([`crate::triggers::audit`]).
+    pub fn audited(&self) -> Vec<ServiceBusMessage> {
+        self.records.audited()
     }
 
     /// The handler's current port, once it is ready.

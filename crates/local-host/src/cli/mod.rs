@@ -1,10 +1,12 @@
 //! The `local-host` command line: `local-host run` delivers message files to the app, fires timers, waits until
 //! nothing is left to do and prints a summary ([`run`]); `local-host status <id>` prints what the app's status
-//! function answers ([`status`]); `local-host engine` only starts the local engine. The exit code tells how it
+//! function answers ([`status`]); `local-host resend <returnId>` re-sends a return's messages from the audit copy
+//! of a run ([`resend`]); `local-host engine` only starts the local engine. The exit code tells how it
 //! went ([`exit`], also in `--help`); what is logged is in [`logging`].
 
 pub mod exit;
 pub mod logging;
+pub mod resend;
 pub mod run;
 pub mod status;
 
@@ -15,6 +17,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 pub use exit::{ExitStatus, EXIT_CODES};
+pub use resend::ResendArgs;
 pub use run::RunArgs;
 pub use status::StatusArgs;
 
@@ -38,6 +41,10 @@ pub enum Command {
     /// Print what the app's status function answers for one id (a return id, by default through ReturnStatus).
     #[command(after_help = EXIT_CODES)]
     Status(StatusArgs),
+    /// Re-send a return's messages from the audit copy of a run (`run --audit FILE`) to a serving local-host's
+    /// re-send function (recovering events lost with a failed entity batch).
+    #[command(after_help = EXIT_CODES)]
+    Resend(ResendArgs),
     /// Start the local durable engine and print its address until interrupted.
     Engine(EngineArgs),
 }
@@ -93,6 +100,7 @@ pub async fn main(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => run::run(*args).await,
         Command::Status(args) => status::status(args).await,
+        Command::Resend(args) => resend::resend(args).await,
         Command::Engine(args) => engine(args).await.map(|()| ExitStatus::Success),
     };
     match outcome {

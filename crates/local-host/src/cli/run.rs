@@ -33,6 +33,10 @@ pub struct RunArgs {
     /// Where to write dead-lettered messages (JSONL).
     #[arg(long, value_name = "FILE")]
     pub dead_letter: Option<PathBuf>,
+    /// Where to write the audit copy of every message sent to the app (JSONL, message-file format), the local
+    /// equivalent of the events topic's audit subscription; `local-host resend` reads it.
+    #[arg(long, value_name = "FILE")]
+    pub audit: Option<PathBuf>,
     /// Use a running durable engine (TaskHubSidecarService) instead of starting the local one.
     #[arg(long, value_name = "ADDR")]
     pub engine: Option<String>,
@@ -120,6 +124,7 @@ pub async fn run(args: RunArgs) -> Result<ExitStatus, String> {
     options.settings = args.settings.clone();
     options.published_path = args.published.clone();
     options.dead_letter_path = args.dead_letter.clone();
+    options.audit_path = args.audit.clone();
     options.handler_output = args
         .handler_log
         .clone()

@@ -1,6 +1,7 @@
 //! What the host does with `Outputs`: Service Bus output bindings become sent messages, recorded in
 //! memory and appended to the published-messages JSONL (`{"function", "binding", "destination", "body"}`);
-//! dead-lettered input messages are recorded the same way in their own JSONL.
+//! dead-lettered input messages are recorded the same way in their own JSONL, and so is the audit copy of every
+//! message sent to the app's Service Bus triggers ([`crate::triggers::audit`]).
 
 use std::fs::File;
 use std::io::Write as _;
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::app_model::{DataType, FunctionDefinition, OutputKind};
-use crate::triggers::messages::DeadLetteredMessage;
+use crate::triggers::messages::{DeadLetteredMessage, ServiceBusMessage};
 
 /// One message a function sent through a Service Bus output binding.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,8 +129,10 @@ impl JsonlFile {
 pub struct Records {
     published: Mutex<Vec<PublishedMessage>>,
     dead_lettered: Mutex<Vec<DeadLetteredMessage>>,
+    audited: Mutex<Vec<ServiceBusMessage>>,
     published_file: Option<JsonlFile>,
     dead_letter_file: Option<JsonlFile>,
+    audit_file: Option<JsonlFile>,
 }
 
 impl Records {
@@ -142,6 +145,33 @@ impl Records {
             dead_letter_file: dead_letter.map(create).transpose()?,
             ..Self::default()
         })
+    }
+
+    /// Also writes the audit copy to `path` (JSONL in the message-file format, truncated now), when given.
+    pub fn with_audit_file(mut self, path: Option<&Path>) -> Result<Self, (PathBuf, std::io::Error)> {
+        self.audit_file = path
+            .map(|path| JsonlFile::create(path).map_err(|error| (path.to_path_buf(), error)))
+            .transpose()?;
+        Ok(self)
+    }
+
+    /// Keeps the audit copy of messages sent to the app's Service Bus triggers.
+    pub fn audit<'a>(&self, messages: impl IntoIterator<Item = &'a ServiceBusMessage>) {
+        let mut audited = self.audited.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for message in messages {
+            if let Some(file) = &self.audit_file {
+                file.append(message);
+            }
+            audited.push(message.clone());
+        }
+    }
+
+    /// The audit copy so far: every message sent to the app's Service Bus triggers, in the order sent.
+    pub fn audited(&self) -> Vec<ServiceBusMessage> {
+        self.audited
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Records sent messages.

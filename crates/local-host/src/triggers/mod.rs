@@ -1,7 +1,8 @@
 //! The other triggers: Service Bus delivery with at-least-once semantics ([`service_bus`]) from message files
-//! ([`messages`]), timers fired on request ([`timers`]), and HTTP-triggered functions served on loopback
-//! ([`http`]).
+//! ([`messages`]) with the audit copy of every message sent ([`audit`]), timers fired on request ([`timers`]), and
+//! HTTP-triggered functions served on loopback ([`http`]).
 
+pub mod audit;
 pub mod http;
 pub mod messages;
 pub mod service_bus;

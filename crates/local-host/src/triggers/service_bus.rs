@@ -204,6 +204,8 @@ pub async fn deliver(context: &DeliveryContext, planned: Vec<PlannedMessage>) ->
         }
     }
     context.stats.messages_enqueued(planned.len() as u64);
+    // The topic's audit subscription keeps its own copy of every message sent, whatever happens to it here.
+    context.records.audit(planned.iter().map(|planned| &planned.message));
     let enqueued_at = Utc::now();
     let mut queue: VecDeque<Attempt> = planned
         .into_iter()
