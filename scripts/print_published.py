@@ -52,9 +52,15 @@ def main():
         print("\n  the first one in full:")
         print("  " + json.dumps(first, indent=2, sort_keys=True).replace("\n", "\n  "))
 
+    late = [a for a in alerts if a.get("kind") == "ReturnLateEvent"]
+    alerts = [a for a in alerts if a.get("kind") != "ReturnLateEvent"]
     print(f"\n== {len(alerts)} stuck-return alerts (queue return-alerts)")
     for a in sorted(alerts, key=lambda a: a["returnId"]):
         print(f"  {a['returnId']}  {a['summary']}")
+    if late:
+        print(f"\n== {len(late)} late-event alerts (queue return-alerts: events after a return settled)")
+        for a in sorted(late, key=lambda a: (a["returnId"], a["processedAt"])):
+            print(f"  {a['returnId']}  {a['eventType']}: {a['summary']}")
 
     print(f"\n== {len(invalid)} invalid events kept (queue return-events-invalid)")
     for i in invalid:

@@ -168,6 +168,11 @@ fn check_bounds(bodies: &[Value]) -> (ReturnAggregate, usize, usize) {
     let at = chrono::Utc::now();
     for (n, event) in events.iter().enumerate() {
         let outcome = aggregate.apply(event, at);
+        if let Some(late) = &outcome.late_event {
+            let alert = serde_json::to_vec(&aggregate.late_event_alert(late)).unwrap().len();
+            assert!(alert <= MAX_STATE_BYTES, "the late-event alert is {alert} bytes");
+            largest_message = largest_message.max(alert);
+        }
         if outcome.became_settled() {
             for (what, size) in messages_about(&aggregate, &events) {
                 assert!(size <= MAX_STATE_BYTES, "{what} is {size} bytes");

@@ -463,11 +463,19 @@ fn a_refund_after_a_final_one_is_recorded_not_ignored() {
         ],
     );
     assert_eq!(state.status(), ReturnStatus::Settled);
-    assert_eq!(
-        apply_all(&mut state, &[refund(R, "r2", "R2", 500)]),
-        [Disposition::Late]
-    );
+    let outcome = state.apply(&event(&refund(R, "r2", "R2", 500)), at(0));
+    assert_eq!(outcome.disposition, Disposition::Late);
     assert_eq!(state.late_events()[0].summary, "refund R2: 5.00 EUR");
+    // ... and it is told: the entity publishes this follow-up alert.
+    let alert = state.late_event_alert(outcome.late_event.as_ref().expect("the late refund is listed"));
+    assert_eq!(
+        (alert.return_status, alert.summary.as_str(), alert.event_key.to_string()),
+        (
+            ReturnStatus::Settled,
+            "refund R2: 5.00 EUR",
+            state.late_events()[0].event_key.to_string()
+        )
+    );
     assert!(state.compact());
     assert_eq!(state.late_events().len(), 1, "the tombstone keeps it");
 }

@@ -161,7 +161,28 @@ async fn late_and_duplicate_events_after_completion_never_send_a_second_email() 
 
     let notifications = published_to(&host, NOTIFICATIONS);
     assert_eq!(return_ids(&notifications), vec!["RET-2025-900002".to_string()]);
-    assert!(published_to(&host, ALERTS).is_empty());
+    // The late refund and the late cancellation are told once each (redeliveries are duplicates): a follow-up
+    // alert, never a second notification.
+    let alerts = published_to(&host, ALERTS);
+    let mut late: Vec<(String, String)> = alerts
+        .iter()
+        .map(|alert| {
+            assert_eq!(alert["kind"], "ReturnLateEvent", "{alert}");
+            assert_eq!(alert["returnStatus"], "Settled", "{alert}");
+            (
+                alert["eventType"].as_str().unwrap().to_owned(),
+                alert["returnId"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    late.sort();
+    assert_eq!(
+        late,
+        [
+            ("RefundIssued".to_owned(), "RET-2025-900002".to_owned()),
+            ("ReturnCancelled".to_owned(), "RET-2025-900002".to_owned())
+        ]
+    );
     host.shutdown().await;
 }
 

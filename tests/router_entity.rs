@@ -236,7 +236,38 @@ async fn events_after_settlement_change_nothing_but_are_recorded_as_late() {
     )
     .await;
     assert_eq!(dispositions(&late), ["late", "late"]);
-    assert!(late.actions.is_empty(), "{:?}", late.actions);
+    // Each late event gets one follow-up alert, so a person sees what the notification did not say.
+    let alerts: Vec<(String, String, String)> = starts(&late)
+        .iter()
+        .map(|start| {
+            let Publication::LateEvent(alert) = publication(start) else {
+                panic!("not a late-event alert: {start:?}");
+            };
+            assert_eq!(start.instance_id, format!("returns-late-{}", alert.alert_id));
+            assert_eq!(alert.return_status, ReturnStatus::Settled);
+            (start.name.clone(), alert.event_type.to_string(), alert.summary)
+        })
+        .collect();
+    assert_eq!(
+        alerts,
+        [
+            (
+                "Orchestrator".to_owned(),
+                "ReturnItemsReceived".to_owned(),
+                "parcel PCL-LATE0001: 3 unit(s)".to_owned()
+            ),
+            (
+                "Orchestrator".to_owned(),
+                "ReturnCancelled".to_owned(),
+                "cancellation".to_owned()
+            )
+        ]
+    );
+    assert_eq!(late.actions.len(), 2, "{:?}", late.actions);
+    // A redelivered late event is a duplicate: no second alert.
+    let again = run_batch(return_id, late.entity_state.as_deref(), vec![apply(&late_parcel)]).await;
+    assert_eq!(dispositions(&again), ["duplicate"]);
+    assert!(again.actions.is_empty(), "{:?}", again.actions);
     let after = state(&late).aggregate;
     assert_eq!(
         (after.parcels(), after.refunds(), after.status(), after.closed_at()),

@@ -103,6 +103,14 @@ pub fn unrecorded_alert_id(return_id: &ReturnId, event: &EventKey) -> Uuid {
     )
 }
 
+/// The id of the follow-up alert about `event`, which reached `return_id` after the return closed: one per event.
+pub fn late_event_alert_id(return_id: &ReturnId, event: &EventKey) -> Uuid {
+    Uuid::new_v5(
+        &MESSAGE_ID_NAMESPACE,
+        format!("return-late:{return_id}:{event}").as_bytes(),
+    )
+}
+
 /// The de-duplication key of an event: `"<source> <eventId>"` when the event names its source, else `"<eventId>"`.
 ///
 /// Following CloudEvents, `source` + `id` identify an event; two deliveries with the same key are the same event.

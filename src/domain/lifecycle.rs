@@ -72,6 +72,10 @@ pub struct ApplyOutcome {
     pub transition: Option<Transition>,
     /// The event made the return reach one of its caps: raise its stuck alert now.
     pub limit_reached: bool,
+    /// The event reached the return after it closed and was listed on it: raise its follow-up alert
+    /// ([`ReturnAggregate::late_event_alert`]). `None` for every other event, and for late events beyond the
+    /// listed ones (counted only).
+    pub late_event: Option<LateEvent>,
 }
 
 /// What happened to one event.
@@ -136,6 +140,7 @@ impl ReturnAggregate {
             first_event,
             transition,
             limit_reached,
+            late_event: None,
         };
         let key = event.event_key();
         self.last_event_at = Some(self.last_event_at.map_or(now, |last| last.max(now)));
@@ -143,10 +148,10 @@ impl ReturnAggregate {
             let fingerprint = fact_fingerprint(event);
             let applied = match self.seen(&key, &fingerprint) {
                 Seen::Same => outcome(Disposition::Duplicate, false, None, false),
-                seen => {
-                    self.note_late(event, now, fingerprint, seen == Seen::OtherContent);
-                    outcome(Disposition::Late, false, None, false)
-                }
+                seen => ApplyOutcome {
+                    late_event: self.note_late(event, now, fingerprint, seen == Seen::OtherContent),
+                    ..outcome(Disposition::Late, false, None, false)
+                },
             };
             self.forget_recorded_unrecorded();
             return applied;
@@ -227,10 +232,18 @@ impl ReturnAggregate {
         Some(transition)
     }
 
-    fn note_late(&mut self, event: &ReturnEvent, now: DateTime<Utc>, fingerprint: String, other_content: bool) {
+    /// Lists a late event on the return (the first [`MAX_LISTED_EVENTS`]; beyond, counted) and returns what was
+    /// listed.
+    fn note_late(
+        &mut self,
+        event: &ReturnEvent,
+        now: DateTime<Utc>,
+        fingerprint: String,
+        other_content: bool,
+    ) -> Option<LateEvent> {
         if self.late.len() >= MAX_LISTED_EVENTS {
             self.late_overflow = self.late_overflow.saturating_add(1);
-            return;
+            return None;
         }
         let summary = match &event.payload {
             EventPayload::ReturnBooked(booked) => format!("booking of order {}", booked.order_id),
@@ -251,13 +264,15 @@ impl ReturnAggregate {
         } else {
             summary
         };
-        self.late.push(LateEvent {
+        let late = LateEvent {
             event_key: event.event_key(),
             event_type: event.event_type(),
             processed_at: now,
             summary,
             fingerprint,
-        });
+        };
+        self.late.push(late.clone());
+        Some(late)
     }
 
     /// When the return counts as stuck: first event + `stuck_after`. `None` before any event.

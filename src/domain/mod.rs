@@ -47,6 +47,6 @@ pub use invalid_event::{InvalidEvent, InvalidEventRecord, KeptBody, Problem};
 pub use lifecycle::{AcceptedCheck, ApplyOutcome, Disposition, DomainConfig, Transition};
 pub use limits::Limit;
 pub use money::{Currency, Money};
-pub use notification::{ReturnSettledNotification, ReturnStuckAlert};
+pub use notification::{ReturnLateEventAlert, ReturnSettledNotification, ReturnStuckAlert};
 pub use records::AcceptedEvent;
 pub use status_report::ReturnStatusReport;

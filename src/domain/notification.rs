@@ -1,5 +1,6 @@
-//! The messages the domain publishes: the consolidated "return settled" notification (the email trigger) and the
-//! "return stuck" alert.
+//! The messages the domain publishes: the consolidated "return settled" notification (the email trigger), the
+//! "return stuck" alert, and the follow-up alert about an event that reached a closed return (a refund after the
+//! settlement, for example).
 //!
 //! Both carry deterministic ids derived from the return id (UUID v5), so a re-run of the publishing activity
 //! publishes a message downstream consumers recognise as the same one. Neither carries personal data beyond the
@@ -15,12 +16,12 @@ use super::events::{EventType, ItemCondition};
 use super::identifiers::{EventKey, ReturnId};
 use super::lifecycle::DomainConfig;
 use super::money::Currency;
-use super::records::{AcceptedEvent, RejectedEvent};
+use super::records::{AcceptedEvent, LateEvent, RejectedEvent};
 
 /// The schema version of the published messages.
 pub const NOTIFICATION_SCHEMA_VERSION: u32 = 1;
 
-pub use super::identifiers::{settled_notification_id, stuck_alert_id, unrecorded_alert_id};
+pub use super::identifiers::{late_event_alert_id, settled_notification_id, stuck_alert_id, unrecorded_alert_id};
 
 /// The kind of a published message (its `kind` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +32,8 @@ pub enum MessageKind {
     /// [`ReturnStuckAlert`] (`stuck` in reports of earlier builds).
     #[serde(alias = "stuck")]
     ReturnStuck,
+    /// [`ReturnLateEventAlert`].
+    ReturnLateEvent,
 }
 
 /// Why a settled notification cannot be built.
@@ -306,6 +309,58 @@ pub struct ReturnStuckAlert {
     /// Rejected events that may explain the gap.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected_events: Vec<RejectedEvent>,
+}
+
+/// The follow-up alert about an event that reached a return after it closed. The event changes nothing (the
+/// notification already went out), so a person must decide what it means — a refund after the `final` one, for
+/// example, is money the customer's notification did not mention. The app raises one per late event listed on a
+/// settled return (see [`MAX_LISTED_EVENTS`](super::limits::MAX_LISTED_EVENTS)); redeliveries raise nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReturnLateEventAlert {
+    /// Deterministic id ([`late_event_alert_id`]).
+    pub alert_id: Uuid,
+    /// Always [`MessageKind::ReturnLateEvent`].
+    pub kind: MessageKind,
+    /// [`NOTIFICATION_SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The return.
+    pub return_id: ReturnId,
+    /// Its order, when the booking is still known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    /// How the return closed: `Settled` or `Cancelled`.
+    pub return_status: ReturnStatus,
+    /// When it closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The late event.
+    pub event_key: EventKey,
+    /// Its type.
+    pub event_type: EventType,
+    /// What it said, in a few words (`refund R2: 5.00 EUR`).
+    pub summary: String,
+    /// When the return processed it.
+    pub processed_at: DateTime<Utc>,
+}
+
+impl ReturnAggregate {
+    /// The follow-up alert about `late`, an event this (closed) return listed as late.
+    pub fn late_event_alert(&self, late: &LateEvent) -> ReturnLateEventAlert {
+        ReturnLateEventAlert {
+            alert_id: late_event_alert_id(self.return_id(), &late.event_key),
+            kind: MessageKind::ReturnLateEvent,
+            schema_version: NOTIFICATION_SCHEMA_VERSION,
+            return_id: self.return_id().clone(),
+            order_id: self.booking().map(|booking| booking.order_id.clone()),
+            return_status: self.status(),
+            closed_at: self.closed_at(),
+            event_key: late.event_key.clone(),
+            event_type: late.event_type,
+            summary: late.summary.clone(),
+            processed_at: late.processed_at,
+        }
+    }
 }
 
 impl ReturnAggregate {

@@ -220,12 +220,22 @@ fn apply_event(
             "event recorded but not counted: {}",
             for_log(&conflict.to_string())
         ),
-        Disposition::Late => tracing::warn!(
-            return_id = return_id.as_str(),
-            event_id = for_log(&event.envelope.event_id),
-            event_type = %event.event_type(),
-            "event after the return closed: recorded on the return, changes nothing"
-        ),
+        Disposition::Late => {
+            tracing::warn!(
+                return_id = return_id.as_str(),
+                event_id = for_log(&event.envelope.event_id),
+                event_type = %event.event_type(),
+                alerted = outcome.late_event.is_some(),
+                "event after the return closed: recorded on the return, changes nothing"
+            );
+            // After a settlement the customer was told; a late fact (a refund after the final one) may contradict
+            // that, so a person hears of it. A cancelled return told nobody: its late events stay on its status.
+            let settled = state.aggregate.status() == ReturnStatus::Settled;
+            if let Some(late) = outcome.late_event.as_ref().filter(|_| settled) {
+                let alert = state.aggregate.late_event_alert(late);
+                start(ctx, &Publication::LateEvent(Box::new(alert)))?;
+            }
+        }
         Disposition::Applied | Disposition::Duplicate => {}
     }
     if outcome.limit_reached {
@@ -359,6 +369,8 @@ fn published(
         MessageKind::ReturnStuck => {
             state.alert_published_at.get_or_insert(published_at);
         }
+        // Not reported back (see `Publication::published_kind`); an old or foreign report changes nothing.
+        MessageKind::ReturnLateEvent => return Ok(Value::Null),
     }
     ctx.set_state(&state)?;
     Ok(Value::Null)

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use crate::domain::notification::MessageKind;
 use crate::domain::{
-    AcceptedEvent, InvalidEventRecord, ReturnEvent, ReturnId, ReturnSettledNotification, ReturnStuckAlert,
+    AcceptedEvent, InvalidEventRecord, ReturnEvent, ReturnId, ReturnLateEventAlert, ReturnSettledNotification,
+    ReturnStuckAlert,
 };
 
 /// The entity name of the return aggregate: the entity function's name (entity names are case-insensitive).
@@ -18,7 +19,7 @@ pub const AGGREGATE_ENTITY: &str = "EntityFunction";
 pub const ORCHESTRATOR: &str = "Orchestrator";
 /// The activity that publishes the settled notification.
 pub const PUBLISH_NOTIFICATION: &str = "PublishNotification";
-/// The activity that publishes the stuck alert.
+/// The activity that publishes the alerts ([`AlertMessage`]).
 pub const PUBLISH_ALERT: &str = "PublishAlert";
 /// The activity that keeps an event the entity refused on the invalid-events queue.
 pub const PUBLISH_INVALID_EVENT: &str = "PublishInvalidEvent";
@@ -35,6 +36,34 @@ pub const NOTIFICATION_BINDING: &str = "notification";
 pub const ALERT_BINDING: &str = "alert";
 /// The output binding of the invalid-events queue (`PublishInvalidEvent/function.json`).
 pub const INVALID_EVENT_BINDING: &str = "invalidEvent";
+
+/// What the alerts queue carries. Untagged on the wire: each message keeps its own `kind` field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AlertMessage {
+    /// The stuck alert, and the alert naming an unrecorded event (the same shape).
+    Stuck(Box<ReturnStuckAlert>),
+    /// The follow-up alert about an event that reached a closed return.
+    LateEvent(Box<ReturnLateEventAlert>),
+}
+
+impl AlertMessage {
+    /// The return the alert is about.
+    pub fn return_id(&self) -> &ReturnId {
+        match self {
+            AlertMessage::Stuck(alert) => &alert.return_id,
+            AlertMessage::LateEvent(alert) => &alert.return_id,
+        }
+    }
+
+    /// The alert's id.
+    pub fn alert_id(&self) -> Uuid {
+        match self {
+            AlertMessage::Stuck(alert) => alert.alert_id,
+            AlertMessage::LateEvent(alert) => alert.alert_id,
+        }
+    }
+}
 
 /// The entity holding the state of `return_id`.
 pub fn aggregate_entity_id(return_id: &ReturnId) -> EntityId {
@@ -141,6 +170,8 @@ pub enum Publication {
     InvalidEvent(Box<InvalidEventRecord>),
     /// An alert naming an accepted event the return did not record, after its stuck alert went out.
     Unrecorded(Box<ReturnStuckAlert>),
+    /// The follow-up alert about an event that reached the return after it closed.
+    LateEvent(Box<ReturnLateEventAlert>),
 }
 
 /// The namespace of the UUID v5 part of invalid-event instance ids.
@@ -151,7 +182,7 @@ impl Publication {
     pub fn activity(&self) -> &'static str {
         match self {
             Publication::Settled(_) => PUBLISH_NOTIFICATION,
-            Publication::Stuck(_) | Publication::Unrecorded(_) => PUBLISH_ALERT,
+            Publication::Stuck(_) | Publication::Unrecorded(_) | Publication::LateEvent(_) => PUBLISH_ALERT,
             Publication::InvalidEvent(_) => PUBLISH_INVALID_EVENT,
         }
     }
@@ -161,17 +192,18 @@ impl Publication {
         match self {
             Publication::Settled(notification) => serde_json::to_value(notification),
             Publication::Stuck(alert) | Publication::Unrecorded(alert) => serde_json::to_value(alert),
+            Publication::LateEvent(alert) => serde_json::to_value(alert),
             Publication::InvalidEvent(record) => serde_json::to_value(record),
         }
     }
 
     /// The kind of message the entity records as published; `None` for kept events and alerts about unrecorded
-    /// events, which it does not track.
+    /// or late events, which it does not track.
     pub fn published_kind(&self) -> Option<MessageKind> {
         match self {
             Publication::Settled(_) => Some(MessageKind::ReturnSettled),
             Publication::Stuck(_) => Some(MessageKind::ReturnStuck),
-            Publication::InvalidEvent(_) | Publication::Unrecorded(_) => None,
+            Publication::InvalidEvent(_) | Publication::Unrecorded(_) | Publication::LateEvent(_) => None,
         }
     }
 
@@ -180,19 +212,21 @@ impl Publication {
         match self {
             Publication::Settled(notification) => Some(notification.return_id.as_str()),
             Publication::Stuck(alert) | Publication::Unrecorded(alert) => Some(alert.return_id.as_str()),
+            Publication::LateEvent(alert) => Some(alert.return_id.as_str()),
             Publication::InvalidEvent(record) => record.return_id.as_deref(),
         }
     }
 
     /// The orchestration instance id: `returns-settled-<returnId>`, `returns-stuck-<returnId>`,
-    /// `returns-unrecorded-<alertId>` for an alert about an unrecorded event (its id is a UUID v5 of the return
-    /// and the event), or `returns-invalid-<uuid>` for a kept event (a UUID v5 of its return and body, so a
+    /// `returns-unrecorded-<alertId>` for an alert about an unrecorded event and `returns-late-<alertId>` for one
+    /// about a late event (each id a UUID v5 of the return and the event), or `returns-invalid-<uuid>` for a kept event (a UUID v5 of its return and body, so a
     /// redelivered refusal starts no second orchestration).
     pub fn instance_id(&self) -> String {
         match self {
             Publication::Settled(notification) => settled_instance_id(&notification.return_id),
             Publication::Stuck(alert) => stuck_instance_id(&alert.return_id),
             Publication::Unrecorded(alert) => format!("returns-unrecorded-{}", alert.alert_id),
+            Publication::LateEvent(alert) => format!("returns-late-{}", alert.alert_id),
             Publication::InvalidEvent(record) => {
                 let body = serde_json::to_string(&record.body).unwrap_or_default();
                 let name = format!(

@@ -5,8 +5,8 @@
 use durabletask_sdk::{ActivityContext, Error};
 use serde_json::{json, Value};
 
-use super::contract::{ALERT_BINDING, INVALID_EVENT_BINDING, NOTIFICATION_BINDING};
-use crate::domain::{InvalidEventRecord, ReturnSettledNotification, ReturnStuckAlert};
+use super::contract::{AlertMessage, ALERT_BINDING, INVALID_EVENT_BINDING, NOTIFICATION_BINDING};
+use crate::domain::{InvalidEventRecord, ReturnSettledNotification};
 
 /// Publishes the settled notification.
 pub async fn publish_notification(
@@ -22,11 +22,15 @@ pub async fn publish_notification(
     Ok(json!({ "notificationId": notification.notification_id, "binding": NOTIFICATION_BINDING }))
 }
 
-/// Publishes the stuck alert.
-pub async fn publish_alert(ctx: ActivityContext, alert: ReturnStuckAlert) -> Result<Value, Error> {
+/// Publishes an alert: a stuck return, an unrecorded event, or an event that reached a closed return.
+pub async fn publish_alert(ctx: ActivityContext, alert: AlertMessage) -> Result<Value, Error> {
     ctx.set_output(ALERT_BINDING, &alert)?;
-    tracing::warn!(return_id = alert.return_id.as_str(), alert_id = %alert.alert_id, "stuck alert handed to the alerts queue");
-    Ok(json!({ "alertId": alert.alert_id, "binding": ALERT_BINDING }))
+    let kind = match &alert {
+        AlertMessage::Stuck(_) => "stuck",
+        AlertMessage::LateEvent(_) => "late-event",
+    };
+    tracing::warn!(return_id = alert.return_id().as_str(), alert_id = %alert.alert_id(), kind, "alert handed to the alerts queue");
+    Ok(json!({ "alertId": alert.alert_id(), "binding": ALERT_BINDING }))
 }
 
 /// Keeps an event the entity refused on the invalid-events queue.
