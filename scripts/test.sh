@@ -30,6 +30,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests"
 cargo test --workspace --locked
 
+step "fuzz targets still compile (their own workspace: fuzz/; run them with cargo fuzz, see BENCHMARKS.md)"
+cargo check --manifest-path fuzz/Cargo.toml --locked --quiet
+
 step "the SDK's azure-identity feature (scheduler credentials from Microsoft's azure_identity crate)"
 cargo clippy -p durabletask-sdk --features azure-identity --lib --tests --locked -- -D warnings
 cargo test -p durabletask-sdk --features azure-identity --lib --locked client::
