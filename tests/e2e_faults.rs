@@ -155,25 +155,6 @@ async fn an_engine_outage_beyond_the_delivery_count_dead_letters_events_and_resu
     finish(host).await;
 }
 
-/// A copy of the single return under the id `RET-2025-9100<n>`: the same events with new event and message ids, so
-/// several returns can go through one host, one fault each.
-fn single_return_copy(n: u32) -> (String, Vec<MessageLine>) {
-    let return_id = format!("RET-2025-9100{n:02}");
-    let lines = sample("scenarios/single_return.jsonl")
-        .into_iter()
-        .map(|mut line| {
-            let suffix = format!("-copy{n}");
-            let body = line.message.body.as_mut().and_then(Value::as_object_mut).unwrap();
-            let event_id = body["eventId"].as_str().unwrap().to_owned() + &suffix;
-            body.insert("eventId".into(), json!(event_id));
-            body.insert("returnId".into(), json!(return_id));
-            line.message.message_id = Some(event_id);
-            line
-        })
-        .collect();
-    (return_id, lines)
-}
-
 /// The line ids of the last event of the single return (a parcel), which a lost entity batch leaves missing.
 fn lines_of_the_last_parcel() -> Vec<String> {
     let lines = sample("scenarios/single_return.jsonl");

@@ -13,7 +13,7 @@ use durabletask_sdk::EntityId;
 use local_host::output::stats::FunctionCounts;
 use local_host::triggers::messages::MessageLine;
 use local_host::{EngineChoice, HandlerOutput, HostOptions, IdleOptions, LocalHost, PlanOptions, ServiceBusMessage};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The repository root (the function app root).
 pub fn repo_root() -> PathBuf {
@@ -158,6 +158,25 @@ pub fn published_by_destination(host: &LocalHost) -> BTreeMap<String, Vec<Value>
 /// The messages published to `destination`.
 pub fn published_to(host: &LocalHost, destination: &str) -> Vec<Value> {
     published_by_destination(host).remove(destination).unwrap_or_default()
+}
+
+/// A copy of the single return under the id `RET-2025-9100<n>`: the same events with new event and message ids, so
+/// several returns can go through one host, one fault each.
+pub fn single_return_copy(n: u32) -> (String, Vec<MessageLine>) {
+    let return_id = format!("RET-2025-9100{n:02}");
+    let lines = sample("scenarios/single_return.jsonl")
+        .into_iter()
+        .map(|mut line| {
+            let suffix = format!("-copy{n}");
+            let body = line.message.body.as_mut().and_then(Value::as_object_mut).unwrap();
+            let event_id = body["eventId"].as_str().unwrap().to_owned() + &suffix;
+            body.insert("eventId".into(), json!(event_id));
+            body.insert("returnId".into(), json!(return_id));
+            line.message.message_id = Some(event_id);
+            line
+        })
+        .collect();
+    (return_id, lines)
 }
 
 /// The file path of a sample, for messages in error reports.

@@ -1,0 +1,276 @@
+//! No silently lost event, end to end: the real handler binary, Microsoft's local durable engine, and local-host
+//! playing the Functions host and the Durable extension with the extension's failure rules. The handler dies during
+//! an entity batch, so the batch fails for good and its events are gone (their Service Bus messages were completed).
+//! The ingress's check of each accepted event, a separate signal due at its acceptance + `STUCK_RETURN_AFTER`, finds
+//! the events the return never recorded and an alert names each one, also when the lost batch held the return's
+//! first events. The documented recovery (README, "Recovering lost events") re-sends the return's messages from the
+//! audit copy of the events topic to the app's re-send function: exactly one notification, and re-running it sends
+//! no second one. Tests wait on conditions with deadlines, never on sleeps.
+
+mod e2e_support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use e2e_support::*;
+use local_host::output::problems::Problem;
+use local_host::output::stats::WorkItemKind;
+use local_host::triggers::audit::{messages_of_return, resend};
+use local_host::triggers::messages::MessageLine;
+use local_host::{InvocationFault, LocalHost};
+use returns_aggregator::domain::notification::stuck_alert_id;
+use returns_aggregator::domain::ReturnId;
+use serde_json::Value;
+
+const NOTIFICATIONS: &str = "return-notifications";
+const ALERTS: &str = "return-alerts";
+
+/// The stuck deadline of these tests: long enough for the lost batch to run (and fail) before the checks are due,
+/// so the checks arrive in later batches, as they do in Azure 30 days later.
+const STUCK_AFTER: &str = "8s";
+/// How long a fault, its detection or its recovery may take on a loaded machine.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+async fn start(test: &str) -> LocalHost {
+    let mut options = host_options(&[("STUCK_RETURN_AFTER", STUCK_AFTER)], test);
+    options.http_port = Some(0);
+    start_host_with(options).await
+}
+
+/// The alerts published about `return_id`.
+fn alerts_of(host: &LocalHost, return_id: &str) -> Vec<Value> {
+    published_to(host, ALERTS)
+        .into_iter()
+        .filter(|alert| alert["returnId"] == return_id)
+        .collect()
+}
+
+/// The message ids an alert names as accepted but never recorded.
+fn unrecorded_message_ids(alert: &Value) -> BTreeSet<String> {
+    alert["missing"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|piece| piece["kind"] == "eventNotRecorded")
+        .filter_map(|piece| piece["messageId"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn notifications_of(host: &LocalHost, return_id: &str) -> usize {
+    published_to(host, NOTIFICATIONS)
+        .iter()
+        .filter(|notification| notification["returnId"] == return_id)
+        .count()
+}
+
+/// The event ids the return's entity recorded (none when it has no state).
+async fn recorded_event_ids(host: &LocalHost, return_id: &str) -> BTreeSet<String> {
+    let Some(state) = aggregate_state(host, return_id).await else {
+        return BTreeSet::new();
+    };
+    let state: Value = serde_json::from_str(&state).unwrap();
+    let aggregate = &state["aggregate"];
+    ["bookings", "parcels", "refunds"]
+        .iter()
+        .flat_map(|facts| aggregate[facts].as_array().cloned().unwrap_or_default())
+        .chain(aggregate["cancellation"].as_object().map(|c| Value::Object(c.clone())))
+        .filter_map(|fact| {
+            fact["eventKey"]
+                .as_str()
+                .map(|key| key.rsplit(' ').next().unwrap().to_owned())
+        })
+        .collect()
+}
+
+/// The documented recovery: the return's messages from the audit copy, posted to the re-send function.
+async fn resend_return(host: &LocalHost, return_id: &str, expected_messages: usize) -> Value {
+    let messages = messages_of_return(&host.audited(), return_id);
+    assert_eq!(
+        messages.len(),
+        expected_messages,
+        "the audit copy holds every message of the return"
+    );
+    let address = host.http_address().expect("the host serves HTTP functions");
+    let url = format!("http://{address}/api/returns/{return_id}/events");
+    let response = resend(&url, &messages).await.expect("the re-send function answers");
+    let body: Value = serde_json::from_slice(&response.body).expect("a JSON answer");
+    assert_eq!(response.status, 200, "{body}");
+    assert_eq!(body["signalled"], expected_messages, "{body}");
+    body
+}
+
+/// The failed entity batches local-host reported, by entity id, with their operations.
+fn failed_entity_batches(host: &LocalHost) -> Vec<(String, Vec<String>)> {
+    host.stats()
+        .problems
+        .into_iter()
+        .filter_map(|problem| match problem {
+            Problem::WorkItemFailed {
+                kind: WorkItemKind::Entity,
+                instance_id,
+                operations,
+                ..
+            } => Some((instance_id, operations)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Delivers `lines` while durable work is held, arms a crash of the next entity batch, and lets durable work run:
+/// the first batch of the return (holding as many of its events as the engine put in it) is lost.
+async fn deliver_with_the_first_batch_lost(host: &LocalHost, lines: &[MessageLine]) {
+    host.pause_durable_work();
+    deliver(host, lines, None, 0.0).await;
+    let armed = host
+        .inject_fault("EntityFunction", InvocationFault::CrashAfterAnswer)
+        .unwrap();
+    host.resume_durable_work();
+    let applied = tokio::time::timeout(DEADLINE, armed.wait()).await;
+    assert_eq!(applied, Ok(true), "the crash hit an entity batch");
+}
+
+/// After the recovery: one notification, nothing left unrecorded, and a second recovery (its checks included)
+/// sends no second email and raises no alert.
+async fn assert_recovered_once(host: &LocalHost, return_id: &str, messages: usize) {
+    wait_until_within("the recovered return is notified", DEADLINE, || {
+        notifications_of(host, return_id) >= 1
+    })
+    .await;
+    wait_idle(host).await;
+    assert_eq!(notifications_of(host, return_id), 1, "exactly one email");
+    let state: Value = serde_json::from_str(&aggregate_state(host, return_id).await.unwrap()).unwrap();
+    assert_eq!(state["aggregate"]["status"], "Settled", "{state}");
+    assert!(state["aggregate"].get("unrecorded").is_none(), "{state}");
+    let alerts = alerts_of(host, return_id).len();
+
+    resend_return(host, return_id, messages).await;
+    // The re-sent events' checks are due STUCK_AFTER later: wait for them too.
+    wait_idle_including_timers(host).await;
+    assert_eq!(
+        notifications_of(host, return_id),
+        1,
+        "re-running the recovery sends no second email"
+    );
+    assert_eq!(alerts_of(host, return_id).len(), alerts, "and raises no alert");
+    assert!(host.dead_lettered().is_empty(), "{:?}", host.dead_lettered());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_settling_event_is_named_by_an_alert_and_the_documented_recovery_sends_one_email() {
+    let host = start("recovery-settling-event").await;
+    let (return_id, lines) = single_return_copy(21);
+    let (first, last) = lines.split_at(lines.len() - 1);
+    deliver(&host, first, None, 0.0).await;
+    wait_idle(&host).await;
+    deliver_with_the_first_batch_lost(&host, last).await;
+    let lost_message = last[0].message.message_id.clone().unwrap();
+
+    // The return's own deadline check raises the stuck alert (what is missing); the lost event's check, due later,
+    // raises an alert naming the message.
+    wait_until_within("an alert names the lost message", DEADLINE, || {
+        alerts_of(&host, &return_id)
+            .iter()
+            .any(|alert| unrecorded_message_ids(alert).contains(&lost_message))
+    })
+    .await;
+    assert_eq!(
+        failed_entity_batches(&host),
+        vec![(format!("@entityfunction@{return_id}"), vec!["apply".to_owned()])],
+        "local-host reports the lost batch"
+    );
+    let alerts = alerts_of(&host, &return_id);
+    assert_eq!(
+        alerts.len(),
+        2,
+        "the stuck alert and one naming the lost event: {alerts:?}"
+    );
+    let stuck_id = stuck_alert_id(&ReturnId::parse(&return_id).unwrap()).to_string();
+    let (stuck, unrecorded): (Vec<&Value>, Vec<&Value>) = alerts.iter().partition(|alert| alert["alertId"] == stuck_id);
+    assert_eq!((stuck.len(), unrecorded.len()), (1, 1), "{alerts:?}");
+    for line in ["L1", "L2"] {
+        assert!(
+            stuck[0]["summary"].as_str().unwrap().contains(&format!("line {line}")),
+            "the stuck alert names what is missing: {}",
+            stuck[0]["summary"]
+        );
+    }
+    let summary = unrecorded[0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(&format!("(ReturnItemsReceived, message {lost_message}) accepted at")),
+        "{summary}"
+    );
+    assert!(summary.contains("but never recorded"), "{summary}");
+    assert_eq!(notifications_of(&host, &return_id), 0);
+
+    resend_return(&host, &return_id, lines.len()).await;
+    assert_recovered_once(&host, &return_id, lines.len()).await;
+    finish(host).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_batch_holding_a_returns_first_events_is_found_by_the_ingress_checks_and_recovered() {
+    let host = start("recovery-first-batch").await;
+    let (return_id, lines) = single_return_copy(22);
+    deliver_with_the_first_batch_lost(&host, &lines).await;
+    wait_idle(&host).await;
+
+    // What the lost batch held: the events the return did not record (the first one among them, whatever else the
+    // engine put in that batch).
+    let recorded = recorded_event_ids(&host, &return_id).await;
+    let lost: BTreeSet<String> = lines
+        .iter()
+        .map(|line| {
+            line.message.body.as_ref().unwrap()["eventId"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .filter(|event_id| !recorded.contains(event_id))
+        .collect();
+    let first_event = lines[0].message.body.as_ref().unwrap()["eventId"].as_str().unwrap();
+    assert!(
+        lost.contains(first_event),
+        "the first event was in the lost batch: {lost:?}"
+    );
+    eprintln!("the lost batch held {} of {} events", lost.len(), lines.len());
+    let lost_messages: BTreeSet<String> = lines
+        .iter()
+        .filter(|line| lost.contains(line.message.body.as_ref().unwrap()["eventId"].as_str().unwrap()))
+        .map(|line| line.message.message_id.clone().unwrap())
+        .collect();
+
+    // Each lost event's check names it in an alert: the first as the return's stuck alert (there may be no state
+    // and no deadline check of the return's own), later ones each in an alert of its own.
+    wait_until_within("alerts name every lost message", DEADLINE, || {
+        let named: BTreeSet<String> = alerts_of(&host, &return_id)
+            .iter()
+            .flat_map(unrecorded_message_ids)
+            .collect();
+        named.is_superset(&lost_messages)
+    })
+    .await;
+    wait_idle(&host).await;
+    let alerts = alerts_of(&host, &return_id);
+    let stuck_id = stuck_alert_id(&ReturnId::parse(&return_id).unwrap()).to_string();
+    assert_eq!(
+        alerts.iter().filter(|alert| alert["alertId"] == stuck_id).count(),
+        1,
+        "one stuck alert: {alerts:?}"
+    );
+    assert_eq!(alerts.len(), lost.len(), "one alert per lost event: {alerts:?}");
+    let named: BTreeSet<String> = alerts.iter().flat_map(unrecorded_message_ids).collect();
+    assert_eq!(named, lost_messages, "no recorded event is named");
+    if recorded.is_empty() {
+        let stuck = alerts.iter().find(|alert| alert["alertId"] == stuck_id).unwrap();
+        assert!(
+            stuck["summary"].as_str().unwrap().ends_with("booking: not seen"),
+            "{}",
+            stuck["summary"]
+        );
+    }
+    assert_eq!(failed_entity_batches(&host).len(), 1, "{:?}", host.stats().problems);
+
+    resend_return(&host, &return_id, lines.len()).await;
+    assert_recovered_once(&host, &return_id, lines.len()).await;
+    finish(host).await;
+}
