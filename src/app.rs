@@ -30,6 +30,7 @@ pub const FUNCTIONS: &[(&str, TriggerKind)] = &[
     ("PurgeTimer", TriggerKind::Timer),
     ("ReturnStatus", TriggerKind::Http),
     ("ResendEvents", TriggerKind::Http),
+    ("RedriveNotification", TriggerKind::Http),
 ];
 
 /// The largest Service Bus message: 100 MB, the Premium tier's maximum on AMQP (Standard allows 256 KB).
@@ -120,6 +121,7 @@ async fn dispatch(state: &AppState, function: &str, body: Vec<u8>) -> Result<Inv
         TriggerKind::Activity => functions::durable::activity(state, function, &request).await,
         TriggerKind::Timer => functions::purge::handle(state, &request).await,
         TriggerKind::Http if function == "ResendEvents" => functions::resend::handle(state, &request).await,
+        TriggerKind::Http if function == "RedriveNotification" => functions::redrive::handle(state, &request).await,
         TriggerKind::Http => functions::status::handle(state, &request).await,
     }
 }

@@ -6,6 +6,7 @@ pub use crate::durable::contract::CLIENT_BINDING;
 pub mod durable;
 pub mod ingress;
 pub mod purge;
+pub mod redrive;
 pub mod resend;
 pub mod service_bus;
 pub mod status;
