@@ -30,9 +30,6 @@ const SINGLE_RETURN_REFUNDED_MINOR: u64 = 3999 + 21997;
 /// The return settled by the first three lines of `scenarios/late_duplicates.jsonl`.
 const LATE_RETURN: &str = "RET-2025-900002";
 
-/// How long one fault may take to be applied and recovered from.
-const FAULT_DEADLINE: Duration = Duration::from_secs(60);
-
 fn notified_returns(host: &LocalHost) -> Vec<String> {
     let mut ids: Vec<String> = published_to(host, NOTIFICATIONS)
         .iter()
@@ -166,26 +163,6 @@ fn lines_of_the_last_parcel() -> Vec<String> {
         .iter()
         .map(|item| item["lineId"].as_str().unwrap().to_owned())
         .collect()
-}
-
-/// Delivers a copy of the single return (see [`single_return_copy`]) in two steps: four events, then — once the run
-/// is idle and `fault` is armed for `function` — the settling event. Returns the return id once the fault applied.
-///
-/// The settling event's message is delivered to the end (trigger answered, message completed) before the durable
-/// work it causes runs, so a fault on that work cannot also take the trigger's answer down with the process (which
-/// would redeliver the message and signal the event again).
-async fn settle_a_return_with_a_fault(host: &LocalHost, n: u32, function: &str, fault: InvocationFault) -> String {
-    let (return_id, lines) = single_return_copy(n);
-    let (first, last) = lines.split_at(lines.len() - 1);
-    deliver(host, first, None, 0.0).await;
-    wait_idle(host).await;
-    let armed = host.inject_fault(function, fault).unwrap();
-    host.pause_durable_work();
-    deliver(host, last, None, 0.0).await;
-    host.resume_durable_work();
-    let applied = tokio::time::timeout(FAULT_DEADLINE, armed.wait()).await;
-    assert_eq!(applied, Ok(true), "the {fault:?} fault on {function} applied");
-    return_id
 }
 
 /// The entity ids and orchestration ids of the problems local-host reported.

@@ -13,14 +13,17 @@ mod e2e_support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use durabletask_sdk::client::{ClientOptions, DurableClient, OrchestrationStatus};
 use e2e_support::*;
+use local_host::handler::http_client::{empty_body, HttpClient};
 use local_host::output::problems::Problem;
 use local_host::output::stats::WorkItemKind;
 use local_host::triggers::audit::{messages_of_return, resend};
 use local_host::triggers::messages::MessageLine;
-use local_host::{InvocationFault, LocalHost};
+use local_host::{HostOptions, InvocationFault, LocalHost};
 use returns_aggregator::domain::notification::stuck_alert_id;
 use returns_aggregator::domain::ReturnId;
+use returns_aggregator::durable::contract::settled_instance_id;
 use serde_json::Value;
 
 const NOTIFICATIONS: &str = "return-notifications";
@@ -33,7 +36,11 @@ const STUCK_AFTER: &str = "8s";
 const DEADLINE: Duration = Duration::from_secs(120);
 
 async fn start(test: &str) -> LocalHost {
-    let mut options = host_options(&[("STUCK_RETURN_AFTER", STUCK_AFTER)], test);
+    start_serving_http(host_options(&[("STUCK_RETURN_AFTER", STUCK_AFTER)], test)).await
+}
+
+/// Starts local-host with `options`, serving the app's HTTP functions on a free port.
+async fn start_serving_http(mut options: HostOptions) -> LocalHost {
     options.http_port = Some(0);
     start_host_with(options).await
 }
@@ -255,5 +262,128 @@ async fn a_lost_batch_holding_a_returns_first_event_is_found_by_its_ingress_chec
     resend_return(&host, &return_id, lines.len()).await;
     assert_recovered_once(&host, &return_id, lines.len()).await;
     assert_eq!(alerts_of(&host, &return_id).len(), 1, "no further alert");
+    finish(host).await;
+}
+
+/// The documented re-drive: `POST /api/returns/{returnId}/redrive`; the status code and the JSON answer.
+async fn redrive(host: &LocalHost, return_id: &str) -> (u16, Value) {
+    let address = host.http_address().expect("the host serves HTTP functions");
+    let url = format!("http://{address}/api/returns/{return_id}/redrive");
+    let request = http::Request::post(&url).body(empty_body()).unwrap();
+    let response = HttpClient::default()
+        .send(request)
+        .await
+        .expect("the re-drive function answers");
+    let body = serde_json::from_slice(&response.body).expect("a JSON answer");
+    (response.status, body)
+}
+
+/// The runtime status of the return's notification orchestration.
+async fn notification_run_status(host: &LocalHost, return_id: &str) -> OrchestrationStatus {
+    let client = DurableClient::connect(host.engine_address(), ClientOptions::default())
+        .await
+        .expect("the engine answers");
+    let instance_id = settled_instance_id(&ReturnId::parse(return_id).unwrap());
+    client
+        .get_instance_without_payloads(&instance_id)
+        .await
+        .expect("the engine answers")
+        .expect("the notification orchestration exists")
+        .status
+}
+
+/// When the return's entity recorded its notification as published.
+async fn notification_recorded_at(host: &LocalHost, return_id: &str) -> Option<String> {
+    let state: Value = serde_json::from_str(&aggregate_state(host, return_id).await?).unwrap();
+    state["notificationPublishedAt"].as_str().map(str::to_owned)
+}
+
+/// Re-drives once more after the return was notified: nothing is sent.
+async fn assert_a_second_redrive_sends_nothing(host: &LocalHost, return_id: &str) {
+    let (status, body) = redrive(host, return_id).await;
+    assert_eq!((status, &body["action"]), (200, &Value::from("none")), "{body}");
+    wait_idle(host).await;
+    assert_eq!(notifications_of(host, return_id), 1, "still exactly one email");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_orchestration_failed_by_a_crash_before_it_published_is_redriven_to_exactly_one_email() {
+    let host = start_serving_http(host_options(
+        &[("STUCK_RETURN_AFTER", "1h")],
+        "recovery-redrive-restart",
+    ))
+    .await;
+    // The orchestrator's first answer is lost: the extension fails the orchestration for good, nothing published.
+    let return_id = settle_a_return_with_a_fault(&host, 23, "Orchestrator", InvocationFault::CrashAfterAnswer).await;
+    wait_idle(&host).await;
+    assert_eq!(
+        notification_run_status(&host, &return_id).await,
+        OrchestrationStatus::Failed
+    );
+    assert_eq!(notifications_of(&host, &return_id), 0);
+    assert_eq!(notification_recorded_at(&host, &return_id).await, None);
+
+    let (status, body) = redrive(&host, &return_id).await;
+    assert_eq!((status, &body["action"]), (202, &Value::from("restarted")), "{body}");
+    wait_until_within("the re-driven notification is published and recorded", DEADLINE, || {
+        notifications_of(&host, &return_id) >= 1
+    })
+    .await;
+    wait_idle(&host).await;
+    assert_eq!(notifications_of(&host, &return_id), 1, "exactly one email");
+    assert_eq!(
+        notification_run_status(&host, &return_id).await,
+        OrchestrationStatus::Completed
+    );
+    assert!(
+        notification_recorded_at(&host, &return_id).await.is_some(),
+        "the return records it"
+    );
+
+    assert_a_second_redrive_sends_nothing(&host, &return_id).await;
+    finish(host).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_orchestration_failed_by_a_crash_after_it_published_is_redriven_without_a_second_email() {
+    let mut options = host_options(&[("STUCK_RETURN_AFTER", "1h")], "recovery-redrive-record");
+    // The publishing activity hangs once until this timeout, long enough to arm the orchestrator's crash.
+    options.function_timeout = Some(Duration::from_secs(10));
+    let host = start_serving_http(options).await;
+    let return_id = settle_a_return_with_a_fault(&host, 24, "PublishNotification", InvocationFault::Hang).await;
+    // While the activity hangs (the extension retries it after the timeout), the orchestrator's next answer, the one
+    // after the email went out, is lost: the orchestration fails with the email sent and the entity never told.
+    let crash = host
+        .inject_fault("Orchestrator", InvocationFault::CrashAfterAnswer)
+        .unwrap();
+    let applied = tokio::time::timeout(DEADLINE, crash.wait()).await;
+    assert_eq!(
+        applied,
+        Ok(true),
+        "the orchestrator crashed after the activity published"
+    );
+    wait_idle(&host).await;
+    assert_eq!(
+        notification_run_status(&host, &return_id).await,
+        OrchestrationStatus::Failed
+    );
+    assert_eq!(notifications_of(&host, &return_id), 1, "the email went out");
+    assert_eq!(
+        notification_recorded_at(&host, &return_id).await,
+        None,
+        "the entity never heard of it"
+    );
+
+    // The history shows the completed publication: the re-drive tells the entity and sends nothing.
+    let (status, body) = redrive(&host, &return_id).await;
+    assert_eq!((status, &body["action"]), (200, &Value::from("recorded")), "{body}");
+    wait_idle(&host).await;
+    assert!(
+        notification_recorded_at(&host, &return_id).await.is_some(),
+        "the return records it"
+    );
+    assert_eq!(notifications_of(&host, &return_id), 1, "no second email");
+
+    assert_a_second_redrive_sends_nothing(&host, &return_id).await;
     finish(host).await;
 }

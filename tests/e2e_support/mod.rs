@@ -12,7 +12,9 @@ use durabletask_sdk::client::{ClientOptions, DurableClient};
 use durabletask_sdk::EntityId;
 use local_host::output::stats::FunctionCounts;
 use local_host::triggers::messages::MessageLine;
-use local_host::{EngineChoice, HandlerOutput, HostOptions, IdleOptions, LocalHost, PlanOptions, ServiceBusMessage};
+use local_host::{
+    EngineChoice, HandlerOutput, HostOptions, IdleOptions, InvocationFault, LocalHost, PlanOptions, ServiceBusMessage,
+};
 use serde_json::{json, Value};
 
 /// The repository root (the function app root).
@@ -177,6 +179,29 @@ pub fn single_return_copy(n: u32) -> (String, Vec<MessageLine>) {
         })
         .collect();
     (return_id, lines)
+}
+
+/// How long one fault may take to be applied and recovered from.
+pub const FAULT_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Delivers a copy of the single return (see [`single_return_copy`]) in two steps: four events, then — once the run
+/// is idle and `fault` is armed for `function` — the settling event. Returns the return id once the fault applied.
+///
+/// The settling event's message is delivered to the end (trigger answered, message completed) before the durable
+/// work it causes runs, so a fault on that work cannot also take the trigger's answer down with the process (which
+/// would redeliver the message and signal the event again).
+pub async fn settle_a_return_with_a_fault(host: &LocalHost, n: u32, function: &str, fault: InvocationFault) -> String {
+    let (return_id, lines) = single_return_copy(n);
+    let (first, last) = lines.split_at(lines.len() - 1);
+    deliver(host, first, None, 0.0).await;
+    wait_idle(host).await;
+    let armed = host.inject_fault(function, fault).unwrap();
+    host.pause_durable_work();
+    deliver(host, last, None, 0.0).await;
+    host.resume_durable_work();
+    let applied = tokio::time::timeout(FAULT_DEADLINE, armed.wait()).await;
+    assert_eq!(applied, Ok(true), "the {fault:?} fault on {function} applied");
+    return_id
 }
 
 /// The file path of a sample, for messages in error reports.
