@@ -1,7 +1,7 @@
 //! The local durable engine (`scripts/local_engine.py`, Microsoft's in-memory backend behind the
 //! `TaskHubSidecarService` gRPC API; the workspace's shared launcher in `crates/test-support`) for the tests that
-//! need a real one, and two minimal workers: one that lets
-//! terminated instances reach their final status, one that plays the Durable extension for the app's entity (each
+//! need a real one, and three minimal workers: one that lets
+//! terminated instances reach their final status, one that ends runs as a test says, one that plays the Durable extension for the app's entity (each
 //! entity work item becomes a `POST /EntityFunction` through the router).
 
 use std::future::Future;
@@ -102,6 +102,76 @@ fn terminate_if_asked(request: &proto::OrchestratorRequest, completion_token: St
     proto::OrchestratorResponse {
         instance_id: request.instance_id.clone(),
         actions,
+        completion_token,
+        ..Default::default()
+    }
+}
+
+/// A worker for orchestrations named `name` that ends each run it is handed without running it: the n-th work item
+/// completes its instance with `endings[n]` (the last one repeats), `Failed` with a failure naming the worker.
+/// Stops when dropped.
+pub struct EndingWorker(JoinHandle<()>);
+
+impl EndingWorker {
+    /// Connects to the engine behind `client` and serves work items until dropped.
+    pub fn spawn(client: &DurableClient, name: &str, endings: Vec<proto::OrchestrationStatus>) -> Self {
+        assert!(!endings.is_empty(), "at least one ending");
+        let filters = proto::WorkItemFilters {
+            orchestrations: vec![proto::OrchestrationFilter {
+                name: name.to_string(),
+                versions: Vec::new(),
+            }],
+            activities: Vec::new(),
+            entities: Vec::new(),
+        };
+        let mut served = 0;
+        Self(tokio::spawn(serve_work_items(
+            client.clone(),
+            filters,
+            move |client, item| {
+                let ending = endings[served.min(endings.len() - 1)];
+                served += 1;
+                async move {
+                    if let Some(work_item::Request::OrchestratorRequest(request)) = item.request {
+                        let response = end_run(&request, item.completion_token, ending);
+                        let _ = client
+                            .sidecar()
+                            .complete_orchestrator_task(client.request(response))
+                            .await;
+                    }
+                }
+            },
+        )))
+    }
+}
+
+impl Drop for EndingWorker {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn end_run(
+    request: &proto::OrchestratorRequest,
+    completion_token: String,
+    ending: proto::OrchestrationStatus,
+) -> proto::OrchestratorResponse {
+    let failure_details = (ending == proto::OrchestrationStatus::Failed).then(|| proto::TaskFailureDetails {
+        error_type: "TestFailure".to_string(),
+        error_message: "ended as failed by the test's worker".to_string(),
+        ..Default::default()
+    });
+    let complete = proto::CompleteOrchestrationAction {
+        orchestration_status: ending as i32,
+        failure_details,
+        ..Default::default()
+    };
+    proto::OrchestratorResponse {
+        instance_id: request.instance_id.clone(),
+        actions: vec![proto::OrchestratorAction {
+            id: 0,
+            orchestrator_action_type: Some(OrchestratorActionType::CompleteOrchestration(complete)),
+        }],
         completion_token,
         ..Default::default()
     }
