@@ -192,7 +192,10 @@ async fn on_the_local_engine_a_failed_run_is_restarted_a_completed_one_recorded_
     assert_eq!((status, &body["action"]), (200, &json!("none")), "{body}");
     assert_eq!(
         body["detail"],
-        format!("the notification went out at {recorded}; nothing was sent")
+        format!(
+            "the notification went out at {}; nothing was sent",
+            recorded.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        )
     );
 }
 

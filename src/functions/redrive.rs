@@ -12,7 +12,7 @@
 
 pub mod plan;
 
-use chrono::Utc;
+use chrono::{DateTime, SecondsFormat, Utc};
 use durabletask_sdk::client::{ClientError, Code, DurableClient, RestartOptions};
 use durabletask_sdk::functions::{HttpResponseData, InvokeRequest, InvokeResponse};
 use serde_json::{json, Value};
@@ -158,7 +158,10 @@ fn answer(return_id: &ReturnId, instance_id: &str, decision: &Redrive) -> HttpRe
                 status.as_str()
             ),
         ),
-        Redrive::AlreadyNotified(at) => (200, format!("the notification went out at {at}; nothing was sent")),
+        Redrive::AlreadyNotified(at) => (
+            200,
+            format!("the notification went out at {}; nothing was sent", timestamp(at)),
+        ),
         Redrive::InProgress(status) => (
             409,
             format!("the notification orchestration is {status:?}: let it finish, then look again"),
@@ -179,7 +182,10 @@ fn answer(return_id: &ReturnId, instance_id: &str, decision: &Redrive) -> HttpRe
         ),
         Redrive::RecordPublished(at) => (
             200,
-            format!("the email had gone out at {at}; the return now records it and nothing was sent"),
+            format!(
+                "the email had gone out at {}; the return now records it and nothing was sent",
+                timestamp(at)
+            ),
         ),
         Redrive::Restart => (
             202,
@@ -203,6 +209,10 @@ fn answer(return_id: &ReturnId, instance_id: &str, decision: &Redrive) -> HttpRe
         ));
     }
     HttpResponseData::json(status, &body).expect("JSON values serialise")
+}
+
+fn timestamp(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn error(status: u16, return_id: &ReturnId, instance_id: &str, problem: &str) -> HttpResponseData {

@@ -1,11 +1,13 @@
 //! The `local-host` command line: `local-host run` delivers message files to the app, fires timers, waits until
 //! nothing is left to do and prints a summary ([`run`]); `local-host status <id>` prints what the app's status
 //! function answers ([`status`]); `local-host resend <returnId>` re-sends a return's messages from the audit copy
-//! of a run ([`resend`]); `local-host engine` only starts the local engine. The exit code tells how it
+//! of a run ([`resend`]); `local-host redrive <returnId>` re-drives a return's failed notification ([`redrive`]);
+//! `local-host engine` only starts the local engine. The exit code tells how it
 //! went ([`exit`], also in `--help`); what is logged is in [`logging`].
 
 pub mod exit;
 pub mod logging;
+pub mod redrive;
 pub mod resend;
 pub mod run;
 pub mod status;
@@ -17,6 +19,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 pub use exit::{ExitStatus, EXIT_CODES};
+pub use redrive::RedriveArgs;
 pub use resend::ResendArgs;
 pub use run::RunArgs;
 pub use status::StatusArgs;
@@ -45,6 +48,10 @@ pub enum Command {
     /// re-send function (recovering events lost with a failed entity batch).
     #[command(after_help = EXIT_CODES)]
     Resend(ResendArgs),
+    /// Re-drive a return's notification whose orchestration failed, through a serving local-host's re-drive
+    /// function (never a second email).
+    #[command(after_help = EXIT_CODES)]
+    Redrive(RedriveArgs),
     /// Start the local durable engine and print its address until interrupted.
     Engine(EngineArgs),
 }
@@ -101,6 +108,7 @@ pub async fn main(cli: Cli) -> ExitCode {
         Command::Run(args) => run::run(*args).await,
         Command::Status(args) => status::status(args).await,
         Command::Resend(args) => resend::resend(args).await,
+        Command::Redrive(args) => redrive::redrive(args).await,
         Command::Engine(args) => engine(args).await.map(|()| ExitStatus::Success),
     };
     match outcome {

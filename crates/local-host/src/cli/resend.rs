@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::exit::ExitStatus;
 use super::status::{status_path, DEFAULT_URL};
 use crate::app_model::FunctionApp;
+use crate::handler::http_client::BufferedResponse;
 use crate::triggers::audit::{messages_of_return, resend as post_messages};
 use crate::triggers::messages::read_message_file;
 
@@ -60,14 +61,19 @@ pub async fn resend(args: ResendArgs) -> Result<ExitStatus, String> {
             args.url
         )
     })?;
+    Ok(report(&response))
+}
+
+/// Prints an admin function's answer (status and JSON) and tells how it went: success for a 2xx.
+pub(super) fn report(response: &BufferedResponse) -> ExitStatus {
     println!("-> HTTP {}", response.status);
     match serde_json::from_slice::<Value>(&response.body) {
         Ok(json) => println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default()),
         Err(_) => println!("{}", String::from_utf8_lossy(&response.body)),
     }
     if (200..300).contains(&response.status) {
-        Ok(ExitStatus::Success)
+        ExitStatus::Success
     } else {
-        Ok(ExitStatus::CouldNotRun)
+        ExitStatus::CouldNotRun
     }
 }
