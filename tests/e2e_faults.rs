@@ -307,7 +307,7 @@ async fn a_hung_entity_batch_times_out_for_good_and_the_stuck_alert_names_what_i
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn killing_the_handler_under_traffic_sends_no_second_email_and_every_loss_is_reported() {
+async fn killing_the_handler_under_traffic_reports_every_loss_and_the_documented_recovery_notifies_each_return_once() {
     let expected = expected("expected.json");
     let settled: BTreeSet<String> = expected["settled"]
         .as_array()
@@ -315,7 +315,7 @@ async fn killing_the_handler_under_traffic_sends_no_second_email_and_every_loss_
         .iter()
         .map(|settled| settled["returnId"].as_str().unwrap().to_owned())
         .collect();
-    let host = Arc::new(start_host(&[("STUCK_RETURN_AFTER", "1h")], "faults-kill").await);
+    let host = Arc::new(start_serving_http(host_options(&[("STUCK_RETURN_AFTER", "1h")], "faults-kill")).await);
     let lines = sample("messages.jsonl");
     let delivering = {
         let host = host.clone();
@@ -359,6 +359,45 @@ async fn killing_the_handler_under_traffic_sends_no_second_email_and_every_loss_
         reported.len()
     );
     assert!(host.stats().handler_restarts >= 2, "the handler was restarted");
+
+    // The documented recovery (README, "Recovering lost events and failed notifications"): a return that lost
+    // events gets them re-sent from the audit copy; one whose notification orchestration failed is re-driven.
+    let failed_runs: BTreeSet<String> = failed_work_items(&host)
+        .into_iter()
+        .filter(|(kind, instance_id, _)| {
+            *kind == WorkItemKind::Orchestration && instance_id.starts_with("returns-settled-")
+        })
+        .map(|(_, instance_id, _)| instance_id.trim_start_matches("returns-settled-").to_owned())
+        .collect();
+    let (mut resent, mut redriven) = (0, 0);
+    for return_id in &settled {
+        let state = aggregate_state(&host, return_id).await.unwrap_or_default();
+        let entity_settled =
+            serde_json::from_str::<Value>(&state).is_ok_and(|state| state["aggregate"]["status"] == "Settled");
+        if !entity_settled {
+            let (status, body) = resend_from_audit(&host, return_id).await;
+            assert_eq!(status, 200, "{return_id}: {body}");
+            resent += 1;
+        } else if failed_runs.contains(return_id) || !distinct.contains(return_id) {
+            let (status, body) = redrive(&host, return_id).await;
+            assert!(status == 200 || status == 202, "{return_id}: {status} {body}");
+            redriven += 1;
+        }
+    }
+    wait_idle_including_timers(&host).await;
+    let notified = notified_returns(&host);
+    let distinct: BTreeSet<String> = notified.iter().cloned().collect();
+    eprintln!(
+        "recovery: {resent} returns re-sent, {redriven} re-driven; {} notified",
+        distinct.len()
+    );
+    assert_eq!(
+        distinct.len(),
+        notified.len(),
+        "no return notified twice, recovery included"
+    );
+    assert_eq!(distinct, settled, "after the recovery every settled return is notified");
+    assert!(host.dead_lettered().is_empty(), "{:?}", host.dead_lettered());
     finish(Arc::try_unwrap(host).expect("no other owner")).await;
 }
 

@@ -15,12 +15,11 @@ use std::time::Duration;
 
 use durabletask_sdk::client::{ClientOptions, DurableClient, OrchestrationStatus};
 use e2e_support::*;
-use local_host::handler::http_client::{empty_body, HttpClient};
 use local_host::output::problems::Problem;
 use local_host::output::stats::WorkItemKind;
-use local_host::triggers::audit::{messages_of_return, resend};
+use local_host::triggers::audit::messages_of_return;
 use local_host::triggers::messages::MessageLine;
-use local_host::{HostOptions, InvocationFault, LocalHost};
+use local_host::{InvocationFault, LocalHost};
 use returns_aggregator::domain::notification::stuck_alert_id;
 use returns_aggregator::domain::ReturnId;
 use returns_aggregator::durable::contract::settled_instance_id;
@@ -37,12 +36,6 @@ const DEADLINE: Duration = Duration::from_secs(120);
 
 async fn start(test: &str) -> LocalHost {
     start_serving_http(host_options(&[("STUCK_RETURN_AFTER", STUCK_AFTER)], test)).await
-}
-
-/// Starts local-host with `options`, serving the app's HTTP functions on a free port.
-async fn start_serving_http(mut options: HostOptions) -> LocalHost {
-    options.http_port = Some(0);
-    start_host_with(options).await
 }
 
 /// The alerts published about `return_id`.
@@ -98,11 +91,8 @@ async fn resend_return(host: &LocalHost, return_id: &str, expected_messages: usi
         expected_messages,
         "the audit copy holds every message of the return"
     );
-    let address = host.http_address().expect("the host serves HTTP functions");
-    let url = format!("http://{address}/api/returns/{return_id}/events");
-    let response = resend(&url, &messages).await.expect("the re-send function answers");
-    let body: Value = serde_json::from_slice(&response.body).expect("a JSON answer");
-    assert_eq!(response.status, 200, "{body}");
+    let (status, body) = resend_from_audit(host, return_id).await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(body["signalled"], expected_messages, "{body}");
     body
 }
@@ -263,19 +253,6 @@ async fn a_lost_batch_holding_a_returns_first_event_is_found_by_its_ingress_chec
     assert_recovered_once(&host, &return_id, lines.len()).await;
     assert_eq!(alerts_of(&host, &return_id).len(), 1, "no further alert");
     finish(host).await;
-}
-
-/// The documented re-drive: `POST /api/returns/{returnId}/redrive`; the status code and the JSON answer.
-async fn redrive(host: &LocalHost, return_id: &str) -> (u16, Value) {
-    let address = host.http_address().expect("the host serves HTTP functions");
-    let url = format!("http://{address}/api/returns/{return_id}/redrive");
-    let request = http::Request::post(&url).body(empty_body()).unwrap();
-    let response = HttpClient::default()
-        .send(request)
-        .await
-        .expect("the re-drive function answers");
-    let body = serde_json::from_slice(&response.body).expect("a JSON answer");
-    (response.status, body)
 }
 
 /// The runtime status of the return's notification orchestration.

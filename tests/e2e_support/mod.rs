@@ -204,6 +204,45 @@ pub async fn settle_a_return_with_a_fault(host: &LocalHost, n: u32, function: &s
     return_id
 }
 
+/// Starts local-host with `options`, serving the app's HTTP functions on a free port.
+pub async fn start_serving_http(mut options: HostOptions) -> LocalHost {
+    options.http_port = Some(0);
+    start_host_with(options).await
+}
+
+/// The documented recovery of lost events: the return's messages from the audit copy, posted to the re-send
+/// function (`POST /api/returns/{returnId}/events`); the status code and the JSON answer.
+pub async fn resend_from_audit(host: &LocalHost, return_id: &str) -> (u16, Value) {
+    let messages = local_host::triggers::audit::messages_of_return(&host.audited(), return_id);
+    let url = format!("http://{}/api/returns/{return_id}/events", serving_address(host));
+    let response = local_host::triggers::audit::resend(&url, &messages)
+        .await
+        .expect("the re-send function answers");
+    (response.status, json_answer(&response.body))
+}
+
+/// The documented re-drive of a failed notification: `POST /api/returns/{returnId}/redrive`; the status code and
+/// the JSON answer.
+pub async fn redrive(host: &LocalHost, return_id: &str) -> (u16, Value) {
+    use local_host::handler::http_client::{empty_body, HttpClient};
+    let url = format!("http://{}/api/returns/{return_id}/redrive", serving_address(host));
+    let request = http::Request::post(&url).body(empty_body()).unwrap();
+    let response = HttpClient::default()
+        .send(request)
+        .await
+        .expect("the re-drive function answers");
+    (response.status, json_answer(&response.body))
+}
+
+fn serving_address(host: &LocalHost) -> std::net::SocketAddr {
+    host.http_address()
+        .expect("the host serves HTTP functions (start_serving_http)")
+}
+
+fn json_answer(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or_else(|_| panic!("not a JSON answer: {}", String::from_utf8_lossy(body)))
+}
+
 /// The file path of a sample, for messages in error reports.
 pub fn sample_path(relative: &str) -> PathBuf {
     Path::new("samples").join(relative)
