@@ -17,7 +17,7 @@ use durabletask_sdk::client::{ClientError, Code, DurableClient, RestartOptions};
 use durabletask_sdk::functions::{HttpResponseData, InvokeRequest, InvokeResponse};
 use serde_json::{json, Value};
 
-use self::plan::{after_history, first_look, History, Redrive, RunSnapshot};
+use self::plan::{after_history, first_look, FirstLook, History, Redrive, RunSnapshot};
 use super::status::{respond, route_return_id};
 use crate::domain::notification::MessageKind;
 use crate::domain::ReturnId;
@@ -78,10 +78,9 @@ async fn redrive(
             status: run.status,
             finished_at: run.completed_at.or(run.last_updated_at).unwrap_or_else(Utc::now),
         });
-    let decision = match (first_look(state.as_ref(), run.as_ref()), run) {
-        (Some(decision), _) => decision,
-        (None, Some(run)) => after_history(run.status, &history(client, instance_id).await?),
-        (None, None) => unreachable!("first_look decides when there is no run"),
+    let decision = match first_look(state.as_ref(), run.as_ref()) {
+        FirstLook::Decided(decision) => decision,
+        FirstLook::AskHistory(ended) => after_history(ended, &history(client, instance_id).await?),
     };
     match &decision {
         Redrive::RecordPublished(published_at) => {

@@ -49,26 +49,37 @@ pub enum Redrive {
     Rewind,
 }
 
+/// What the first look decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstLook {
+    /// Decided.
+    Decided(Redrive),
+    /// The run ended in this status without completing: its history decides ([`after_history`]).
+    AskHistory(OrchestrationStatus),
+}
+
 /// The first look: the entity's state and the notification orchestration's status (`None`: no such instance).
-/// `None` means the run ended without finishing and its history must decide ([`after_history`]).
-pub fn first_look(state: Option<&AggregateEntityState>, run: Option<&RunSnapshot>) -> Option<Redrive> {
+pub fn first_look(state: Option<&AggregateEntityState>, run: Option<&RunSnapshot>) -> FirstLook {
+    let decided = FirstLook::Decided;
     let Some(state) = state else {
-        return Some(Redrive::NoReturn);
+        return decided(Redrive::NoReturn);
     };
     if let Some(at) = state.notification_published_at {
-        return Some(Redrive::AlreadyNotified(at));
+        return decided(Redrive::AlreadyNotified(at));
     }
     let status = state.aggregate.status();
     if status != ReturnStatus::Settled {
-        return Some(Redrive::NotSettled(status));
+        return decided(Redrive::NotSettled(status));
     }
     let Some(run) = run else {
-        return Some(Redrive::NoRunOnRecord);
+        return decided(Redrive::NoRunOnRecord);
     };
     match run.status {
-        OrchestrationStatus::Completed => Some(Redrive::RecordPublished(run.finished_at)),
-        OrchestrationStatus::Failed | OrchestrationStatus::Terminated | OrchestrationStatus::Canceled => None,
-        other => Some(Redrive::InProgress(other)),
+        OrchestrationStatus::Completed => decided(Redrive::RecordPublished(run.finished_at)),
+        ended @ (OrchestrationStatus::Failed | OrchestrationStatus::Terminated | OrchestrationStatus::Canceled) => {
+            FirstLook::AskHistory(ended)
+        }
+        other => decided(Redrive::InProgress(other)),
     }
 }
 
@@ -172,15 +183,15 @@ mod tests {
 
     #[test]
     fn nothing_is_sent_for_a_return_that_is_unknown_open_or_already_notified() {
-        assert_eq!(first_look(None, None), Some(Redrive::NoReturn));
+        assert_eq!(first_look(None, None), FirstLook::Decided(Redrive::NoReturn));
         assert_eq!(
             first_look(Some(&state(false, None)), None),
-            Some(Redrive::NotSettled(ReturnStatus::Open))
+            FirstLook::Decided(Redrive::NotSettled(ReturnStatus::Open))
         );
         let failed = run(OrchestrationStatus::Failed);
         assert_eq!(
             first_look(Some(&state(true, Some("2025-03-20T10:00:03Z"))), Some(&failed)),
-            Some(Redrive::AlreadyNotified(at("2025-03-20T10:00:03Z")))
+            FirstLook::Decided(Redrive::AlreadyNotified(at("2025-03-20T10:00:03Z")))
         );
     }
 
@@ -194,10 +205,13 @@ mod tests {
         ] {
             assert_eq!(
                 first_look(Some(&settled), Some(&run(status))),
-                Some(Redrive::InProgress(status))
+                FirstLook::Decided(Redrive::InProgress(status))
             );
         }
-        assert_eq!(first_look(Some(&settled), None), Some(Redrive::NoRunOnRecord));
+        assert_eq!(
+            first_look(Some(&settled), None),
+            FirstLook::Decided(Redrive::NoRunOnRecord)
+        );
     }
 
     #[test]
@@ -205,11 +219,11 @@ mod tests {
         let completed = run(OrchestrationStatus::Completed);
         assert_eq!(
             first_look(Some(&state(true, None)), Some(&completed)),
-            Some(Redrive::RecordPublished(completed.finished_at))
+            FirstLook::Decided(Redrive::RecordPublished(completed.finished_at))
         );
         assert_eq!(
             first_look(Some(&state(true, None)), Some(&run(OrchestrationStatus::Failed))),
-            None,
+            FirstLook::AskHistory(OrchestrationStatus::Failed),
             "a failed run needs its history"
         );
     }
