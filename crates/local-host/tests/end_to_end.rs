@@ -150,7 +150,7 @@ async fn timeouts_and_crashes_restart_the_handler_and_work_is_redelivered() {
     let app = tempfile::tempdir().unwrap();
     support::write_app(app.path());
     let mut options = options(app.path());
-    options.function_timeout = Some(Duration::from_secs(1));
+    options.function_timeout = Some(Duration::from_secs(5)); // healthy invocations stay far below it under load
     let host = LocalHost::start(options).await.unwrap();
     let first_port = host.handler_port().await.unwrap();
 
@@ -289,7 +289,8 @@ async fn a_timed_out_entity_batch_fails_but_timed_out_orchestrators_and_activiti
     let app = tempfile::tempdir().unwrap();
     support::write_app(app.path());
     let mut options = options(app.path());
-    options.function_timeout = Some(Duration::from_secs(1));
+    // Long enough that no healthy invocation times out on a loaded machine; the hung ones wait it out.
+    options.function_timeout = Some(Duration::from_secs(5));
     let host = LocalHost::start(options).await.unwrap();
 
     let hung_entity = host.inject_fault("Counter", InvocationFault::Hang).unwrap();
