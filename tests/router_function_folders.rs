@@ -1,16 +1,18 @@
 //! The function folders, `host.json`, the local settings template (`local.settings.example.json`) and the handler's
-//! function table agree: every function the router serves has a folder with the right trigger, every binding name
-//! the code reads or writes is declared with the right type and direction, and every setting a binding refers to has
-//! a value.
+//! functions agree: the committed folders are exactly the ones generated from the handler's declarations
+//! (`handler write-function-folders`), every function the router serves has a folder with the right trigger, every
+//! binding name the code reads or writes is declared with the right type and direction, and every setting a binding
+//! refers to has a value.
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use returns_aggregator::app::FUNCTIONS;
+use durabletask_sdk::functions::{read_function_folders, FunctionDefinition as FunctionFolder};
 use returns_aggregator::config::Config;
-use returns_aggregator::function_folders::{check_registrations, read_function_folders, FunctionFolder};
+use returns_aggregator::function_app::{definitions, function_app};
 use returns_aggregator::functions::{durable, purge, service_bus, status, CLIENT_BINDING};
+use returns_aggregator::state::AppState;
 use serde_json::Value;
 use support::router::app_root;
 
@@ -47,19 +49,35 @@ fn assert_binding(
         binding.binding_type
     );
     assert_eq!(
-        binding.direction, direction,
+        binding.direction.as_str(),
+        direction,
         "{function}.{name} has the wrong direction"
+    );
+}
+
+#[test]
+fn the_committed_folders_are_the_generated_ones() {
+    let problems = returns_aggregator::function_folders::differences(&app_root())
+        .unwrap_or_else(|error| panic!("the function folders cannot be read: {error}"));
+    assert!(
+        problems.is_empty(),
+        "the function folders are not the ones `cargo run --bin handler -- write-function-folders` writes:\n  - {}",
+        problems.join("\n  - ")
     );
 }
 
 #[test]
 fn the_folders_and_the_handler_table_agree() {
     let folders = folders();
-    check_registrations(&app_root(), &folders, FUNCTIONS).unwrap_or_else(|error| panic!("{error}"));
-    let served: BTreeSet<&str> = FUNCTIONS.iter().map(|(name, _)| *name).collect();
+    let functions = function_app(&AppState::new(support::router::config(&[]))).unwrap_or_else(|error| panic!("{error}"));
+    functions
+        .check_function_folders(&app_root())
+        .unwrap_or_else(|error| panic!("{error}"));
+    let declared = definitions();
+    let served: BTreeSet<&str> = declared.iter().map(|definition| definition.name.as_str()).collect();
     assert_eq!(
         served.len(),
-        FUNCTIONS.len(),
+        declared.len(),
         "the handler table names a function twice"
     );
     let on_disk: BTreeSet<&str> = folders.keys().map(String::as_str).collect();
@@ -86,9 +104,9 @@ fn every_binding_name_the_code_uses_is_declared() {
         "serviceBus",
         "out",
     );
-    let message = folders["ServiceBusTrigger"].trigger_binding().expect("a trigger");
+    let message = folders["ServiceBusTrigger"].trigger().expect("a trigger");
     assert_eq!(
-        message.data_type.as_deref(),
+        message.properties.get("dataType").and_then(Value::as_str),
         Some("binary"),
         "the handler decodes the message as base64: the trigger must declare dataType binary"
     );
@@ -134,9 +152,12 @@ fn every_binding_name_the_code_uses_is_declared() {
 #[test]
 fn durable_triggers_declare_no_return_binding() {
     for (name, folder) in folders() {
-        let durable = ["orchestrationTrigger", "entityTrigger", "activityTrigger"]
-            .iter()
-            .any(|kind| folder.binding_of_type(kind).is_some());
+        let durable = ["orchestrationTrigger", "entityTrigger", "activityTrigger"].iter().any(|kind| {
+            folder
+                .bindings
+                .iter()
+                .any(|binding| binding.binding_type.eq_ignore_ascii_case(kind))
+        });
         if durable {
             assert!(
                 folder.bindings.iter().all(|binding| binding.name != "$return"),
