@@ -112,11 +112,7 @@ pub fn declarations() -> Vec<Declaration> {
         ),
         activity(
             PUBLISH_INVALID_EVENT,
-            Binding::service_bus_queue_output(
-                INVALID_EVENT_BINDING,
-                "%INVALID_EVENTS_QUEUE%",
-                SERVICE_BUS_CONNECTION,
-            ),
+            Binding::service_bus_queue_output(INVALID_EVENT_BINDING, "%INVALID_EVENTS_QUEUE%", SERVICE_BUS_CONNECTION),
         ),
         handled(
             FunctionDefinition::new(
@@ -180,7 +176,6 @@ pub fn function_app(state: &AppState) -> Result<FunctionApp, FunctionAppError> {
     }
     builder.build()
 }
-
 
 #[cfg(test)]
 mod tests {

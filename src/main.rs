@@ -95,9 +95,7 @@ async fn run() -> Result<(), String> {
     let app_root = config.app_root.clone();
     let state = AppState::with_versioning(config, versioning.clone());
     let functions = function_app(&state).map_err(|e| e.to_string())?;
-    functions
-        .check_function_folders(&app_root)
-        .map_err(|e| e.to_string())?;
+    functions.check_function_folders(&app_root).map_err(|e| e.to_string())?;
     let listen_addr = state.config.listen_addr;
     let listener = TcpListener::bind(listen_addr)
         .await

@@ -12,12 +12,12 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use durabletask_sdk::functions::read_function_folders;
 use e2e_support::{deliver, published_to, repo_root, sample, start_host_with, wait_for_published};
 use local_host::{EngineChoice, EngineLauncher, HandlerOutput, HostOptions};
 use object::elf;
 use object::read::elf::{Dyn, ElfFile64, FileHeader, ProgramHeader};
 use object::{Endianness, Object};
-use durabletask_sdk::functions::read_function_folders;
 use returns_aggregator::function_app::definitions;
 use returns_aggregator::host_checks::check_host_json;
 use serde_json::Value;

@@ -69,17 +69,14 @@ fn the_committed_folders_are_the_generated_ones() {
 #[test]
 fn the_folders_and_the_handler_table_agree() {
     let folders = folders();
-    let functions = function_app(&AppState::new(support::router::config(&[]))).unwrap_or_else(|error| panic!("{error}"));
+    let functions =
+        function_app(&AppState::new(support::router::config(&[]))).unwrap_or_else(|error| panic!("{error}"));
     functions
         .check_function_folders(&app_root())
         .unwrap_or_else(|error| panic!("{error}"));
     let declared = definitions();
     let served: BTreeSet<&str> = declared.iter().map(|definition| definition.name.as_str()).collect();
-    assert_eq!(
-        served.len(),
-        declared.len(),
-        "the handler table names a function twice"
-    );
+    assert_eq!(served.len(), declared.len(), "the handler table names a function twice");
     let on_disk: BTreeSet<&str> = folders.keys().map(String::as_str).collect();
     assert_eq!(served, on_disk);
 }
@@ -152,12 +149,14 @@ fn every_binding_name_the_code_uses_is_declared() {
 #[test]
 fn durable_triggers_declare_no_return_binding() {
     for (name, folder) in folders() {
-        let durable = ["orchestrationTrigger", "entityTrigger", "activityTrigger"].iter().any(|kind| {
-            folder
-                .bindings
-                .iter()
-                .any(|binding| binding.binding_type.eq_ignore_ascii_case(kind))
-        });
+        let durable = ["orchestrationTrigger", "entityTrigger", "activityTrigger"]
+            .iter()
+            .any(|kind| {
+                folder
+                    .bindings
+                    .iter()
+                    .any(|binding| binding.binding_type.eq_ignore_ascii_case(kind))
+            });
         if durable {
             assert!(
                 folder.bindings.iter().all(|binding| binding.name != "$return"),
@@ -272,4 +271,48 @@ fn the_local_settings_are_valid_handler_settings() {
     values.insert("FUNCTIONS_CUSTOMHANDLER_PORT", "7071");
     Config::from_map(&values)
         .unwrap_or_else(|error| panic!("local.settings.example.json would stop the handler: {error}"));
+}
+
+/// local-host reads function.json as the Functions host does (its own reader, independent of the SDK's model on
+/// purpose: case-insensitive keys, a default direction, `%SETTING%` resolution); it must find in the committed
+/// folders exactly the functions, triggers and binding names the handler declares.
+#[test]
+fn local_host_reads_every_function_as_the_handler_declares_it() {
+    let settings: Vec<(String, String)> = read_json("local.settings.example.json")["Values"]
+        .as_object()
+        .expect("Values")
+        .iter()
+        .filter_map(|(name, value)| value.as_str().map(|value| (name.clone(), value.to_owned())))
+        .collect();
+    let emulated = local_host::app_model::FunctionApp::load(&app_root(), &settings)
+        .unwrap_or_else(|error| panic!("local-host cannot read the app: {error}"));
+    let declared = definitions();
+    assert_eq!(
+        emulated.functions.keys().collect::<Vec<_>>(),
+        declared.iter().map(|definition| &definition.name).collect::<Vec<_>>()
+    );
+    for definition in &declared {
+        let read = &emulated.functions[&definition.name];
+        let trigger = definition.trigger().expect("every declared function has a trigger");
+        assert_eq!(
+            read.trigger.binding_name, trigger.name,
+            "{}: trigger binding",
+            definition.name
+        );
+        let mut read_names: Vec<&str> = read
+            .inputs
+            .iter()
+            .map(|input| input.name.as_str())
+            .chain(read.outputs.iter().map(|output| output.name.as_str()))
+            .collect();
+        read_names.push(&read.trigger.binding_name);
+        read_names.sort_unstable();
+        let mut declared_names: Vec<&str> = definition
+            .bindings
+            .iter()
+            .map(|binding| binding.name.as_str())
+            .collect();
+        declared_names.sort_unstable();
+        assert_eq!(read_names, declared_names, "{}: binding names", definition.name);
+    }
 }
