@@ -15,6 +15,9 @@ step "local settings (local-host reads the git-ignored local.settings.json; a fr
 step "python virtualenv (local engine + reference executors)"
 bash scripts/setup-venv.sh
 
+step "samples: the committed demo traffic and expectations are what scripts/generate_samples.py writes"
+python3 scripts/generate_samples.py --check
+
 step "format check"
 cargo fmt --all -- --check
 
