@@ -137,7 +137,9 @@ pub enum AnswerError {
     UnsupportedAction(&'static str),
 }
 
-/// Decodes a `ReturnValue` holding base64 protobuf.
+/// Decodes a `ReturnValue` holding base64 protobuf, as the extension reads it. Deliberately not the SDK's
+/// `functions::decode_protobuf`: the emulator reads the handler's answers on its own, so that a mistake in the SDK's
+/// encoding shows up here instead of being mirrored.
 pub fn decode_return_value<M: Message + Default>(
     return_value: &Value,
     message: &'static str,
