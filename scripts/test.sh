@@ -15,11 +15,17 @@ step "local settings (local-host reads the git-ignored local.settings.json; a fr
 step "python virtualenv (local engine + reference executors)"
 bash scripts/setup-venv.sh
 
+step "samples: the committed demo traffic and expectations are what scripts/generate_samples.py writes"
+python3 scripts/generate_samples.py --check
+
 step "format check"
 cargo fmt --all -- --check
 
 step "build (the end-to-end tests run the real handler and local-host binaries)"
 cargo build --workspace --bins --locked
+
+step "function folders: the committed */function.json are the ones the handler generates (handler write-function-folders)"
+"${CARGO_TARGET_DIR:-$root/target}/debug/handler" write-function-folders --check "$root"
 
 step "replay check: the built handler replays the recorded orchestration histories (tests/histories)"
 "${CARGO_TARGET_DIR:-$root/target}/debug/handler" replay-check tests/histories

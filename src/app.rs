@@ -1,8 +1,9 @@
 //! The HTTP face of the handler: the axum router the Functions host talks to.
 //!
-//! `GET /` answers readiness probes. `POST /{FunctionName}` is one invocation; the function's trigger kind (from
-//! [`FUNCTIONS`]) picks the code that serves it, so another Service Bus source is one more folder and one more
-//! line in the table.
+//! `GET /` answers readiness probes. `POST /{FunctionName}` is one invocation, served by the app model
+//! ([`crate::function_app`]: the registry for durable triggers, the app's handlers for the others). The router
+//! adds what the SDK's own router does not: the invocation body limit (413 naming it), body-read timeouts, and
+//! memory handed back after large invocations.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -10,28 +11,15 @@ use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
+use std::sync::Arc;
+
+use durabletask_sdk::functions::{FunctionApp, InvokeRequest, InvokeResponse};
 use http_body_util::BodyExt as _;
 
 use crate::allocator;
 use crate::error::AppError;
-use crate::function_folders::TriggerKind;
-use crate::functions;
+use crate::function_app::function_app;
 use crate::state::AppState;
-
-/// Every function this handler serves, with its trigger kind. Checked against the function folders at start-up.
-pub const FUNCTIONS: &[(&str, TriggerKind)] = &[
-    ("ServiceBusTrigger", TriggerKind::ServiceBus),
-    ("EntityFunction", TriggerKind::Entity),
-    ("Orchestrator", TriggerKind::Orchestration),
-    ("PublishNotification", TriggerKind::Activity),
-    ("PublishAlert", TriggerKind::Activity),
-    ("PublishInvalidEvent", TriggerKind::Activity),
-    ("PurgeTimer", TriggerKind::Timer),
-    ("ReturnStatus", TriggerKind::Http),
-    ("ResendEvents", TriggerKind::Http),
-    ("RedriveNotification", TriggerKind::Http),
-];
 
 /// The largest Service Bus message: 100 MB, the Premium tier's maximum on AMQP (Standard allows 256 KB).
 pub const MAX_SERVICE_BUS_MESSAGE_BYTES: usize = 100 * 1024 * 1024;
@@ -46,13 +34,25 @@ const ENVELOPE_ALLOWANCE_BYTES: usize = 2 * 1024 * 1024;
 /// them).
 pub const MAX_INVOCATION_BYTES: usize = MAX_SERVICE_BUS_MESSAGE_BYTES.div_ceil(3) * 4 + ENVELOPE_ALLOWANCE_BYTES;
 
-/// The router.
+/// The router over `state`.
+///
+/// # Panics
+///
+/// When the app's declarations and its registry disagree, a programming error that
+/// `function_app::tests::the_declarations_and_the_registry_agree` rules out; `main` builds the model with
+/// [`function_app`] first and reports it as a start-up error.
 pub fn app(state: AppState) -> Router {
+    let functions = function_app(&state).unwrap_or_else(|error| panic!("{error}"));
+    router(Arc::new(functions))
+}
+
+/// The router serving `functions`.
+pub fn router(functions: Arc<FunctionApp>) -> Router {
     Router::new()
         .route("/", get(ready))
         .route("/{function}", post(invoke))
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(functions)
 }
 
 async fn ready() -> &'static str {
@@ -60,7 +60,7 @@ async fn ready() -> &'static str {
 }
 
 async fn invoke(
-    State(state): State<AppState>,
+    State(functions): State<Arc<FunctionApp>>,
     Path(function): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -68,7 +68,7 @@ async fn invoke(
     let (answer, body_bytes) = match read_body(&headers, body, MAX_INVOCATION_BYTES).await {
         Ok(body) => {
             let length = body.len();
-            (dispatch(&state, &function, body).await, length)
+            (dispatch(&functions, &function, body).await, length)
         }
         Err(error) => (Err(error), 0),
     };
@@ -106,24 +106,13 @@ async fn read_body(headers: &HeaderMap, mut body: Body, limit: usize) -> Result<
 }
 
 /// Decodes the envelope (then frees the body) and runs the function.
-async fn dispatch(state: &AppState, function: &str, body: Vec<u8>) -> Result<InvokeResponse, AppError> {
-    let kind = FUNCTIONS
-        .iter()
-        .find(|(name, _)| *name == function)
-        .map(|(_, kind)| *kind)
-        .ok_or_else(|| AppError::UnknownFunction(function.to_string()))?;
+async fn dispatch(functions: &FunctionApp, function: &str, body: Vec<u8>) -> Result<InvokeResponse, AppError> {
+    if functions.definition(function).is_none() {
+        return Err(AppError::UnknownFunction(function.to_string()));
+    }
     let request = InvokeRequest::from_slice(&body)?;
     drop(body);
-    match kind {
-        TriggerKind::ServiceBus => functions::service_bus::handle(state, request).await,
-        TriggerKind::Entity => functions::durable::entity(state, &request),
-        TriggerKind::Orchestration => functions::durable::orchestrator(state, &request),
-        TriggerKind::Activity => functions::durable::activity(state, function, &request).await,
-        TriggerKind::Timer => functions::purge::handle(state, &request).await,
-        TriggerKind::Http if function == "ResendEvents" => functions::resend::handle(state, &request).await,
-        TriggerKind::Http if function == "RedriveNotification" => functions::redrive::handle(state, &request).await,
-        TriggerKind::Http => functions::status::handle(state, &request).await,
-    }
+    Ok(functions.invoke_request(function, request).await?)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use durabletask_sdk::client::ClientError;
-use durabletask_sdk::functions::{ActivityInvocationError, EnvelopeError, FailureKind};
+use durabletask_sdk::functions::{ActivityInvocationError, EnvelopeError, FailureKind, InvocationError};
 use serde_json::json;
 
 /// Why an invocation failed.
@@ -42,6 +42,10 @@ pub enum AppError {
     /// orchestration's retry policy decides what happens next.
     #[error(transparent)]
     Activity(#[from] ActivityInvocationError),
+    /// A function of the app model failed: a durable trigger's request could not be read, or a handler's own
+    /// failure, classified by its [`FailureKind`].
+    #[error(transparent)]
+    Invocation(#[from] InvocationError),
 }
 
 impl AppError {
@@ -54,6 +58,28 @@ impl AppError {
             AppError::Engine(error) if error.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Engine(_) => StatusCode::INTERNAL_SERVER_ERROR,
             AppError::Activity(error) => status_of(error.kind()),
+            AppError::Invocation(error) => status_of(error.kind()),
+        }
+    }
+
+    /// Whose fault the failure is, for the SDK's [`InvocationError`]: the kind whose status is this error's
+    /// (413 and 408 come from reading the body, before any function runs, and never reach a function).
+    pub fn failure_kind(&self) -> FailureKind {
+        match self.status() {
+            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT => {
+                FailureKind::BadRequest
+            }
+            StatusCode::NOT_FOUND => FailureKind::NotFound,
+            StatusCode::SERVICE_UNAVAILABLE => FailureKind::Unavailable,
+            _ => FailureKind::HandlerFailed,
+        }
+    }
+
+    /// This failure as the SDK's invocation error: the same message, and the failure kind of the same status.
+    pub fn into_invocation_error(self) -> InvocationError {
+        match self {
+            AppError::Invocation(error) => error,
+            other => InvocationError::new(other.failure_kind(), other),
         }
     }
 }

@@ -1,288 +1,168 @@
-//! The function folders of the app (`<Name>/function.json`) and the check, at start-up, that they and the
-//! handler's own function table agree: a folder without a handler, a handler without a folder, or a folder whose
-//! trigger is of another kind stops the handler with an error naming it, instead of a 404 in production.
+//! The function folders of the app (`<Name>/function.json`), generated from its declarations
+//! ([`crate::function_app`]) so that the folders and the handler cannot drift apart:
+//!
+//! - `handler write-function-folders [DIR]` writes them (DIR defaults to the current directory, the app root);
+//! - `handler write-function-folders --check [DIR]` writes nothing and fails, naming each folder, when the
+//!   committed folders are not exactly the generated ones (CI runs it; so does `tests/function_folders.rs`);
+//! - at start-up the handler refuses to serve folders whose bindings differ from what it serves
+//!   (`FunctionApp::check_function_folders`, in `main`).
 
-use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
-use serde::Deserialize;
+use durabletask_sdk::functions::{generated_folder_differences, write_function_folders, FunctionAppError};
 
-/// The trigger kinds the handler can serve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TriggerKind {
-    /// `serviceBusTrigger`.
-    ServiceBus,
-    /// `entityTrigger`.
-    Entity,
-    /// `orchestrationTrigger`.
-    Orchestration,
-    /// `activityTrigger`.
-    Activity,
-    /// `timerTrigger`.
-    Timer,
-    /// `httpTrigger`.
-    Http,
+use crate::function_app::definitions;
+
+/// Writes `<app_root>/<Name>/function.json` for every function of the app; returns the files written.
+pub fn write(app_root: &Path) -> Result<Vec<PathBuf>, FunctionAppError> {
+    write_function_folders(app_root, &definitions())
 }
 
-impl TriggerKind {
-    /// The binding `type` in function.json.
-    pub fn binding_type(self) -> &'static str {
-        match self {
-            TriggerKind::ServiceBus => "serviceBusTrigger",
-            TriggerKind::Entity => "entityTrigger",
-            TriggerKind::Orchestration => "orchestrationTrigger",
-            TriggerKind::Activity => "activityTrigger",
-            TriggerKind::Timer => "timerTrigger",
-            TriggerKind::Http => "httpTrigger",
+/// Every way the folders under `app_root` differ from the generated ones, one line each (empty: they are the
+/// generated ones, byte for byte).
+pub fn differences(app_root: &Path) -> Result<Vec<String>, FunctionAppError> {
+    generated_folder_differences(app_root, &definitions())
+}
+
+/// `handler write-function-folders [--check] [DIR]`: 0 when written (or, with `--check`, up to date), 1 when they
+/// differ or cannot be read or written, 2 for a bad command line.
+pub fn command(args: &[String]) -> ExitCode {
+    let mut check = false;
+    let mut root: Option<PathBuf> = None;
+    for arg in args {
+        match arg.as_str() {
+            "--check" => check = true,
+            "-h" | "--help" => {
+                println!(
+                    "handler write-function-folders [--check] [DIR]\n\n\
+                     Writes DIR/<Name>/function.json (DIR: the app root, by default the current directory) for \
+                     every function the handler serves.\nWith --check, writes nothing and exits 1 naming every \
+                     folder that differs from the generated one."
+                );
+                return ExitCode::SUCCESS;
+            }
+            other if other.starts_with('-') || root.is_some() => {
+                eprintln!("handler write-function-folders: unexpected argument '{other}' (see --help)");
+                return ExitCode::from(2);
+            }
+            other => root = Some(PathBuf::from(other)),
         }
     }
-
-    fn from_binding_type(binding_type: &str) -> Option<Self> {
-        [
-            TriggerKind::ServiceBus,
-            TriggerKind::Entity,
-            TriggerKind::Orchestration,
-            TriggerKind::Activity,
-            TriggerKind::Timer,
-            TriggerKind::Http,
-        ]
-        .into_iter()
-        .find(|kind| kind.binding_type().eq_ignore_ascii_case(binding_type))
-    }
-}
-
-/// One binding of a function.json.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Binding {
-    /// The binding name (the key in `Data` or `Outputs`).
-    pub name: String,
-    /// The binding type, e.g. `serviceBusTrigger`.
-    #[serde(rename = "type")]
-    pub binding_type: String,
-    /// `in` or `out`.
-    #[serde(default)]
-    pub direction: String,
-    /// `binary`, `string` or `stream`, when set.
-    #[serde(default, rename = "dataType")]
-    pub data_type: Option<String>,
-}
-
-/// A function folder, read.
-#[derive(Debug, Clone)]
-pub struct FunctionFolder {
-    /// The function name (the folder name).
-    pub name: String,
-    /// The trigger's kind, when the handler knows it.
-    pub trigger: Option<TriggerKind>,
-    /// Every binding, trigger first as written.
-    pub bindings: Vec<Binding>,
-}
-
-impl FunctionFolder {
-    /// The trigger binding.
-    pub fn trigger_binding(&self) -> Option<&Binding> {
-        self.bindings
-            .iter()
-            .find(|b| b.binding_type.ends_with("Trigger") || b.binding_type.ends_with("trigger"))
-    }
-
-    /// The first binding of `binding_type` (case-insensitive).
-    pub fn binding_of_type(&self, binding_type: &str) -> Option<&Binding> {
-        self.bindings
-            .iter()
-            .find(|b| b.binding_type.eq_ignore_ascii_case(binding_type))
-    }
-}
-
-/// A problem with the function folders.
-#[derive(Debug, thiserror::Error)]
-pub enum FolderError {
-    /// The app root could not be listed.
-    #[error("cannot list the function folders in {path}: {source}")]
-    ListRoot {
-        /// The app root.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A function.json could not be read or parsed.
-    #[error("{path} is not a valid function.json: {reason}")]
-    InvalidFunctionJson {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The handler and the folders disagree.
-    #[error("the function folders in {root} and the handler's functions disagree:\n  - {}", problems.join("\n  - "))]
-    Mismatch {
-        /// The app root.
-        root: PathBuf,
-        /// One line per disagreement.
-        problems: Vec<String>,
-    },
-}
-
-#[derive(Deserialize)]
-struct FunctionJson {
-    bindings: Vec<Binding>,
-}
-
-/// Reads every `<folder>/function.json` under `app_root`, by function name.
-pub fn read_function_folders(app_root: &Path) -> Result<BTreeMap<String, FunctionFolder>, FolderError> {
-    let entries = fs::read_dir(app_root).map_err(|source| FolderError::ListRoot {
-        path: app_root.to_path_buf(),
-        source,
-    })?;
-    let mut folders = BTreeMap::new();
-    for entry in entries.flatten() {
-        let path = entry.path().join("function.json");
-        if !path.is_file() {
-            continue;
+    let root = root.unwrap_or_else(|| PathBuf::from("."));
+    if check {
+        match differences(&root) {
+            Ok(problems) if problems.is_empty() => ExitCode::SUCCESS,
+            Ok(problems) => {
+                eprintln!(
+                    "handler: the function folders in {} are not the generated ones (run `handler \
+                     write-function-folders`):\n  - {}",
+                    root.display(),
+                    problems.join("\n  - ")
+                );
+                ExitCode::FAILURE
+            }
+            Err(error) => {
+                eprintln!("handler: {error}");
+                ExitCode::FAILURE
+            }
         }
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let text = fs::read_to_string(&path).map_err(|e| FolderError::InvalidFunctionJson {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        let parsed: FunctionJson = serde_json::from_str(&text).map_err(|e| FolderError::InvalidFunctionJson {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        let mut folder = FunctionFolder {
-            name: name.clone(),
-            trigger: None,
-            bindings: parsed.bindings,
-        };
-        folder.trigger = folder
-            .trigger_binding()
-            .and_then(|binding| TriggerKind::from_binding_type(&binding.binding_type));
-        if folder.bindings.iter().any(|b| b.name == "$return") && folder.trigger.is_some_and(is_durable_trigger) {
-            return Err(FolderError::InvalidFunctionJson {
-                path,
-                reason: "durable triggers must not declare a $return binding (the host would decode the base64 \
-                         response into bytes and the extension would fail the instance)"
-                    .into(),
-            });
-        }
-        folders.insert(name, folder);
-    }
-    Ok(folders)
-}
-
-fn is_durable_trigger(kind: TriggerKind) -> bool {
-    matches!(
-        kind,
-        TriggerKind::Entity | TriggerKind::Orchestration | TriggerKind::Activity
-    )
-}
-
-/// Checks that `folders` hold exactly the `expected` functions, each with the expected trigger kind.
-pub fn check_registrations(
-    app_root: &Path,
-    folders: &BTreeMap<String, FunctionFolder>,
-    expected: &[(&str, TriggerKind)],
-) -> Result<(), FolderError> {
-    let mut problems = Vec::new();
-    for (name, kind) in expected {
-        match folders.get(*name) {
-            None => problems.push(format!(
-                "the handler serves {name} ({}) but there is no {name}/function.json",
-                kind.binding_type()
-            )),
-            Some(folder) if folder.trigger != Some(*kind) => problems.push(format!(
-                "{name}/function.json has trigger {} but the handler serves {name} as {}",
-                folder.trigger_binding().map_or("<none>", |b| b.binding_type.as_str()),
-                kind.binding_type()
-            )),
-            Some(_) => {}
-        }
-    }
-    for name in folders.keys() {
-        if !expected.iter().any(|(expected_name, _)| expected_name == name) {
-            problems.push(format!(
-                "{name}/function.json exists but the handler has no function named {name}"
-            ));
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
     } else {
-        Err(FolderError::Mismatch {
-            root: app_root.to_path_buf(),
-            problems,
-        })
+        match write(&root) {
+            Ok(written) => {
+                for path in written {
+                    println!("{}", path.display());
+                }
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("handler: {error}");
+                ExitCode::FAILURE
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
-    fn write(root: &Path, name: &str, json: &str) {
-        fs::create_dir_all(root.join(name)).unwrap();
-        fs::write(root.join(name).join("function.json"), json).unwrap();
+    fn temp_root() -> tempfile::TempDir {
+        tempfile::tempdir().expect("a temporary folder")
     }
 
-    fn temp_root(test: &str) -> PathBuf {
-        let root = std::env::temp_dir().join(format!("function-folders-{test}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&root);
-        fs::create_dir_all(&root).unwrap();
-        root
+    #[test]
+    fn written_folders_are_the_generated_ones() {
+        let root = temp_root();
+        let written = write(root.path()).unwrap();
+        assert_eq!(written.len(), definitions().len());
+        assert_eq!(differences(root.path()).unwrap(), Vec::<String>::new());
     }
-
-    const ORCHESTRATOR: &str = r#"{"bindings":[{"name":"context","type":"orchestrationTrigger","direction":"in"}]}"#;
 
     #[test]
     fn missing_extra_and_mismatched_folders_are_all_named() {
-        let root = temp_root("mismatch");
-        write(&root, "Orchestrator", ORCHESTRATOR);
-        write(&root, "Extra", ORCHESTRATOR);
-        write(
-            &root,
-            "Timer",
-            r#"{"bindings":[{"name":"t","type":"httpTrigger","direction":"in"}]}"#,
-        );
-        let folders = read_function_folders(&root).unwrap();
-        let expected = [
-            ("Orchestrator", TriggerKind::Orchestration),
-            ("Timer", TriggerKind::Timer),
-            ("Missing", TriggerKind::Activity),
-        ];
-        let message = check_registrations(&root, &folders, &expected).unwrap_err().to_string();
+        let root = temp_root();
+        write(root.path()).unwrap();
+        fs::remove_dir_all(root.path().join("PublishAlert")).unwrap();
+        fs::create_dir_all(root.path().join("Extra")).unwrap();
+        fs::copy(
+            root.path().join("Orchestrator/function.json"),
+            root.path().join("Extra/function.json"),
+        )
+        .unwrap();
+        fs::write(
+            root.path().join("PurgeTimer/function.json"),
+            r#"{"bindings":[{"name":"timer","type":"httpTrigger","direction":"in"}]}"#,
+        )
+        .unwrap();
+        let message = differences(root.path()).unwrap().join("\n");
         for needle in [
-            "Missing/function.json",
-            "Extra/function.json",
-            "Timer/function.json has trigger httpTrigger",
+            "no PublishAlert/function.json",
+            "Extra/function.json exists",
+            "PurgeTimer/function.json: binding 'timer' has type httpTrigger in the folder, timerTrigger in the app",
         ] {
             assert!(message.contains(needle), "{needle} not in {message}");
         }
-        fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
     fn return_bindings_on_durable_triggers_are_refused() {
-        let root = temp_root("return");
-        write(
-            &root,
-            "Orchestrator",
+        let root = temp_root();
+        write(root.path()).unwrap();
+        fs::write(
+            root.path().join("Orchestrator/function.json"),
             r#"{"bindings":[{"name":"context","type":"orchestrationTrigger","direction":"in"},{"name":"$return","type":"http","direction":"out"}]}"#,
-        );
-        let message = read_function_folders(&root).unwrap_err().to_string();
+        )
+        .unwrap();
+        let message = differences(root.path()).unwrap().join("\n");
         assert!(message.contains("$return"), "{message}");
-        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_reformatted_folder_is_named() {
+        let root = temp_root();
+        write(root.path()).unwrap();
+        let path = root.path().join("Orchestrator/function.json");
+        let compact: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        fs::write(&path, compact.to_string()).unwrap();
+        let message = differences(root.path()).unwrap().join("\n");
+        assert!(
+            message.contains("Orchestrator/function.json has the right content but not the generated layout"),
+            "{message}"
+        );
     }
 
     #[test]
     fn malformed_function_json_names_the_file() {
-        let root = temp_root("malformed");
-        write(&root, "Broken", "{");
-        let message = read_function_folders(&root).unwrap_err().to_string();
+        let root = temp_root();
+        fs::create_dir_all(root.path().join("Broken")).unwrap();
+        fs::write(root.path().join("Broken/function.json"), "{").unwrap();
+        let message = differences(root.path()).unwrap_err().to_string();
         assert!(
             message.contains("Broken") && message.contains("function.json"),
             "{message}"
         );
-        fs::remove_dir_all(root).unwrap();
     }
 }

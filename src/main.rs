@@ -5,9 +5,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use returns_aggregator::allocator;
-use returns_aggregator::app::{app, FUNCTIONS};
+use std::sync::Arc;
+
+use returns_aggregator::app::router;
 use returns_aggregator::config::Config;
-use returns_aggregator::function_folders::{check_registrations, read_function_folders};
+use returns_aggregator::function_app::function_app;
 use returns_aggregator::server::{serve, ServerLimits};
 use returns_aggregator::state::AppState;
 use tokio::net::TcpListener;
@@ -20,7 +22,8 @@ use tracing_subscriber::EnvFilter;
 /// setting it reads is listed in the README, "Configuration"; all of them are checked at start-up.
 ///
 /// Operator commands, each with its own `--help`: `handler replay-check` (recorded histories replayed through this
-/// build) and `handler export-histories` (a running engine's histories to a file).
+/// build) and `handler export-histories` (a running engine's histories to a file). Developer command:
+/// `handler write-function-folders [--check] [DIR]` (the function folders, generated from the handler's functions).
 ///
 /// Exit codes: 0 after a clean shutdown (SIGTERM or Ctrl-C); 1 when a setting or a function folder is wrong, the
 /// port cannot be bound, or the server fails (the message on stderr names the cause); 2 for a bad command line.
@@ -33,6 +36,9 @@ fn main() -> ExitCode {
     let command = args.next();
     if matches!(command.as_deref(), Some("replay-check" | "export-histories")) {
         return run_operator_command(command.as_deref().unwrap_or_default(), args.collect());
+    }
+    if command.as_deref() == Some("write-function-folders") {
+        return returns_aggregator::function_folders::command(&args.collect::<Vec<_>>());
     }
     Cli::parse();
     allocator::configure();
@@ -85,25 +91,28 @@ async fn start() -> ExitCode {
 async fn run() -> Result<(), String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
     returns_aggregator::host_checks::check_app(&config.app_root).map_err(|e| e.to_string())?;
-    let folders = read_function_folders(&config.app_root).map_err(|e| e.to_string())?;
-    check_registrations(&config.app_root, &folders, FUNCTIONS).map_err(|e| e.to_string())?;
     let versioning = returns_aggregator::durable::app_versioning(&config.app_root).map_err(|e| e.to_string())?;
-    let listener = TcpListener::bind(config.listen_addr)
+    let app_root = config.app_root.clone();
+    let state = AppState::with_versioning(config, versioning.clone());
+    let functions = function_app(&state).map_err(|e| e.to_string())?;
+    functions.check_function_folders(&app_root).map_err(|e| e.to_string())?;
+    let listen_addr = state.config.listen_addr;
+    let listener = TcpListener::bind(listen_addr)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
-    if let Some(schedule) = &config.purge_schedule {
+        .map_err(|e| format!("cannot listen on {listen_addr}: {e}"))?;
+    if let Some(schedule) = &state.config.purge_schedule {
         let next = schedule.next_after(chrono::Utc::now());
         tracing::info!(%schedule, next = ?next, "PurgeTimer schedule (the host runs it)");
     }
     tracing::info!(
-        address = %config.listen_addr,
-        functions = FUNCTIONS.len(),
+        address = %listen_addr,
+        functions = functions.function_names().len(),
         orchestration_version = versioning.version.as_deref().unwrap_or(""),
         "handler ready"
     );
     let drained = serve(
         listener,
-        app(AppState::with_versioning(config, versioning)),
+        router(Arc::new(functions)),
         ServerLimits::default(),
         shutdown_signal(),
     )

@@ -232,7 +232,16 @@ fn each_scenario_file_produces_its_expected_outcome() {
     let dir = samples().join("scenarios");
     let expected = read_json(&dir.join("expected.json"));
     let files = expected.as_object().unwrap();
-    assert_eq!(files.len(), 4);
+    let on_disk = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "jsonl"))
+        .count();
+    assert_eq!(
+        files.len(),
+        on_disk,
+        "samples/scenarios/expected.json names every scenario file"
+    );
     for (file, promise) in files {
         let folded = fold(read_messages(&dir.join(file)).iter());
         assert_eq!(

@@ -12,13 +12,13 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use durabletask_sdk::functions::read_function_folders;
 use e2e_support::{deliver, published_to, repo_root, sample, start_host_with, wait_for_published};
 use local_host::{EngineChoice, EngineLauncher, HandlerOutput, HostOptions};
 use object::elf;
 use object::read::elf::{Dyn, ElfFile64, FileHeader, ProgramHeader};
 use object::{Endianness, Object};
-use returns_aggregator::app::FUNCTIONS;
-use returns_aggregator::function_folders::{check_registrations, read_function_folders};
+use returns_aggregator::function_app::definitions;
 use returns_aggregator::host_checks::check_host_json;
 use serde_json::Value;
 
@@ -140,10 +140,16 @@ fn every_function_json_is_valid_for_its_trigger_and_host_json_passes_the_start_u
     let unpacked = unpack();
     let root = unpacked.dir.path();
     let folders = read_function_folders(root).expect("the packaged function folders are readable");
-    check_registrations(root, &folders, FUNCTIONS).expect("the packaged folders match the handler's functions");
+    let problems = returns_aggregator::function_folders::differences(root).expect("the packaged folders are readable");
+    assert!(
+        problems.is_empty(),
+        "the packaged folders match the handler's functions:\n{}",
+        problems.join("\n")
+    );
+    assert_eq!(folders.len(), definitions().len());
     // The bindings as the host reads them, `%SETTING%` references resolved from the app settings.
     let app = local_host::app_model::FunctionApp::load(root, &app_settings()).expect("every function.json is valid");
-    assert_eq!(app.functions.len(), FUNCTIONS.len());
+    assert_eq!(app.functions.len(), definitions().len());
     let host_json = fs::read_to_string(root.join("host.json")).unwrap();
     assert_eq!(check_host_json(&host_json, None), vec![]);
 }

@@ -1,16 +1,18 @@
 //! The function folders, `host.json`, the local settings template (`local.settings.example.json`) and the handler's
-//! function table agree: every function the router serves has a folder with the right trigger, every binding name
-//! the code reads or writes is declared with the right type and direction, and every setting a binding refers to has
-//! a value.
+//! functions agree: the committed folders are exactly the ones generated from the handler's declarations
+//! (`handler write-function-folders`), every function the router serves has a folder with the right trigger, every
+//! binding name the code reads or writes is declared with the right type and direction, and every setting a binding
+//! refers to has a value.
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use returns_aggregator::app::FUNCTIONS;
+use durabletask_sdk::functions::{read_function_folders, FunctionDefinition as FunctionFolder};
 use returns_aggregator::config::Config;
-use returns_aggregator::function_folders::{check_registrations, read_function_folders, FunctionFolder};
+use returns_aggregator::function_app::{definitions, function_app};
 use returns_aggregator::functions::{durable, purge, service_bus, status, CLIENT_BINDING};
+use returns_aggregator::state::AppState;
 use serde_json::Value;
 use support::router::app_root;
 
@@ -47,21 +49,34 @@ fn assert_binding(
         binding.binding_type
     );
     assert_eq!(
-        binding.direction, direction,
+        binding.direction.as_str(),
+        direction,
         "{function}.{name} has the wrong direction"
+    );
+}
+
+#[test]
+fn the_committed_folders_are_the_generated_ones() {
+    let problems = returns_aggregator::function_folders::differences(&app_root())
+        .unwrap_or_else(|error| panic!("the function folders cannot be read: {error}"));
+    assert!(
+        problems.is_empty(),
+        "the function folders are not the ones `cargo run --bin handler -- write-function-folders` writes:\n  - {}",
+        problems.join("\n  - ")
     );
 }
 
 #[test]
 fn the_folders_and_the_handler_table_agree() {
     let folders = folders();
-    check_registrations(&app_root(), &folders, FUNCTIONS).unwrap_or_else(|error| panic!("{error}"));
-    let served: BTreeSet<&str> = FUNCTIONS.iter().map(|(name, _)| *name).collect();
-    assert_eq!(
-        served.len(),
-        FUNCTIONS.len(),
-        "the handler table names a function twice"
-    );
+    let functions =
+        function_app(&AppState::new(support::router::config(&[]))).unwrap_or_else(|error| panic!("{error}"));
+    functions
+        .check_function_folders(&app_root())
+        .unwrap_or_else(|error| panic!("{error}"));
+    let declared = definitions();
+    let served: BTreeSet<&str> = declared.iter().map(|definition| definition.name.as_str()).collect();
+    assert_eq!(served.len(), declared.len(), "the handler table names a function twice");
     let on_disk: BTreeSet<&str> = folders.keys().map(String::as_str).collect();
     assert_eq!(served, on_disk);
 }
@@ -86,9 +101,9 @@ fn every_binding_name_the_code_uses_is_declared() {
         "serviceBus",
         "out",
     );
-    let message = folders["ServiceBusTrigger"].trigger_binding().expect("a trigger");
+    let message = folders["ServiceBusTrigger"].trigger().expect("a trigger");
     assert_eq!(
-        message.data_type.as_deref(),
+        message.properties.get("dataType").and_then(Value::as_str),
         Some("binary"),
         "the handler decodes the message as base64: the trigger must declare dataType binary"
     );
@@ -136,7 +151,12 @@ fn durable_triggers_declare_no_return_binding() {
     for (name, folder) in folders() {
         let durable = ["orchestrationTrigger", "entityTrigger", "activityTrigger"]
             .iter()
-            .any(|kind| folder.binding_of_type(kind).is_some());
+            .any(|kind| {
+                folder
+                    .bindings
+                    .iter()
+                    .any(|binding| binding.binding_type.eq_ignore_ascii_case(kind))
+            });
         if durable {
             assert!(
                 folder.bindings.iter().all(|binding| binding.name != "$return"),
@@ -251,4 +271,48 @@ fn the_local_settings_are_valid_handler_settings() {
     values.insert("FUNCTIONS_CUSTOMHANDLER_PORT", "7071");
     Config::from_map(&values)
         .unwrap_or_else(|error| panic!("local.settings.example.json would stop the handler: {error}"));
+}
+
+/// local-host reads function.json as the Functions host does (its own reader, independent of the SDK's model on
+/// purpose: case-insensitive keys, a default direction, `%SETTING%` resolution); it must find in the committed
+/// folders exactly the functions, triggers and binding names the handler declares.
+#[test]
+fn local_host_reads_every_function_as_the_handler_declares_it() {
+    let settings: Vec<(String, String)> = read_json("local.settings.example.json")["Values"]
+        .as_object()
+        .expect("Values")
+        .iter()
+        .filter_map(|(name, value)| value.as_str().map(|value| (name.clone(), value.to_owned())))
+        .collect();
+    let emulated = local_host::app_model::FunctionApp::load(&app_root(), &settings)
+        .unwrap_or_else(|error| panic!("local-host cannot read the app: {error}"));
+    let declared = definitions();
+    assert_eq!(
+        emulated.functions.keys().collect::<Vec<_>>(),
+        declared.iter().map(|definition| &definition.name).collect::<Vec<_>>()
+    );
+    for definition in &declared {
+        let read = &emulated.functions[&definition.name];
+        let trigger = definition.trigger().expect("every declared function has a trigger");
+        assert_eq!(
+            read.trigger.binding_name, trigger.name,
+            "{}: trigger binding",
+            definition.name
+        );
+        let mut read_names: Vec<&str> = read
+            .inputs
+            .iter()
+            .map(|input| input.name.as_str())
+            .chain(read.outputs.iter().map(|output| output.name.as_str()))
+            .collect();
+        read_names.push(&read.trigger.binding_name);
+        read_names.sort_unstable();
+        let mut declared_names: Vec<&str> = definition
+            .bindings
+            .iter()
+            .map(|binding| binding.name.as_str())
+            .collect();
+        declared_names.sort_unstable();
+        assert_eq!(read_names, declared_names, "{}: binding names", definition.name);
+    }
 }

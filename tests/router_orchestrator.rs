@@ -7,7 +7,6 @@ mod support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType as Action;
-use durabletask_sdk::proto::send_entity_message_action::EntityMessageType;
 use durabletask_sdk::proto::{self, OrchestrationStatus};
 use durabletask_sdk::testing::history;
 use returns_aggregator::domain::ReturnSettledNotification;
@@ -126,18 +125,22 @@ async fn after_the_activity_completed_the_entity_hears_published_and_the_instanc
     let (_, response) = run(&replay).await;
 
     assert_eq!(response.actions.len(), 2, "{:?}", response.actions);
-    let Some(Action::SendEntityMessage(message)) = &response.actions[0].orchestrator_action_type else {
+    // A one-way signal sent as the framework's `op` event (every extension release delivers it; see notify.rs).
+    let Some(Action::SendEvent(event)) = &response.actions[0].orchestrator_action_type else {
         panic!("the entity is not signalled first: {:?}", response.actions[0]);
     };
-    let Some(EntityMessageType::EntityOperationSignaled(signal)) = &message.entity_message_type else {
-        panic!("the entity message is not a one-way signal: {message:?}");
-    };
-    assert_eq!(signal.operation, "published");
+    assert_eq!(event.name, "op");
     assert_eq!(
-        signal.target_instance_id.as_deref(),
+        event.instance.as_ref().map(|instance| instance.instance_id.as_str()),
         Some(format!("@entityfunction@{RETURN_ID}").as_str())
     );
-    let published = parse_json(signal.input.as_deref());
+    let signal = parse_json(event.data.as_deref());
+    assert_eq!(
+        signal["signal"], true,
+        "the entity message is not a one-way signal: {signal}"
+    );
+    assert_eq!(signal["op"], "published");
+    let published = parse_json(signal["input"].as_str());
     assert_eq!(published["kind"], "ReturnSettled");
     let published_at: DateTime<Utc> = serde_json::from_value(published["publishedAt"].clone()).expect("a time");
     assert_eq!(

@@ -27,7 +27,13 @@ pub async fn orchestrate(
     let entity = return_id.as_deref().and_then(|id| ReturnId::parse(id).ok());
     if let (Some(kind), Some(return_id)) = (publication.published_kind(), entity) {
         let report = AggregateOperation::Published(Published { kind, published_at });
-        ctx.signal_entity(
+        // Sent as the `op` event of the framework's first entity protocol, not as a `sendEntityMessage` action:
+        // extension releases before that action existed fail the orchestration that returns it (after the message
+        // went out, so the entity would never record it), and the releases that know it convert it into this very
+        // event (Azure/azure-functions-durable-extension, `ProtobufUtils.ToOrchestratorAction`,
+        // `EntityOperationSignaled` → `SendEventOrchestratorAction` "op" + `RequestMessage` JSON). README, "The
+        // `published` signal on every extension release".
+        ctx.signal_entity_as_event(
             &super::contract::aggregate_entity_id(&return_id),
             report.name(),
             &report.input(),

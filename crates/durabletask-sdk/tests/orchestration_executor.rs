@@ -854,3 +854,56 @@ fn a_retry_asked_for_after_the_call_was_recorded_still_makes_the_same_call() {
     };
     assert_eq!(response.actions, [expected]);
 }
+
+#[test]
+fn an_entity_signal_sent_as_an_event_carries_the_frameworks_request_message_and_replays_either_way() {
+    let mut registry = Registry::new();
+    registry
+        .add_orchestrator("SignalsByEvent", |ctx: OrchestrationContext, _: ()| async move {
+            ctx.signal_entity_as_event(&EntityId::new("Counter", "a"), "add", &5);
+            ctx.wait_for_external_event::<()>("go").await?;
+            Ok(())
+        })
+        .unwrap();
+    let response = run(&registry, vec![], start("SignalsByEvent", "null"));
+    let id = response.actions[0].id;
+    let (target, name, data) = match &response.actions[0].orchestrator_action_type {
+        Some(Action::SendEvent(send)) => (
+            send.instance.as_ref().map(|instance| instance.instance_id.clone()),
+            send.name.clone(),
+            send.data.clone().unwrap_or_default(),
+        ),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(target.as_deref(), Some("@counter@a"));
+    assert_eq!(name, "op");
+    let message: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(message["op"], "add");
+    assert_eq!(message["signal"], true);
+    assert_eq!(message["input"], "5");
+    assert!(
+        uuid::Uuid::parse_str(message["id"].as_str().unwrap()).is_ok(),
+        "{message}"
+    );
+
+    // The Functions extension records the event as sent (`eventSent`); a gRPC engine that took it as a signal
+    // records `entityOperationSignaled`. Both confirm the decision.
+    for recorded in [
+        event_sent(id, "@counter@a", "op", Some(&data)),
+        entity_operation_signaled(id, "r0", "@counter@a", "add"),
+    ] {
+        let mut past = start("SignalsByEvent", "null");
+        past.push(recorded.clone());
+        let response = run(&registry, past, vec![event_raised("go", None)]);
+        assert_eq!(
+            complete_action(&response).orchestration_status,
+            proto::OrchestrationStatus::Completed as i32,
+            "{recorded:?}"
+        );
+    }
+    // A signal of another entity at that sequence number is still a non-deterministic replay.
+    let mut past = start("SignalsByEvent", "null");
+    past.push(entity_operation_signaled(id, "r0", "@counter@b", "add"));
+    let response = run(&registry, past, vec![event_raised("go", None)]);
+    assert_eq!(status(&response), proto::OrchestrationStatus::Failed);
+}

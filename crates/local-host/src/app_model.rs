@@ -502,33 +502,17 @@ pub fn parse_host_json(path: &Path, json: &Value) -> Result<HostConfig, AppModel
     Ok(config)
 }
 
-/// Parses a .NET `TimeSpan` as used by `functionTimeout`: `[d.]hh:mm:ss[.fffffff]`, or `-1` for
-/// unlimited (`Ok(None)`).
+/// Parses a .NET `TimeSpan` as used by `functionTimeout`: `[d.]hh:mm:ss[.fffffff]` (read as the host's
+/// `TimeSpan.Parse` reads it, by the SDK's [`durabletask_sdk::functions::parse_timespan`]), or `-1` for unlimited
+/// (`Ok(None)`).
 pub fn parse_timespan(text: &str) -> Result<Option<Duration>, String> {
     let text = text.trim();
     if text == "-1" || text == "-00:00:01" {
         return Ok(None);
     }
-    let invalid = || "expected [d.]hh:mm:ss[.fff] or -1".to_owned();
-    let (days, clock) = match text.split_once(':') {
-        Some((head, _)) if head.contains('.') => {
-            let (days, rest) = text.split_once('.').ok_or_else(invalid)?;
-            (days.parse::<u64>().map_err(|_| invalid())?, rest)
-        }
-        _ => (0, text),
-    };
-    let parts: Vec<&str> = clock.split(':').collect();
-    let [hours, minutes, seconds] = parts.as_slice() else {
-        return Err(invalid());
-    };
-    let hours: u64 = hours.parse().map_err(|_| invalid())?;
-    let minutes: u64 = minutes.parse().map_err(|_| invalid())?;
-    let seconds: f64 = seconds.parse().map_err(|_| invalid())?;
-    if minutes >= 60 || !(0.0..60.0).contains(&seconds) {
-        return Err(invalid());
-    }
-    let whole = days * 86_400 + hours * 3_600 + minutes * 60;
-    Ok(Some(Duration::from_secs(whole) + Duration::from_secs_f64(seconds)))
+    durabletask_sdk::functions::parse_timespan(text)
+        .map(Some)
+        .map_err(|problem| format!("expected [d.]hh:mm:ss[.fff] or -1: {problem}"))
 }
 
 /// Parses `Values` of local.settings.json into (name, value) pairs; non-string values are kept as their

@@ -145,6 +145,42 @@ async fn messages_flow_through_entities_orchestrations_and_activities() {
     assert_eq!(dead_lines[0]["reason"], json!("MaxDeliveryCountExceeded"));
 }
 
+/// An orchestrator can signal an entity with a `sendEntityMessage` action or, as every Durable extension release
+/// delivers it, with a `sendEvent` named `op` carrying the framework's request message; both reach the entity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_orchestrator_signals_an_entity_in_either_encoding() {
+    let app = tempfile::tempdir().unwrap();
+    support::write_app(app.path());
+    let host = LocalHost::start(options(app.path())).await.unwrap();
+    let keys = ["signal-by-event", "signal-by-message"];
+    let messages = keys
+        .iter()
+        .flat_map(|key| {
+            (0..support::TARGET).map(move |n| event(&format!("{key}-{n}"), json!({"key": key, "amount": 1})))
+        })
+        .collect();
+    host.deliver_messages(messages, PlanOptions::default()).await.unwrap();
+    host.wait_idle(&idle()).await.unwrap();
+
+    let mut engine = host.engine_client();
+    for key in keys {
+        let (status, _, failure) = support::orchestration(&mut engine, &format!("tally-{key}"))
+            .await
+            .unwrap();
+        assert_eq!(status, OrchestrationStatus::Completed, "tally-{key}: {failure:?}");
+        assert_eq!(
+            support::entity_state(&mut engine, &format!("@counter@{key}"))
+                .await
+                .as_deref(),
+            Some("103"),
+            "the counter of {key} heard the orchestrator's `add 100`"
+        );
+    }
+    let problems = host.stats().problems;
+    assert!(problems.is_empty(), "{problems:?}");
+    host.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn timeouts_and_crashes_restart_the_handler_and_work_is_redelivered() {
     let app = tempfile::tempdir().unwrap();

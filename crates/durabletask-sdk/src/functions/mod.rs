@@ -47,8 +47,9 @@ mod value;
 mod versioning;
 
 pub use app::{
-    read_function_folders, Binding, Direction, FunctionApp, FunctionAppBuilder, FunctionAppError, FunctionDefinition,
-    FunctionHandler, InvocationError, TriggerKind, DEFAULT_MAX_REQUEST_BYTES,
+    generated_folder_differences, read_function_folders, write_function_folders, Binding, Direction, FunctionApp,
+    FunctionAppBuilder, FunctionAppError, FunctionDefinition, FunctionHandler, InvocationError, TriggerKind,
+    DEFAULT_MAX_REQUEST_BYTES,
 };
 pub use client_binding::DurableClientBinding;
 pub use durable::{

@@ -262,6 +262,31 @@ impl OrchestrationContext {
         self.signal_entity_internal(entity, operation, input, None);
     }
 
+    /// Signals an entity operation (fire and forget) as an event every Durable Functions extension release delivers:
+    /// a `sendEvent` named `op` to the entity's instance id carrying the framework's request message (see
+    /// [`EntityRequestMessage`](super::EntityRequestMessage)), instead of the `sendEntityMessage` action that only
+    /// newer extension releases convert. On a gRPC engine that delivers only `sendEntityMessage` to entities (the
+    /// local in-memory engine), the host in between must route the event, as the extension's framework does.
+    pub fn signal_entity_as_event(&self, entity: &EntityId, operation: &str, input: &impl Serialize) {
+        let input = self.encode_or_fail(input);
+        let target = entity.to_string();
+        let mut state = self.state.borrow_mut();
+        if let Err(rule) = state.check_signal(&target) {
+            // The sequence number is taken first, as for `signal_entity`.
+            state.next_sequence_number();
+            state.break_locking_rule(rule, &target);
+            return;
+        }
+        let message = super::EntityRequestMessage {
+            operation: operation.to_string(),
+            is_signal: true,
+            input,
+            id: state.new_guid().to_string(),
+        };
+        drop(state);
+        self.send_event(&target, super::ENTITY_REQUEST_EVENT, &message);
+    }
+
     /// Signals an entity operation to be delivered at `at`.
     pub fn signal_entity_at(&self, entity: &EntityId, operation: &str, input: &impl Serialize, at: DateTime<Utc>) {
         self.signal_entity_internal(entity, operation, input, Some(at));

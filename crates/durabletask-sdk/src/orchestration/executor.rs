@@ -375,7 +375,28 @@ impl<'r> Replay<'r> {
     /// `entityOperationSignaled`: confirms an entity signal.
     fn on_entity_operation_signaled(&mut self, id: i32, signaled: &proto::EntityOperationSignaledEvent) -> Applied {
         let entity = signaled.target_instance_id.as_deref().unwrap_or_default();
+        if self.is_signal_sent_as_event(id, entity) {
+            // `signal_entity_as_event`: the host routed the event to the entity as a signal.
+            self.state.borrow_mut().pending_actions.remove(&id);
+            return Ok(());
+        }
         self.confirm(id, TaskKind::EntitySignal, entity)
+    }
+
+    /// Whether the action pending at `id` is an entity request event (`op`) sent to `entity`.
+    fn is_signal_sent_as_event(&self, id: i32, entity: &str) -> bool {
+        let state = self.state.borrow();
+        let Some(Action::SendEvent(send)) = state
+            .pending_actions
+            .get(&id)
+            .and_then(|action| action.orchestrator_action_type.as_ref())
+        else {
+            return false;
+        };
+        send.instance
+            .as_ref()
+            .is_some_and(|target| target.instance_id == entity)
+            && super::EntityRequestMessage::is_request_event(&send.name)
     }
 
     /// `entityOperationCalled`: confirms an entity call.

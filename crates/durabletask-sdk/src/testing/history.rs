@@ -244,6 +244,19 @@ pub fn entity_operation_called(id: i32, request_id: &str, entity: &str, operatio
     )
 }
 
+/// `eventSent` confirming a `sendEvent` at `id` (also how the Functions extension records entity messages).
+pub fn event_sent(id: i32, instance_id: &str, name: &str, input: Option<&str>) -> proto::HistoryEvent {
+    event(
+        id,
+        None,
+        EventType::EventSent(proto::EventSentEvent {
+            instance_id: instance_id.to_string(),
+            name: name.to_string(),
+            input: input.map(str::to_string),
+        }),
+    )
+}
+
 /// `entityOperationSignaled` confirming an entity signal at `id`.
 pub fn entity_operation_signaled(id: i32, request_id: &str, entity: &str, operation: &str) -> proto::HistoryEvent {
     event(

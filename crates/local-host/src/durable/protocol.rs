@@ -7,9 +7,9 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use durabletask_sdk::proto::{
-    self, history_event::EventType, orchestrator_action::OrchestratorActionType, EntityBatchRequest, EntityBatchResult,
-    EntityRequest, OperationInfo, OperationRequest, OrchestrationInstance, OrchestratorRequest, OrchestratorResponse,
-    TaskFailureDetails,
+    self, history_event::EventType, orchestrator_action::OrchestratorActionType,
+    send_entity_message_action::EntityMessageType, EntityBatchRequest, EntityBatchResult, EntityRequest, OperationInfo,
+    OperationRequest, OrchestrationInstance, OrchestratorRequest, OrchestratorResponse, TaskFailureDetails,
 };
 use prost::Message;
 use serde_json::Value;
@@ -137,7 +137,9 @@ pub enum AnswerError {
     UnsupportedAction(&'static str),
 }
 
-/// Decodes a `ReturnValue` holding base64 protobuf.
+/// Decodes a `ReturnValue` holding base64 protobuf, as the extension reads it. Deliberately not the SDK's
+/// `functions::decode_protobuf`: the emulator reads the handler's answers on its own, so that a mistake in the SDK's
+/// encoding shows up here instead of being mirrored.
 pub fn decode_return_value<M: Message + Default>(
     return_value: &Value,
     message: &'static str,
@@ -181,13 +183,109 @@ pub fn orchestrator_completion(
             _ => {}
         }
     }
+    let actions = answer.actions.into_iter().map(route_entity_request_event).collect();
     Ok(OrchestratorResponse {
         instance_id: instance_id.to_owned(),
-        actions: answer.actions,
+        actions,
         custom_status: answer.custom_status,
         completion_token: completion_token.to_owned(),
         ..OrchestratorResponse::default()
     })
+}
+
+/// An orchestrator's `sendEvent` of an entity request as the engine takes it.
+///
+/// The Durable extension hands a `sendEvent` to the framework unchanged (`ProtobufUtils.ToOrchestratorAction`,
+/// `SendEvent` case); DTFx sends the event to the target's queue, and for an entity instance (`@name@key`) its
+/// entity dispatcher reads an event named `op` (or `op@<time>`, scheduled) as the framework's `RequestMessage`
+/// (`op`, `signal`, `input`, `id`, `parent`, `parentExecution`, `due`): one operation request. Newer extension
+/// releases turn a `sendEntityMessage` action into exactly such an event. The local engine delivers entity
+/// operations only from `sendEntityMessage` (it raises other events on orchestrations, and drops them when no
+/// orchestration has the id), so the local host turns the event into the signal or call it describes. Any other
+/// action, and an event whose message cannot be read, is passed on unchanged.
+pub fn route_entity_request_event(action: proto::OrchestratorAction) -> proto::OrchestratorAction {
+    let Some(OrchestratorActionType::SendEvent(event)) = &action.orchestrator_action_type else {
+        return action;
+    };
+    let target = event
+        .instance
+        .as_ref()
+        .map(|instance| instance.instance_id.clone())
+        .unwrap_or_default();
+    let Some(scheduled_by_name) = request_event_schedule(&event.name) else {
+        return action;
+    };
+    if entity_name(&target).is_none() {
+        return action;
+    }
+    let Some(message) = event
+        .data
+        .as_deref()
+        .and_then(|data| serde_json::from_str::<RequestMessage>(data).ok())
+    else {
+        return action;
+    };
+    let scheduled_time = message.due.or(scheduled_by_name).map(|due| prost_types::Timestamp {
+        seconds: due.timestamp(),
+        nanos: i32::try_from(due.timestamp_subsec_nanos()).unwrap_or(0),
+    });
+    let message_type = if message.signal {
+        EntityMessageType::EntityOperationSignaled(proto::EntityOperationSignaledEvent {
+            request_id: message.id,
+            operation: message.op,
+            scheduled_time,
+            input: message.input,
+            target_instance_id: Some(target),
+        })
+    } else {
+        EntityMessageType::EntityOperationCalled(proto::EntityOperationCalledEvent {
+            request_id: message.id,
+            operation: message.op,
+            scheduled_time,
+            input: message.input,
+            parent_instance_id: message.parent,
+            parent_execution_id: message.parent_execution,
+            target_instance_id: Some(target),
+        })
+    };
+    proto::OrchestratorAction {
+        id: action.id,
+        orchestrator_action_type: Some(OrchestratorActionType::SendEntityMessage(
+            proto::SendEntityMessageAction {
+                entity_message_type: Some(message_type),
+            },
+        )),
+    }
+}
+
+/// The framework's `RequestMessage` as JSON, the fields of one operation request (read here independently of the
+/// SDK's writer, so that the emulator catches the SDK writing it wrongly).
+#[derive(serde::Deserialize)]
+struct RequestMessage {
+    op: String,
+    #[serde(default)]
+    signal: bool,
+    #[serde(default)]
+    input: Option<String>,
+    id: String,
+    #[serde(default)]
+    parent: Option<String>,
+    #[serde(default, rename = "parentExecution")]
+    parent_execution: Option<String>,
+    #[serde(default)]
+    due: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// For an entity request event name: `Some(None)` for `op`, `Some(Some(time))` for `op@<time>`; `None` for any other
+/// name (`release`, an orchestration's own events).
+fn request_event_schedule(name: &str) -> Option<Option<chrono::DateTime<chrono::Utc>>> {
+    match name.split_once('@') {
+        None => (name == "op").then_some(None),
+        Some(("op", time)) => chrono::DateTime::parse_from_rfc3339(time)
+            .ok()
+            .map(|time| Some(time.with_timezone(&chrono::Utc))),
+        Some(_) => None,
+    }
 }
 
 /// The completion that fails an orchestration instance (what the extension does when the orchestrator
@@ -499,5 +597,82 @@ mod tests {
         assert_eq!(result.completion_token, "3");
         assert!(result.actions.is_empty());
         assert_eq!(result.failure_details.as_ref(), Some(&failure));
+    }
+
+    fn send_event(target: &str, name: &str, data: &str) -> proto::OrchestratorAction {
+        proto::OrchestratorAction {
+            id: 4,
+            orchestrator_action_type: Some(OrchestratorActionType::SendEvent(proto::SendEventAction {
+                instance: Some(OrchestrationInstance {
+                    instance_id: target.into(),
+                    execution_id: None,
+                }),
+                name: name.into(),
+                data: Some(data.into()),
+            })),
+        }
+    }
+
+    #[test]
+    fn entity_request_events_reach_the_engine_as_the_signal_or_call_they_describe() {
+        let signal = send_event(
+            "@counter@a",
+            "op",
+            r#"{"op":"add","signal":true,"input":"5","id":"2f1c0a52-8c1e-4d3b-9a53-6c1a0f1e2d3c"}"#,
+        );
+        let Some(OrchestratorActionType::SendEntityMessage(message)) =
+            route_entity_request_event(signal).orchestrator_action_type
+        else {
+            panic!("not routed to the entity");
+        };
+        let Some(EntityMessageType::EntityOperationSignaled(signaled)) = message.entity_message_type else {
+            panic!("not a signal");
+        };
+        assert_eq!(signaled.operation, "add");
+        assert_eq!(signaled.input.as_deref(), Some("5"));
+        assert_eq!(signaled.request_id, "2f1c0a52-8c1e-4d3b-9a53-6c1a0f1e2d3c");
+        assert_eq!(signaled.target_instance_id.as_deref(), Some("@counter@a"));
+        assert_eq!(signaled.scheduled_time, None);
+
+        let scheduled = send_event(
+            "@counter@a",
+            "op@2030-01-02T03:04:05.0000000Z",
+            r#"{"op":"add","signal":true,"id":"r2"}"#,
+        );
+        let Some(OrchestratorActionType::SendEntityMessage(message)) =
+            route_entity_request_event(scheduled).orchestrator_action_type
+        else {
+            panic!("not routed to the entity");
+        };
+        let Some(EntityMessageType::EntityOperationSignaled(signaled)) = message.entity_message_type else {
+            panic!("not a signal");
+        };
+        assert_eq!(signaled.scheduled_time.map(|time| time.seconds), Some(1_893_553_445));
+
+        let call = send_event(
+            "@counter@a",
+            "op",
+            r#"{"op":"get","id":"r3","parent":"orchestration-1"}"#,
+        );
+        let Some(OrchestratorActionType::SendEntityMessage(message)) =
+            route_entity_request_event(call).orchestrator_action_type
+        else {
+            panic!("not routed to the entity");
+        };
+        let Some(EntityMessageType::EntityOperationCalled(called)) = message.entity_message_type else {
+            panic!("not a call");
+        };
+        assert_eq!(called.parent_instance_id.as_deref(), Some("orchestration-1"));
+    }
+
+    #[test]
+    fn other_events_pass_unchanged() {
+        for action in [
+            send_event("orchestration-1", "op", r#"{"op":"add","signal":true,"id":"r"}"#),
+            send_event("@counter@a", "approval", "{}"),
+            send_event("@counter@a", "op", "not a request message"),
+        ] {
+            assert_eq!(route_entity_request_event(action.clone()), action);
+        }
     }
 }

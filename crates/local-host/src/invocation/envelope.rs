@@ -22,6 +22,9 @@ pub fn host_value(value: &Value) -> Option<Value> {
 }
 
 /// A .NET string binding value: its JSON text inside a JSON string (`hello` → `"\"hello\""` on the wire).
+///
+/// The SDK has the same helper (`functions::host_string`) for handlers; the emulator builds the host's payloads on
+/// its own on purpose, so that the SDK's decoding is tested against an independent encoder.
 pub fn host_string(text: &str) -> Value {
     Value::String(Value::String(text.to_owned()).to_string())
 }

@@ -321,20 +321,63 @@ async fn tally(Json(body): Json<Value>) -> Response {
         }),
         (false, None) => OrchestratorActionType::ScheduleTask(proto::ScheduleTaskAction {
             name: "Announce".into(),
-            input,
+            input: input.clone(),
             ..Default::default()
         }),
         (true, None) => return protobuf_reply(&proto::OrchestratorResponse::default()),
     };
+    let completes = matches!(action, OrchestratorActionType::CompleteOrchestration(_));
+    let mut actions = Vec::new();
+    if completes {
+        actions.extend(thank_you_signal(input.as_deref()));
+    }
+    actions.push(proto::OrchestratorAction {
+        id: 0,
+        orchestrator_action_type: Some(action),
+    });
     let response = proto::OrchestratorResponse {
         instance_id: request.instance_id.clone(),
-        actions: vec![proto::OrchestratorAction {
-            id: 0,
-            orchestrator_action_type: Some(action),
-        }],
+        actions,
         ..Default::default()
     };
     protobuf_reply(&response)
+}
+
+/// For keys `signal-by-event` and `signal-by-message`: `Tally`'s signal `add 100` to its counter when it completes,
+/// in one of the two encodings an orchestrator can use (a `sendEvent` named `op` carrying the framework's request
+/// message, or a `sendEntityMessage` action).
+fn thank_you_signal(input: Option<&str>) -> Option<proto::OrchestratorAction> {
+    let key = serde_json::from_str::<Value>(input?).ok()?["key"].as_str()?.to_owned();
+    let target = format!("@counter@{key}");
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let action = match key.as_str() {
+        "signal-by-event" => OrchestratorActionType::SendEvent(proto::SendEventAction {
+            instance: Some(proto::OrchestrationInstance {
+                instance_id: target,
+                execution_id: None,
+            }),
+            name: "op".into(),
+            data: Some(json!({"op": "add", "signal": true, "input": "100", "id": request_id}).to_string()),
+        }),
+        "signal-by-message" => OrchestratorActionType::SendEntityMessage(proto::SendEntityMessageAction {
+            entity_message_type: Some(
+                proto::send_entity_message_action::EntityMessageType::EntityOperationSignaled(
+                    proto::EntityOperationSignaledEvent {
+                        request_id,
+                        operation: "add".into(),
+                        input: Some("100".into()),
+                        target_instance_id: Some(target),
+                        ..Default::default()
+                    },
+                ),
+            ),
+        }),
+        _ => return None,
+    };
+    Some(proto::OrchestratorAction {
+        id: 1,
+        orchestrator_action_type: Some(action),
+    })
 }
 
 async fn announce(Json(body): Json<Value>) -> Response {

@@ -136,8 +136,10 @@ fn property_differences(prefix: &str, expected: &Map<String, Value>, actual: &Ma
     found
 }
 
-/// Writes `<app_root>/<name>/function.json` for each definition; returns the files written.
-pub(super) fn write_folders<'a>(
+/// Writes `<app_root>/<name>/function.json` for each definition, as
+/// [`FunctionDefinition::to_function_json_text`] gives it; returns the files written. For a tool that generates
+/// the folders of an app whose model it can describe without serving it (no registry at hand).
+pub fn write_function_folders<'a>(
     app_root: &Path,
     model: impl IntoIterator<Item = &'a FunctionDefinition>,
 ) -> Result<Vec<PathBuf>, FunctionAppError> {
@@ -154,4 +156,34 @@ pub(super) fn write_folders<'a>(
         written.push(path);
     }
     Ok(written)
+}
+
+/// Every way the function folders under `app_root` differ from what [`write_function_folders`] would write for
+/// `model`, byte for byte, one line each; empty when they are exactly the generated ones. A folder of a function
+/// the model does not have is named too (delete it). Stricter than
+/// [`FunctionApp::check_function_folders`](super::FunctionApp::check_function_folders), which ignores formatting:
+/// this is the check for a repository whose folders are generated.
+pub fn generated_folder_differences<'a>(
+    app_root: &Path,
+    model: impl IntoIterator<Item = &'a FunctionDefinition>,
+) -> Result<Vec<String>, FunctionAppError> {
+    let folders = read_function_folders(app_root)?;
+    let model: Vec<&FunctionDefinition> = model.into_iter().collect();
+    let mut problems = folder_problems(model.iter().copied(), &folders);
+    for definition in &model {
+        let path = app_root.join(&definition.name).join("function.json");
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue; // missing: named by folder_problems
+        };
+        let same_content = !problems
+            .iter()
+            .any(|problem| problem.starts_with(&format!("{}/function.json: ", definition.name)));
+        if same_content && text != definition.to_function_json_text() {
+            problems.push(format!(
+                "{}/function.json has the right content but not the generated layout",
+                definition.name
+            ));
+        }
+    }
+    Ok(problems)
 }

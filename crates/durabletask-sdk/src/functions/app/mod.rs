@@ -49,7 +49,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use definition::{Binding, Direction, FunctionDefinition, TriggerKind};
-pub use folders::read_function_folders;
+pub use folders::{generated_folder_differences, read_function_folders, write_function_folders};
 pub use handler::{FunctionHandler, InvocationError};
 
 use crate::functions::{handle_activity, handle_entity, handle_orchestrator, InvokeRequest, InvokeResponse};
@@ -227,7 +227,7 @@ impl FunctionApp {
     /// functions the model no longer has are left alone ([`check_function_folders`](Self::check_function_folders)
     /// names them).
     pub fn write_function_folders(&self, app_root: &Path) -> Result<Vec<PathBuf>, FunctionAppError> {
-        folders::write_folders(app_root, self.definitions())
+        write_function_folders(app_root, self.definitions())
     }
 }
 
