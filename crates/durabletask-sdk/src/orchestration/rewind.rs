@@ -13,6 +13,11 @@
 //! events of the failed activities (so they are scheduled again); `subOrchestrationInstanceFailed` goes (the
 //! engine rewinds the child); `executionCompleted` goes; `executionStarted` gets a new execution id (and, for a
 //! rewound child, its parent's new one). Everything else stays, the `executionRewound` event included.
+//!
+//! The limit these rules share (durabletask-python and .NET note it too): the timers between the attempts of a call
+//! retried with a [`RetryPolicy`](super::RetryPolicy) stay in the history while the failed attempts go, so a
+//! rewound instance whose retried call failed for good meets those timers where it now schedules the call again
+//! and fails with a nondeterminism error. Restart such an instance instead.
 
 use std::collections::HashSet;
 
@@ -82,7 +87,9 @@ pub fn rewound_history(request: &proto::OrchestratorRequest) -> Vec<proto::Histo
                 if let Some(instance) = &mut started.orchestration_instance {
                     instance.execution_id = Some(new_execution_id.clone());
                 }
-                let parent_execution = rewind.and_then(|r| r.parent_execution_id.clone()).filter(|id| !id.is_empty());
+                let parent_execution = rewind
+                    .and_then(|r| r.parent_execution_id.clone())
+                    .filter(|id| !id.is_empty());
                 if let (Some(parent_execution), Some(parent)) = (parent_execution, &mut started.parent_instance) {
                     if let Some(instance) = &mut parent.orchestration_instance {
                         instance.execution_id = Some(parent_execution);
@@ -166,9 +173,27 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             })
             .collect();
-        assert_eq!(kinds, ["started", "execution", "scheduled ok", "completed", "started", "rewound"]);
-        let Some(EventType::ExecutionStarted(started)) = &rewritten[1].event_type else { panic!() };
-        let new_id = started.orchestration_instance.as_ref().unwrap().execution_id.clone().unwrap();
+        assert_eq!(
+            kinds,
+            [
+                "started",
+                "execution",
+                "scheduled ok",
+                "completed",
+                "started",
+                "rewound"
+            ]
+        );
+        let Some(EventType::ExecutionStarted(started)) = &rewritten[1].event_type else {
+            panic!()
+        };
+        let new_id = started
+            .orchestration_instance
+            .as_ref()
+            .unwrap()
+            .execution_id
+            .clone()
+            .unwrap();
         assert_ne!(new_id, "execution-1");
         assert_eq!(rewound_history(&request), rewritten, "deterministic");
     }
@@ -191,6 +216,139 @@ mod tests {
             response.actions[0].orchestrator_action_type,
             Some(Action::RewindOrchestration(_))
         ));
+    }
+
+    #[test]
+    fn a_failed_sub_orchestration_keeps_its_creation_and_loses_its_failure() {
+        let mut past = canned::started("Parent", "i", None);
+        past.extend([
+            history::sub_orchestration_created(1, "Child", "i:child"),
+            history::sub_orchestration_failed(1, "Boom", "the child broke"),
+            history::execution_completed(proto::OrchestrationStatus::Failed, None),
+        ]);
+        let rewritten = rewound_history(&request(past));
+        assert!(rewritten
+            .iter()
+            .any(|event| matches!(event.event_type, Some(EventType::SubOrchestrationInstanceCreated(_)))));
+        assert!(!rewritten.iter().any(|event| matches!(
+            event.event_type,
+            Some(EventType::SubOrchestrationInstanceFailed(_) | EventType::ExecutionCompleted(_))
+        )));
+    }
+
+    fn started_of(history: &[proto::HistoryEvent]) -> &proto::ExecutionStartedEvent {
+        history
+            .iter()
+            .find_map(|event| match &event.event_type {
+                Some(EventType::ExecutionStarted(started)) => Some(started.as_ref()),
+                _ => None,
+            })
+            .expect("an executionStarted event")
+    }
+
+    #[test]
+    fn a_rewound_child_takes_its_parents_new_execution_id_and_a_top_level_instance_gets_no_parent() {
+        let mut child_started = history::execution_started("Child", "i", None);
+        if let Some(EventType::ExecutionStarted(started)) = &mut child_started.event_type {
+            started.parent_instance = Some(proto::ParentInstanceInfo {
+                orchestration_instance: Some(proto::OrchestrationInstance {
+                    instance_id: "parent".into(),
+                    execution_id: Some("parent-old".into()),
+                }),
+                ..Default::default()
+            });
+        }
+        let past = vec![
+            history::orchestrator_started(canned::t0()),
+            child_started,
+            history::execution_completed(proto::OrchestrationStatus::Failed, None),
+        ];
+        let mut child = request(past);
+        if let Some(EventType::ExecutionRewound(rewound)) = &mut child.new_events[1].event_type {
+            rewound.parent_execution_id = Some("parent-new".into());
+        }
+        let rewritten = rewound_history(&child);
+        let parent = started_of(&rewritten).parent_instance.as_ref().unwrap();
+        let parent_execution = parent.orchestration_instance.as_ref().unwrap().execution_id.as_deref();
+        assert_eq!(parent_execution, Some("parent-new"));
+
+        let mut top = canned::started("O", "i", None);
+        top.push(history::execution_completed(proto::OrchestrationStatus::Failed, None));
+        let mut top = request(top);
+        if let Some(EventType::ExecutionRewound(rewound)) = &mut top.new_events[1].event_type {
+            rewound.parent_execution_id = Some("nobody".into());
+        }
+        assert!(started_of(&rewound_history(&top)).parent_instance.is_none());
+    }
+
+    /// Two activities; the second fails the first time it runs.
+    async fn two_steps(ctx: crate::OrchestrationContext, _: ()) -> Result<String, crate::Error> {
+        let first: String = ctx.call_activity("First", &()).await?;
+        let second: String = ctx.call_activity("Second", &()).await?;
+        Ok(format!("{first}+{second}"))
+    }
+
+    #[test]
+    fn the_executor_answers_a_rewind_and_the_rewritten_history_runs_the_failed_step_again() {
+        let mut registry = crate::Registry::new();
+        registry.add_orchestrator("TwoSteps", two_steps).unwrap();
+        let mut past = canned::started("TwoSteps", "i", Some("null"));
+        past.extend([
+            history::task_scheduled(1, "First", None),
+            history::orchestrator_completed(),
+            history::orchestrator_started(canned::t0()),
+            history::task_completed(1, Some("\"a\"")),
+            history::task_scheduled(2, "Second", None),
+            history::orchestrator_completed(),
+            history::orchestrator_started(canned::t0()),
+            history::task_failed(2, "Boom", "it broke"),
+            history::execution_completed(proto::OrchestrationStatus::Failed, None),
+            history::orchestrator_completed(),
+        ]);
+        let rewind = request(past);
+        let response = crate::orchestration::execute_orchestrator(&registry, &rewind);
+        assert_eq!(
+            response,
+            rewind_response(&rewind),
+            "the executor answers with the rewritten history"
+        );
+        let Some(Action::RewindOrchestration(action)) = &response.actions[0].orchestrator_action_type else {
+            panic!("{response:?}")
+        };
+
+        // What the engine does next: the rewritten history as the past, a new episode to run it.
+        let again = crate::testing::replay(
+            &registry,
+            "i",
+            action.new_history.clone(),
+            vec![history::orchestrator_started(canned::t0())],
+        );
+        let view = crate::testing::ResponseView::new(&again);
+        assert_eq!(
+            view.scheduled_activities(),
+            [(2, "Second")],
+            "only the failed step runs again"
+        );
+        assert!(view.completion().is_none());
+
+        let mut rewound = action.new_history.clone();
+        rewound.extend([
+            history::orchestrator_started(canned::t0()),
+            history::task_scheduled(2, "Second", None),
+            history::orchestrator_completed(),
+        ]);
+        let done = crate::testing::replay(
+            &registry,
+            "i",
+            rewound,
+            vec![
+                history::orchestrator_started(canned::t0()),
+                history::task_completed(2, Some("\"b\"")),
+            ],
+        );
+        let view = crate::testing::ResponseView::new(&done);
+        assert_eq!(view.status(), Some(proto::OrchestrationStatus::Completed));
+        assert_eq!(view.result(), Some("\"a+b\""));
     }
 
     #[test]
