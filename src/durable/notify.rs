@@ -10,6 +10,12 @@ use super::contract::{AggregateOperation, Publication, Published};
 use super::settings::DurableSettings;
 use crate::domain::ReturnId;
 
+/// The orchestration version from which the report to the return is a call the orchestration waits for, not a
+/// one-way signal: a finished orchestration then always means the return has recorded the message (its status
+/// never shows a finished publication as unrecorded). Instances started at an older version keep signalling when
+/// they replay, so a deploy does not break them (README, "Deploying a new version safely").
+pub const REPORT_AWAITED_SINCE: &str = "2.0";
+
 /// The orchestrator.
 pub async fn orchestrate(
     ctx: OrchestrationContext,
@@ -27,11 +33,13 @@ pub async fn orchestrate(
     let entity = return_id.as_deref().and_then(|id| ReturnId::parse(id).ok());
     if let (Some(kind), Some(return_id)) = (publication.published_kind(), entity) {
         let report = AggregateOperation::Published(Published { kind, published_at });
-        ctx.signal_entity(
-            &super::contract::aggregate_entity_id(&return_id),
-            report.name(),
-            &report.input(),
-        );
+        let entity = super::contract::aggregate_entity_id(&return_id);
+        if ctx.compare_version(REPORT_AWAITED_SINCE).is_ge() {
+            ctx.call_entity::<serde_json::Value>(&entity, report.name(), &report.input())
+                .await?;
+        } else {
+            ctx.signal_entity(&entity, report.name(), &report.input());
+        }
     }
     ctx.set_custom_status(&json!({ "stage": "published", "returnId": return_id, "publishedAt": published_at }))?;
     Ok(receipt)
