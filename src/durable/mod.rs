@@ -31,6 +31,7 @@ pub use contract::{
     INVALID_EVENT_BINDING, NOTIFICATION_BINDING, ORCHESTRATOR, PUBLISH_ALERT, PUBLISH_INVALID_EVENT,
     PUBLISH_NOTIFICATION,
 };
+pub use notify::REPORT_AWAITED_SINCE;
 pub use settings::{app_versioning, DurableSettings, VersioningError};
 
 /// The registry of every durable function of the app, with settings derived from `config`.
