@@ -7,6 +7,7 @@ mod support;
 
 use durabletask_sdk::functions::{durable_versioning, DEFAULT_VERSION_SETTING};
 use durabletask_sdk::orchestration::{VersionFailureStrategy, VersionMatchStrategy};
+use durabletask_sdk::proto::history_event::EventType;
 use durabletask_sdk::proto::orchestrator_action::OrchestratorActionType as Action;
 use durabletask_sdk::proto::{self, operation_action::OperationActionType, OperationRequest};
 use durabletask_sdk::testing::{canned, history, ResponseView};
@@ -154,21 +155,48 @@ async fn from_2_0_the_orchestration_completes_once_the_return_has_recorded_the_p
         history::entity_operation_called(id, &call.request_id, "@entityfunction@RET-2025-930002", "published"),
         history::orchestrator_completed(),
     ]);
-    let request = proto::OrchestratorRequest {
-        instance_id: "returns-settled-RET-2025-930002".into(),
-        past_events: past,
-        new_events: vec![
-            history::orchestrator_started(canned::t0()),
-            history::entity_operation_completed(&call.request_id, Some("null")),
-        ],
-        ..Default::default()
+    let refused = proto::HistoryEvent {
+        event_id: -1,
+        timestamp: None,
+        event_type: Some(EventType::EntityOperationFailed(Box::new(
+            proto::EntityOperationFailedEvent {
+                request_id: call.request_id.clone(),
+                failure_details: Some(proto::TaskFailureDetails {
+                    error_type: "StateUnreadable".into(),
+                    error_message: "state: the stored state of return RET-2025-930002 cannot be read".into(),
+                    ..Default::default()
+                }),
+            },
+        ))),
     };
     let router = app(AppState::new(config(&[])));
-    let answer = invoke(&router, "Orchestrator", &orchestrator_invocation(&request)).await;
-    let done = orchestrator_response(answer.return_value());
-    assert_eq!(
-        ResponseView::new(&done).status(),
-        Some(proto::OrchestrationStatus::Completed),
-        "{done:?}"
-    );
+    for (answer, report_failed) in [
+        (
+            history::entity_operation_completed(&call.request_id, Some("null")),
+            false,
+        ),
+        (refused, true),
+    ] {
+        let request = proto::OrchestratorRequest {
+            instance_id: "returns-settled-RET-2025-930002".into(),
+            past_events: past.clone(),
+            new_events: vec![history::orchestrator_started(canned::t0()), answer],
+            ..Default::default()
+        };
+        let invocation = invoke(&router, "Orchestrator", &orchestrator_invocation(&request)).await;
+        let done = orchestrator_response(invocation.return_value());
+        // Refused or not, the message is out: the instance completes (a failed one might be restarted, publishing
+        // again), and its status says what the return did not record.
+        let view = ResponseView::new(&done);
+        assert_eq!(view.status(), Some(proto::OrchestrationStatus::Completed), "{done:?}");
+        let status: serde_json::Value = serde_json::from_str(done.custom_status.as_deref().unwrap()).unwrap();
+        assert_eq!(status["stage"], "published");
+        assert_eq!(status.get("reportFailed").is_some(), report_failed, "{status}");
+        if report_failed {
+            assert!(
+                status["reportFailed"].as_str().unwrap().contains("cannot be read"),
+                "{status}"
+            );
+        }
+    }
 }

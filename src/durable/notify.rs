@@ -11,9 +11,10 @@ use super::settings::DurableSettings;
 use crate::domain::ReturnId;
 
 /// The orchestration version from which the report to the return is a call the orchestration waits for, not a
-/// one-way signal: a finished orchestration then always means the return has recorded the message (its status
-/// never shows a finished publication as unrecorded). Instances started at an older version keep signalling when
-/// they replay, so a deploy does not break them (README, "Deploying a new version safely").
+/// one-way signal: a finished orchestration then means the return has recorded the message (its status never shows
+/// a finished publication as unrecorded), or its custom status says why not (`reportFailed`). Instances started at
+/// an older version keep signalling when they replay, so a deploy does not break them (README, "Deploying a new
+/// version safely").
 pub const REPORT_AWAITED_SINCE: &str = "2.0";
 
 /// The orchestrator.
@@ -31,16 +32,22 @@ pub async fn orchestrate(
         .await?;
     let published_at = ctx.current_utc_datetime();
     let entity = return_id.as_deref().and_then(|id| ReturnId::parse(id).ok());
+    let mut status = json!({ "stage": "published", "returnId": return_id, "publishedAt": published_at });
     if let (Some(kind), Some(return_id)) = (publication.published_kind(), entity) {
         let report = AggregateOperation::Published(Published { kind, published_at });
         let entity = super::contract::aggregate_entity_id(&return_id);
         if ctx.compare_version(REPORT_AWAITED_SINCE).is_ge() {
-            ctx.call_entity::<serde_json::Value>(&entity, report.name(), &report.input())
-                .await?;
+            // The message is out: a refused report must not fail the instance (a restart would publish again).
+            let answer = ctx
+                .call_entity::<serde_json::Value>(&entity, report.name(), &report.input())
+                .await;
+            if let Err(problem) = answer {
+                status["reportFailed"] = json!(problem.to_string());
+            }
         } else {
             ctx.signal_entity(&entity, report.name(), &report.input());
         }
     }
-    ctx.set_custom_status(&json!({ "stage": "published", "returnId": return_id, "publishedAt": published_at }))?;
+    ctx.set_custom_status(&status)?;
     Ok(receipt)
 }
