@@ -351,6 +351,39 @@ mod tests {
         assert_eq!(view.result(), Some("\"a+b\""));
     }
 
+    /// One activity, retried once after a second.
+    async fn retried(ctx: crate::OrchestrationContext, _: ()) -> Result<String, crate::Error> {
+        let policy = crate::orchestration::RetryPolicy::new(2, std::time::Duration::from_secs(1));
+        Ok(ctx.call_activity("Flaky", &()).with_retry(policy).await?)
+    }
+
+    #[test]
+    fn a_retried_call_that_failed_for_good_cannot_be_rewound() {
+        let mut registry = crate::Registry::new();
+        registry.add_orchestrator("Retried", retried).unwrap();
+        let retry_at = canned::t0() + chrono::Duration::seconds(1);
+        let mut past = canned::started("Retried", "i", Some("null"));
+        past.extend([
+            history::task_scheduled(1, "Flaky", None),
+            history::task_failed(1, "Boom", "first"),
+            history::timer_created(2, retry_at),
+            history::timer_fired(2, retry_at),
+            history::task_scheduled(3, "Flaky", None),
+            history::task_failed(3, "Boom", "second"),
+            history::execution_completed(proto::OrchestrationStatus::Failed, None),
+        ]);
+        let rewritten = rewound_history(&request(past));
+        let again = crate::testing::replay(
+            &registry,
+            "i",
+            rewritten,
+            vec![history::orchestrator_started(canned::t0())],
+        );
+        let view = crate::testing::ResponseView::new(&again);
+        assert_eq!(view.status(), Some(proto::OrchestrationStatus::Failed), "{again:?}");
+        assert_eq!(view.failure().unwrap().error_type, "NonDeterminismError");
+    }
+
     #[test]
     fn a_rewound_event_after_the_rewrite_is_no_rewind_request() {
         let past = canned::started("O", "i", None);
