@@ -153,7 +153,7 @@ async fn a_deploy_mid_flight_keeps_in_flight_instances_on_their_version_and_noti
     .await;
     assert_eq!(
         notified(&old),
-        [notified_before.clone()],
+        std::slice::from_ref(&notified_before),
         "only the first return is notified before the deploy"
     );
 
