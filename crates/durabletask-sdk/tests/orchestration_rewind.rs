@@ -94,22 +94,41 @@ async fn rewind_reasons(client: &DurableClient, id: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_failed_orchestration_is_rewound_and_completes_without_running_its_finished_steps_again() {
+/// A running engine and worker with `orchestrator` failed on instance `id` (its `Second` step broken).
+struct Failed {
+    /// Kept alive until the test ends.
+    _engine: Engine,
+    steps: Arc<Steps>,
+    worker: RunningWorker,
+    client: DurableClient,
+}
+
+async fn failed(orchestrator: &str, id: &str) -> Failed {
     let engine = Engine::start().await;
     let steps = Arc::new(Steps::default());
     steps.broken.store(true, Ordering::SeqCst);
     let worker = RunningWorker::spawn(registry(&steps), test_options(), engine.url());
     let client = engine.client();
-
-    client
-        .start_orchestration("two_steps", Some("flaky"), &())
-        .await
-        .unwrap();
-    wait_for_status(&client, "flaky", OrchestrationStatus::Failed).await;
-    assert_eq!(steps.second_runs.load(Ordering::SeqCst), 1);
-
+    client.start_orchestration(orchestrator, Some(id), &()).await.unwrap();
+    wait_for_status(&client, id, OrchestrationStatus::Failed).await;
     steps.broken.store(false, Ordering::SeqCst);
+    Failed {
+        _engine: engine,
+        steps,
+        worker,
+        client,
+    }
+}
+
+#[tokio::test]
+async fn a_failed_orchestration_is_rewound_and_completes_without_running_its_finished_steps_again() {
+    let Failed {
+        _engine,
+        steps,
+        worker,
+        client,
+    } = failed("two_steps", "flaky").await;
+    assert_eq!(steps.second_runs.load(Ordering::SeqCst), 1);
     client.rewind("flaky", Some("outage over")).await.unwrap();
     let output = wait_for_status(&client, "flaky", OrchestrationStatus::Completed).await;
     assert_eq!(output, "\"a+b\"");
@@ -170,19 +189,12 @@ async fn rewinding_a_parent_rewinds_its_failed_child() {
 
 #[tokio::test]
 async fn a_failed_orchestration_restarts_from_its_input_and_runs_every_step_again() {
-    let engine = Engine::start().await;
-    let steps = Arc::new(Steps::default());
-    steps.broken.store(true, Ordering::SeqCst);
-    let worker = RunningWorker::spawn(registry(&steps), test_options(), engine.url());
-    let client = engine.client();
-
-    client
-        .start_orchestration("two_steps", Some("again"), &())
-        .await
-        .unwrap();
-    wait_for_status(&client, "again", OrchestrationStatus::Failed).await;
-
-    steps.broken.store(false, Ordering::SeqCst);
+    let Failed {
+        _engine,
+        steps,
+        worker,
+        client,
+    } = failed("two_steps", "again").await;
     let restarted = client.restart("again", RestartOptions::default()).await.unwrap();
     assert_eq!(restarted, "again");
     assert_eq!(
