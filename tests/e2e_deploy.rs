@@ -15,13 +15,17 @@
 //! started. Exactly one notification per settled return; the in-flight instance finishes on the old path (a signal,
 //! version 1.0) under the new deployment, the new one on the new path (a call, version 2.0); the replay check
 //! passes over every history the engine holds.
+//!
+//! Then the last step of a deploy, recovery: a notification orchestration failed for good (its orchestrator's answer
+//! lost) is rewound (local-host rewrites the history, as the extension does in the task hub) or restarted, and its
+//! return is notified once.
 
 mod e2e_support;
 
 use std::process::Command;
 use std::time::Duration;
 
-use durabletask_sdk::client::{DurableClient, OrchestrationStatus};
+use durabletask_sdk::client::{DurableClient, OrchestrationStatus, RestartOptions};
 use durabletask_sdk::proto::{self, history_event::EventType};
 use e2e_support::*;
 use local_host::{EngineChoice, InvocationFault, LocalHost};
@@ -230,4 +234,58 @@ async fn a_deploy_mid_flight_keeps_in_flight_instances_on_their_version_and_noti
         "{report}"
     );
     finish(new).await;
+}
+
+/// Settles `return_id` (its lines) with the orchestrator's first answer lost, which fails its notification
+/// orchestration for good (the extension's rule); returns the instance id once it has failed.
+async fn settle_with_a_failed_notification(host: &LocalHost, client: &DurableClient, n: u32) -> (String, String) {
+    let (return_id, lines) = single_return_copy(n);
+    let (settling, last) = lines.split_at(lines.len() - 1);
+    deliver(host, settling, None, 0.0).await;
+    wait_idle(host).await;
+    let lost = host
+        .inject_fault("Orchestrator", InvocationFault::CrashAfterAnswer)
+        .unwrap();
+    host.pause_durable_work();
+    deliver(host, last, None, 0.0).await;
+    host.resume_durable_work();
+    assert_eq!(tokio::time::timeout(LIMIT, lost.wait()).await, Ok(true));
+    let instance = format!("returns-settled-{return_id}");
+    let state = client
+        .wait_for_instance_completion(&instance, LIMIT)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.status, OrchestrationStatus::Failed, "{state:?}");
+    (return_id, instance)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_notification_is_recovered_by_rewind_or_restart_and_sent_once() {
+    let engine = LocalEngine::start().await;
+    let client = engine.client();
+    let host = deploy(&engine, &[("STUCK_RETURN_AFTER", "1h")], "deploy-recover").await;
+
+    let (rewound, rewound_instance) = settle_with_a_failed_notification(&host, &client, 53).await;
+    client.rewind(&rewound_instance, Some("handler crash")).await.unwrap();
+    assert_eq!(completed(&client, &rewound_instance).await, ("2.0".to_owned(), "call"));
+
+    let (restarted, restarted_instance) = settle_with_a_failed_notification(&host, &client, 54).await;
+    let again = client
+        .restart(&restarted_instance, RestartOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(again, restarted_instance);
+    assert_eq!(
+        completed(&client, &restarted_instance).await,
+        ("2.0".to_owned(), "call")
+    );
+
+    let mut notified = notified(&host);
+    notified.sort();
+    assert_eq!(notified, [rewound.clone(), restarted.clone()], "one notification each");
+    for return_id in [&rewound, &restarted] {
+        wait_until_recorded(&host, return_id).await;
+    }
+    finish(host).await;
 }
