@@ -236,20 +236,10 @@ async fn a_deploy_mid_flight_keeps_in_flight_instances_on_their_version_and_noti
     finish(new).await;
 }
 
-/// Settles `return_id` (its lines) with the orchestrator's first answer lost, which fails its notification
-/// orchestration for good (the extension's rule); returns the instance id once it has failed.
+/// Settles a copy of the single return with the orchestrator's first answer lost, which fails its notification
+/// orchestration for good (the extension's rule); returns the return and instance ids once it has failed.
 async fn settle_with_a_failed_notification(host: &LocalHost, client: &DurableClient, n: u32) -> (String, String) {
-    let (return_id, lines) = single_return_copy(n);
-    let (settling, last) = lines.split_at(lines.len() - 1);
-    deliver(host, settling, None, 0.0).await;
-    wait_idle(host).await;
-    let lost = host
-        .inject_fault("Orchestrator", InvocationFault::CrashAfterAnswer)
-        .unwrap();
-    host.pause_durable_work();
-    deliver(host, last, None, 0.0).await;
-    host.resume_durable_work();
-    assert_eq!(tokio::time::timeout(LIMIT, lost.wait()).await, Ok(true));
+    let return_id = settle_a_return_with_a_fault(host, n, "Orchestrator", InvocationFault::CrashAfterAnswer).await;
     let instance = format!("returns-settled-{return_id}");
     let state = client
         .wait_for_instance_completion(&instance, LIMIT)
