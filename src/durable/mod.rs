@@ -9,7 +9,7 @@
 //!                                         │                            └─▶ PublishAlert ─▶ alerts queue
 //!                                         │ event refused ───start──▶ Orchestrator (returns-invalid-<uuid>)
 //!                                         │                            └─▶ PublishInvalidEvent ─▶ invalid-events queue
-//!                                         ◀──signal "published"──────── Orchestrator
+//!                                         ◀──call "published"────────── Orchestrator (a signal before version 2.0)
 //!                                         └ tombstone kept, then "expire" deletes the state
 //! ```
 
