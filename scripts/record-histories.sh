@@ -32,6 +32,8 @@ engine_pid=$ENGINE_PID
 trap 'kill "$engine_pid" 2>/dev/null || true; rm -rf "$scratch"' EXIT
 read -r -t 60 listening <&"${ENGINE[0]}" || { echo "record-histories: the local engine did not start" >&2; exit 1; }
 port="${listening#LISTENING }"
+# One message at a time, in the file's order: concurrent deliveries may let the late cancellation reach the second
+# return before it settles, and the corpus would then lack its notification.
 echo "==> local engine on 127.0.0.1:$port; running $messages (a return open 2s after its first event is stuck)"
 "$local_host" run \
     --app-root . \
@@ -41,6 +43,7 @@ echo "==> local engine on 127.0.0.1:$port; running $messages (a return open 2s a
     --published "$scratch/published.jsonl" \
     --handler-log "$scratch/handler.log" \
     --set "STUCK_RETURN_AFTER=2s" \
+    --max-concurrent-calls 1 \
     --quiet
 echo "==> exporting the histories"
 "$handler" export-histories --engine "http://127.0.0.1:$port" --out "$scratch/corpus.jsonl"

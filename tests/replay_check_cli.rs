@@ -154,3 +154,38 @@ fn bad_arguments_exit_with_2_and_help_with_0() {
     assert_eq!(help.status.code(), Some(0));
     assert!(text(&help.stdout).contains("Exit status: 0 no instance breaks"));
 }
+
+#[test]
+fn the_version_guard_is_what_keeps_the_1_0_histories_replaying() {
+    // The 1.0 histories taken down the 2.0 path (as an unguarded change would take them): every instance breaks at
+    // its report to the return, recorded as a signal, now a call.
+    let corpus = std::fs::read_to_string(repo().join("tests/histories/corpus-1.0.jsonl")).unwrap();
+    let as_2_0: String = corpus
+        .lines()
+        .map(|line| {
+            let mut instance: serde_json::Value = serde_json::from_str(line).unwrap();
+            for event in instance["history"].as_array_mut().unwrap() {
+                if let Some(started) = event.get_mut("executionStarted") {
+                    assert_eq!(started["version"], "1.0", "{started}");
+                    started["version"] = "2.0".into();
+                }
+            }
+            format!("{instance}\n")
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = scratch_file(dir.path(), "unguarded.jsonl", &as_2_0);
+
+    let output = replay_check(&[&file]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let breaks: Vec<&str> = stdout.lines().filter(|line| line.starts_with("BREAK ")).collect();
+    assert_eq!(breaks.len(), corpus.lines().count(), "{stdout}");
+    for line in breaks {
+        assert!(
+            line.contains("non-deterministic at sequence number 2: history records entity signal '@entityfunction@")
+                && line.contains("the code now schedules entity call '@entityfunction@"),
+            "{line}"
+        );
+    }
+}

@@ -9,7 +9,7 @@
 //!                                         │                            └─▶ PublishAlert ─▶ alerts queue
 //!                                         │ event refused ───start──▶ Orchestrator (returns-invalid-<uuid>)
 //!                                         │                            └─▶ PublishInvalidEvent ─▶ invalid-events queue
-//!                                         ◀──signal "published"──────── Orchestrator
+//!                                         ◀──call "published"────────── Orchestrator (a signal before version 2.0)
 //!                                         └ tombstone kept, then "expire" deletes the state
 //! ```
 
@@ -31,6 +31,7 @@ pub use contract::{
     INVALID_EVENT_BINDING, NOTIFICATION_BINDING, ORCHESTRATOR, PUBLISH_ALERT, PUBLISH_INVALID_EVENT,
     PUBLISH_NOTIFICATION,
 };
+pub use notify::REPORT_AWAITED_SINCE;
 pub use settings::{app_versioning, DurableSettings, VersioningError};
 
 /// The registry of every durable function of the app, with settings derived from `config`.

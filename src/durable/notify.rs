@@ -10,6 +10,13 @@ use super::contract::{AggregateOperation, Publication, Published};
 use super::settings::DurableSettings;
 use crate::domain::ReturnId;
 
+/// The orchestration version from which the report to the return is a call the orchestration waits for, not a
+/// one-way signal: a finished orchestration then means the return has recorded the message (its status never shows
+/// a finished publication as unrecorded), or its custom status says why not (`reportFailed`). Instances started at
+/// an older version keep signalling when they replay, so a deploy does not break them (README, "Deploying a new
+/// version safely").
+pub const REPORT_AWAITED_SINCE: &str = "2.0";
+
 /// The orchestrator.
 pub async fn orchestrate(
     ctx: OrchestrationContext,
@@ -25,20 +32,32 @@ pub async fn orchestrate(
         .await?;
     let published_at = ctx.current_utc_datetime();
     let entity = return_id.as_deref().and_then(|id| ReturnId::parse(id).ok());
+    let mut status = json!({ "stage": "published", "returnId": return_id, "publishedAt": published_at });
     if let (Some(kind), Some(return_id)) = (publication.published_kind(), entity) {
         let report = AggregateOperation::Published(Published { kind, published_at });
-        // Sent as the `op` event of the framework's first entity protocol, not as a `sendEntityMessage` action:
-        // extension releases before that action existed fail the orchestration that returns it (after the message
-        // went out, so the entity would never record it), and the releases that know it convert it into this very
-        // event (Azure/azure-functions-durable-extension, `ProtobufUtils.ToOrchestratorAction`,
-        // `EntityOperationSignaled` → `SendEventOrchestratorAction` "op" + `RequestMessage` JSON). README, "The
-        // `published` signal on every extension release".
-        ctx.signal_entity_as_event(
-            &super::contract::aggregate_entity_id(&return_id),
-            report.name(),
-            &report.input(),
-        );
+        let entity = super::contract::aggregate_entity_id(&return_id);
+        if ctx.compare_version(REPORT_AWAITED_SINCE).is_ge() {
+            // From 2.0 the report is a call (a `sendEntityMessage` action), so the status says whether the return
+            // recorded it. An extension that cannot convert that action fails the instance after the message went
+            // out; `RedriveNotification` then finds the publication in its history and records it (README,
+            // "The `published` signal on every extension release"). The message is out: a refused report must not
+            // fail the instance (a restart would publish again).
+            let answer = ctx
+                .call_entity::<serde_json::Value>(&entity, report.name(), &report.input())
+                .await;
+            if let Err(problem) = answer {
+                status["reportFailed"] = json!(problem.to_string());
+            }
+        } else {
+            // Before 2.0: sent as the `op` event of the framework's first entity protocol, not as a
+            // `sendEntityMessage` action: extension releases before that action existed fail the orchestration
+            // that returns it (after the message went out, so the entity would never record it), and the releases
+            // that know it convert it into this very event (Azure/azure-functions-durable-extension,
+            // `ProtobufUtils.ToOrchestratorAction`, `EntityOperationSignaled` → `SendEventOrchestratorAction` "op"
+            // + `RequestMessage` JSON).
+            ctx.signal_entity_as_event(&entity, report.name(), &report.input());
+        }
     }
-    ctx.set_custom_status(&json!({ "stage": "published", "returnId": return_id, "publishedAt": published_at }))?;
+    ctx.set_custom_status(&status)?;
     Ok(receipt)
 }

@@ -74,9 +74,6 @@
 //!   with no message of its own in the protocol this SDK speaks.
 //! - **Analyzers** (compile-time checks of orchestrator determinism, as Roslyn analyzers do for .NET): Rust would
 //!   need a lint tool (a Clippy-style driver); determinism is checked at replay instead (`NonDeterminismError`).
-//! - **The worker's half of rewind** (answering an `executionRewound` event with a `rewindOrchestration` action that
-//!   rewrites the history, as durabletask-python does for its in-memory engine): the Functions extension and the
-//!   scheduler rewind in the engine; with the in-memory engine a rewound instance fails again.
 //! - **Scheduled tasks** (the `SCHEDULED_TASKS` capability and its schedule entity) and the export-history
 //!   feature: preview features of some SDKs, not taken up.
 //! - **`DefaultAzure` as .NET defines it**: `azure_identity` 1.x for Rust has no `DefaultAzureCredential`; the

@@ -1,7 +1,7 @@
 //! The client's start options, history, instance-id listing, restart, rewind, and recursive terminate and purge,
 //! against durabletask 1.12.0's in-memory engine (`scripts/local_engine.py`; `bash scripts/setup-venv.sh` first)
-//! with this SDK's worker running the orchestrators. Where that engine ignores an option (recursion, the history
-//! rewrite of a rewind) the test says so and checks what does happen.
+//! with this SDK's worker running the orchestrators. Where that engine ignores an option (recursion) the test says so
+//! and checks what does happen; rewinds that complete are in `orchestration_rewind.rs`.
 
 mod fake_grpc;
 mod worker_support;
@@ -287,9 +287,8 @@ async fn rewind_is_accepted_for_failed_instances_and_recorded_in_the_history() {
     assert_eq!(finished(&client, "broken").await.status, OrchestrationStatus::Failed);
     client.rewind("broken", Some("operator retry")).await.unwrap();
 
-    // The in-memory engine leaves the history rewrite to the worker (a rewindOrchestration action), which this
-    // SDK's executor does not produce: the instance replays into the same failure, with the rewind recorded. The
-    // Durable Functions extension rewinds in the engine instead.
+    // The worker rewrites the history (orchestration_rewind.rs); `fail` fails on every run, so the rewound instance
+    // fails again, with the rewind recorded.
     let deadline = tokio::time::Instant::now() + WAIT;
     let history = loop {
         let history = client.get_instance_history("broken").await.unwrap();

@@ -3,10 +3,10 @@
 //! and carries out the step decided here.
 //!
 //! The one rule: never a second email. The entity's record (`notificationPublishedAt`) is proof that the email
-//! went out, but its absence is not proof that it did not: the orchestrator reports the publication with a signal
-//! *after* the activity published, so a handler crash (or an extension that cannot convert the signal) between the
-//! two fails the run with the email sent and the entity unaware. That is why the entity does not start a fresh
-//! notification by itself, and why a failed run is only started again ([`Redrive::Restart`]) when its history
+//! went out, but its absence is not proof that it did not: the orchestrator reports the publication (a signal
+//! before version 2.0, a call from 2.0) *after* the activity published, so a handler crash (or an extension that
+//! cannot convert the report) between the two fails the run with the email sent and the entity unaware. That is
+//! why the entity does not start a fresh notification by itself, and why a failed run is only started again ([`Redrive::Restart`]) when its history
 //! shows that the publishing activity never completed. Where the engine does not serve histories (the Durable
 //! Functions extension answers `StreamInstanceHistory` with `UNIMPLEMENTED`), the run is rewound instead
 //! ([`Redrive::Rewind`]): the extension rewinds in its storage provider, which keeps every completed task and turns

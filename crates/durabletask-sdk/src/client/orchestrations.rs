@@ -170,8 +170,9 @@ impl DurableClient {
     /// failed.
     ///
     /// The Durable Functions extension rewinds in the engine. durabletask's in-memory engine only appends an
-    /// `executionRewound` event and expects the worker to rewrite the history (a `rewindOrchestration` action), which
-    /// this SDK's executor does not do: there the instance replays into the same failure.
+    /// `executionRewound` event and leaves the rewrite of the history to the worker, which this SDK's executor does
+    /// ([`crate::orchestration::rewind`]). Activities retried with a [`RetryPolicy`](crate::orchestration::RetryPolicy)
+    /// that failed for good cannot be rewound on either (the retry timers stay in the history); restart those.
     pub async fn rewind(&self, instance_id: &str, reason: Option<&str>) -> Result<(), ClientError> {
         let request = proto::RewindInstanceRequest {
             instance_id: instance_id.to_string(),

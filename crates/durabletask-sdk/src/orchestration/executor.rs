@@ -64,6 +64,9 @@ pub(crate) fn execute_and_diagnose(
     registry: &Registry,
     request: &proto::OrchestratorRequest,
 ) -> (proto::OrchestratorResponse, Option<NondeterminismError>) {
+    if super::rewind::is_rewind_request(request) {
+        return (super::rewind::rewind_response(request), None);
+    }
     let mut replay = Replay::new(registry, &request.instance_id);
     for event in &request.past_events {
         replay.process(event);

@@ -16,6 +16,7 @@ mod executor;
 mod guid;
 mod handle;
 mod retry;
+pub mod rewind;
 mod state;
 mod task;
 mod task_kind;

@@ -13,12 +13,14 @@
 //! loop's whole job is what happens between taking a work item and completing it (the extension's payloads, its
 //! reading of answers, its failure rules), and it must not share the SDK's code there, so that it can catch the
 //! SDK misreading the host. What the two loops share is small: the stream and its reconnect backoff, which is the
-//! SDK's [`ReconnectBackoff`].
+//! SDK's [`ReconnectBackoff`]. A rewind of a failed instance is answered here, with the SDK's rewrite of the history
+//! ([`rewind`]), as the extension rewinds without the handler.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use durabletask_sdk::orchestration::rewind;
 use durabletask_sdk::proto::{
     work_item::Request as WorkRequest, AbandonActivityTaskRequest, AbandonEntityTaskRequest,
     AbandonOrchestrationTaskRequest, ActivityRequest, ActivityResponse, EntityBatchRequest, EntityBatchResult,
@@ -211,6 +213,15 @@ async fn handle_work_item(context: &Context, item: WorkItem) {
 
 async fn run_orchestrator(context: &Context, request: OrchestratorRequest, token: &str) {
     let instance_id = request.instance_id.clone();
+    // The extension rewinds a failed instance in the task hub and never shows the handler a rewind; the in-memory
+    // engine leaves the rewrite of the history to its worker, which is the local host here.
+    if rewind::is_rewind_request(&request) {
+        tracing::info!(%instance_id, "rewinding the failed orchestration");
+        let mut completion = rewind::rewind_response(&request);
+        completion.completion_token = token.to_owned();
+        complete_orchestration(context, completion).await;
+        return;
+    }
     context
         .scheduled
         .timers_fired(&instance_id, &request.new_events, Utc::now());
