@@ -6,8 +6,8 @@
 //! went out, but its absence is not proof that it did not: the orchestrator reports the publication (a signal
 //! before version 2.0, a call from 2.0) *after* the activity published, so a handler crash (or an extension that
 //! cannot convert the report) between the two fails the run with the email sent and the entity unaware. That is
-//! why the entity does not start a fresh notification by itself, and why a failed run is only started again ([`Redrive::Restart`]) when its history
-//! shows that the publishing activity never completed. Where the engine does not serve histories (the Durable
+//! why the entity does not start a fresh notification by itself, and why a failed run is only started again
+//! ([`Redrive::Restart`]) when its history shows that the publishing activity never completed. Where the engine does not serve histories (the Durable
 //! Functions extension answers `StreamInstanceHistory` with `UNIMPLEMENTED`), the run is rewound instead
 //! ([`Redrive::Rewind`]): the extension rewinds in its storage provider, which keeps every completed task and turns
 //! only the failed ones and the failed `ExecutionCompleted` into `GenericEvent`s ("Rewound: …") before the instance
