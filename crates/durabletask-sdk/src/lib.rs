@@ -95,6 +95,7 @@ mod registry;
 pub mod replay_check;
 pub mod testing;
 pub mod time;
+pub mod tracing_spans;
 pub mod worker;
 
 /// The history event builders, now at [`testing::history`].

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::time::to_timestamp;
 use crate::{json, proto, EntityId};
+use tracing::Instrument as _;
 
 impl DurableClient {
     /// Sends the one-way operation `operation` with `input` (serialized as JSON; `()` for none) to an
@@ -43,13 +44,15 @@ impl DurableClient {
         input: &T,
         scheduled_time: Option<DateTime<Utc>>,
     ) -> Result<(), ClientError> {
+        let instance_id = entity.to_string();
+        let span = crate::tracing_spans::client::signal_entity_span(&instance_id, operation);
         let request = proto::SignalEntityRequest {
-            instance_id: entity.to_string(),
+            instance_id,
             name: operation.to_string(),
             input: json::encode(input)?,
             request_id: uuid::Uuid::new_v4().to_string(),
             scheduled_time: scheduled_time.map(to_timestamp),
-            parent_trace_context: None,
+            parent_trace_context: crate::tracing_spans::trace_context_of_span(&span),
             request_time: Some(to_timestamp(Utc::now())),
         };
         self.call(
@@ -58,6 +61,7 @@ impl DurableClient {
             self.call_timeout,
             |mut sidecar, request| async move { sidecar.signal_entity(request).await },
         )
+        .instrument(span)
         .await?;
         Ok(())
     }

@@ -11,6 +11,7 @@ use super::{ClientError, DurableClient, OrchestrationStatus};
 use crate::json;
 use crate::proto;
 use crate::time::to_timestamp;
+use tracing::Instrument as _;
 
 /// How a new instance is started.
 ///
@@ -120,7 +121,10 @@ impl DurableClient {
             Some(id) => id.to_string(),
             None => uuid::Uuid::new_v4().simple().to_string(),
         };
+        let span =
+            crate::tracing_spans::client::create_orchestration_span(name, options.version.as_deref(), &instance_id);
         let request = proto::CreateInstanceRequest {
+            parent_trace_context: crate::tracing_spans::trace_context_of_span(&span),
             instance_id,
             name: name.to_string(),
             version: options.version.clone(),
@@ -139,6 +143,7 @@ impl DurableClient {
             .call(RPC, request, self.call_timeout, |mut sidecar, request| async move {
                 sidecar.start_instance(request).await
             })
+            .instrument(span)
             .await?;
         Ok(response.instance_id)
     }

@@ -71,7 +71,10 @@ pub fn execute_entity_batch(
     let mut results = Vec::with_capacity(request.operations.len());
     let mut ctx = EntityContext::new(entity_id, state, now);
     for operation in &request.operations {
-        results.push(run_operation(entity, &mut ctx, operation));
+        let span = crate::tracing_spans::entity::operation_span(&request.instance_id, operation);
+        let result = span.in_scope(|| run_operation(entity, &mut ctx, operation));
+        crate::tracing_spans::entity::record_result(&span, &result);
+        results.push(result);
     }
     let (entity_state, mut actions) = ctx.finish();
     crate::orchestration::versioning::stamp_entity_starts(&mut actions, registry.default_version());

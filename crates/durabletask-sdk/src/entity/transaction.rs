@@ -53,7 +53,8 @@ impl EntityTransaction {
     }
 
     /// Records an action of the running operation.
-    pub(crate) fn push_action(&mut self, action: OperationActionType) {
+    pub(crate) fn push_action(&mut self, mut action: OperationActionType) {
+        crate::tracing_spans::entity::stamp_action(&mut action);
         self.actions.push(proto::OperationAction {
             id: OPERATION_ACTION_ID,
             operation_action_type: Some(action),

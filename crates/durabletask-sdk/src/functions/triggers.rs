@@ -20,7 +20,8 @@ pub fn handle_orchestrator(
     binding: &str,
 ) -> Result<InvokeResponse, EnvelopeError> {
     let work = request.orchestrator_request(binding)?;
-    Ok(InvokeResponse::durable(&execute_orchestrator(registry, &work)))
+    let response = crate::tracing_spans::orchestration::run_episode(&work, || execute_orchestrator(registry, &work));
+    Ok(InvokeResponse::durable(&response))
 }
 
 /// Runs one entity batch from an `entityTrigger` invocation whose trigger binding is `binding`.

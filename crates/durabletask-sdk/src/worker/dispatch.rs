@@ -234,7 +234,9 @@ async fn run_orchestration(shared: Arc<Shared>, mut request: proto::Orchestrator
     let registry = shared.registry.clone();
     let executed = tokio::task::spawn_blocking(move || match mismatch {
         Some(mismatch) => mismatch.failed_response(&request),
-        None => execute_orchestrator(&registry, &request),
+        None => {
+            crate::tracing_spans::orchestration::run_episode(&request, || execute_orchestrator(&registry, &request))
+        }
     })
     .await;
     let mut response = match executed {
@@ -276,9 +278,24 @@ async fn run_activity(shared: Arc<Shared>, request: proto::ActivityRequest, toke
     let Ok(_slot) = shared.activity_slots.acquire().await else {
         return;
     };
-    let response = execute_activity(&shared.registry, &request, &token).await;
+    let instance_id = request
+        .orchestration_instance
+        .as_ref()
+        .map_or("", |i| i.instance_id.as_str());
+    let span = crate::tracing_spans::activity::activity_span(
+        &request.name,
+        instance_id,
+        request.task_id,
+        crate::tracing_spans::activity::parent_of_request(&request),
+    );
+    let response = execute_activity(&shared.registry, &request, &token)
+        .instrument(span.clone())
+        .await;
     match &response.failure_details {
-        Some(details) => tracing::debug!(error_type = %details.error_type, "activity failed"),
+        Some(details) => {
+            crate::tracing_spans::activity::record_failure(&span, &details.error_type);
+            tracing::debug!(error_type = %details.error_type, "activity failed");
+        }
         None => tracing::debug!("activity completed"),
     }
     let result = shared
