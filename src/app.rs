@@ -20,6 +20,7 @@ use crate::allocator;
 use crate::error::AppError;
 use crate::function_app::function_app;
 use crate::state::AppState;
+use crate::telemetry;
 
 /// The largest Service Bus message: 100 MB, the Premium tier's maximum on AMQP (Standard allows 256 KB).
 pub const MAX_SERVICE_BUS_MESSAGE_BYTES: usize = 100 * 1024 * 1024;
@@ -68,7 +69,8 @@ async fn invoke(
     let (answer, body_bytes) = match read_body(&headers, body, MAX_INVOCATION_BYTES).await {
         Ok(body) => {
             let length = body.len();
-            (dispatch(&functions, &function, body).await, length)
+            let work = dispatch(&functions, &function, body);
+            (telemetry::invocation::scope(&function, &headers, work).await, length)
         }
         Err(error) => (Err(error), 0),
     };

@@ -20,6 +20,8 @@ use durabletask_sdk::client::OrchestrationStatus;
 use durabletask_sdk::functions::ncrontab::TimerSchedule;
 use durabletask_sdk::functions::parse_timespan;
 
+use crate::telemetry::{parse_log_format, parse_otlp_endpoint, LogFormat};
+
 /// The handler settings that have a default, with that default (as it would be written in the setting).
 pub const DEFAULTS: &[(&str, &str)] = &[
     ("STUCK_RETURN_AFTER", "30days"),
@@ -30,7 +32,13 @@ pub const DEFAULTS: &[(&str, &str)] = &[
     ("PUBLISH_FIRST_RETRY_INTERVAL", "5s"),
     ("DURABLE_CLIENT_TIMEOUT", "10s"),
     ("RUST_LOG", "info"),
+    ("LOG_FORMAT", "text"),
+    ("OTEL_SERVICE_NAME", "returns-aggregator"),
+    ("OTEL_BSP_MAX_QUEUE_SIZE", "2048"),
 ];
+
+/// The OTLP collector's URL (no default: nothing is exported without it).
+pub const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
 /// The timer schedule setting the `PurgeTimer` folder names (`"schedule": "%PURGE_SCHEDULE%"`).
 pub const PURGE_SCHEDULE: &str = "PURGE_SCHEDULE";
@@ -114,6 +122,14 @@ pub struct Config {
     pub purge_schedule: Option<TimerSchedule>,
     /// The log filter (`RUST_LOG`, tracing `EnvFilter` syntax).
     pub log_filter: String,
+    /// How log lines are written (`LOG_FORMAT`).
+    pub log_format: LogFormat,
+    /// Where spans and metrics are exported (`OTEL_EXPORTER_OTLP_ENDPOINT`); nothing is exported when unset.
+    pub otlp_endpoint: Option<String>,
+    /// The service name of the exported telemetry (`OTEL_SERVICE_NAME`).
+    pub otel_service_name: String,
+    /// Spans waiting for export at most (`OTEL_BSP_MAX_QUEUE_SIZE`); more are dropped and counted.
+    pub span_queue_size: usize,
 }
 
 impl Config {
@@ -153,6 +169,12 @@ impl Config {
                 TimerSchedule::parse(value).map_err(|error| error.to_string())
             }),
             log_filter: reader.read("RUST_LOG", parse_log_filter),
+            log_format: reader.read("LOG_FORMAT", parse_log_format),
+            otlp_endpoint: reader.optional(OTLP_ENDPOINT, parse_otlp_endpoint),
+            otel_service_name: reader.read("OTEL_SERVICE_NAME", |value| Ok(value.to_string())),
+            span_queue_size: reader.read("OTEL_BSP_MAX_QUEUE_SIZE", |value| {
+                parse_number(value, 1, 1_000_000).map(|size| size as usize)
+            }),
         };
         if reader.errors.is_empty() {
             Ok(config)
@@ -367,6 +389,9 @@ mod tests {
             ("PURGE_SCHEDULE", "garbage"),
             ("PURGE_SCHEDULE", "0 0 0 * * 7"),
             ("RUST_LOG", "info,[[["),
+            ("LOG_FORMAT", "yaml"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "localhost:4317"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
         ] {
             let error = only_error(&[(name, value)]);
             assert_eq!(error.setting(), name, "{name}={value}: {error}");

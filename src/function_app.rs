@@ -11,6 +11,7 @@ use durabletask_sdk::functions::{
     Binding, FunctionApp, FunctionAppError, FunctionDefinition, InvokeRequest, InvokeResponse,
 };
 use futures::future::BoxFuture;
+use tracing::Instrument as _;
 
 use crate::durable::contract::{
     ACTIVITY_BINDING, AGGREGATE_ENTITY, ALERT_BINDING, CLIENT_BINDING, CONTEXT_BINDING, INVALID_EVENT_BINDING,
@@ -19,6 +20,7 @@ use crate::durable::contract::{
 use crate::error::AppError;
 use crate::functions::{purge, redrive, resend, service_bus, status};
 use crate::state::AppState;
+use crate::telemetry;
 
 /// The Service Bus function: validates each return event and signals the return's entity.
 pub const SERVICE_BUS_TRIGGER: &str = "ServiceBusTrigger";
@@ -94,7 +96,10 @@ pub fn declarations() -> Vec<Declaration> {
                 "%INVALID_EVENTS_QUEUE%",
                 SERVICE_BUS_CONNECTION,
             )),
-            |state, request| Box::pin(async move { service_bus::handle(&state, request).await }),
+            |state, request| {
+                let span = telemetry::service_bus::message_span(SERVICE_BUS_TRIGGER, &request);
+                Box::pin(async move { service_bus::handle(&state, request).instrument(span).await })
+            },
         ),
         durable(FunctionDefinition::new(
             AGGREGATE_ENTITY,

@@ -36,3 +36,4 @@ pub mod json_budget;
 pub mod replay_check;
 pub mod server;
 pub mod state;
+pub mod telemetry;

@@ -12,8 +12,8 @@ use returns_aggregator::config::Config;
 use returns_aggregator::function_app::function_app;
 use returns_aggregator::server::{serve, ServerLimits};
 use returns_aggregator::state::AppState;
+use returns_aggregator::telemetry::{Telemetry, TelemetrySettings};
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
 /// The returns aggregator: an Azure Functions custom handler.
 ///
@@ -69,27 +69,31 @@ fn run_operator_command(command: &str, args: Vec<String>) -> ExitCode {
 }
 
 async fn start() -> ExitCode {
-    let filter = std::env::var("RUST_LOG").ok().filter(|value| !value.trim().is_empty());
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            filter
-                .and_then(|value| EnvFilter::try_new(value).ok())
-                .unwrap_or_else(|| EnvFilter::new("info")),
-        )
-        .with_ansi(false)
-        .init();
-    match run().await {
+    // Settings first: their problems go to stderr (the host logs it at Error level), before any logging exists.
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(errors) => return fail(&errors.to_string()),
+    };
+    let telemetry = match Telemetry::init(&TelemetrySettings::from_config(&config)) {
+        Ok(telemetry) => telemetry,
+        Err(error) => return fail(&error.to_string()),
+    };
+    let outcome = run(config).await;
+    // Exports what is left; blocking (bounded by the exporters' timeouts), so off the async workers.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            // Once, on stderr: the host logs the handler's stderr at Error level (stdout at Information).
-            eprintln!("handler: {message}");
-            ExitCode::FAILURE
-        }
+        Err(message) => fail(&message),
     }
 }
 
-async fn run() -> Result<(), String> {
-    let config = Config::from_env().map_err(|e| e.to_string())?;
+/// Once, on stderr: the host logs the handler's stderr at Error level (stdout at Information).
+fn fail(message: &str) -> ExitCode {
+    eprintln!("handler: {message}");
+    ExitCode::FAILURE
+}
+
+async fn run(config: Config) -> Result<(), String> {
     returns_aggregator::host_checks::check_app(&config.app_root).map_err(|e| e.to_string())?;
     let versioning = returns_aggregator::durable::app_versioning(&config.app_root).map_err(|e| e.to_string())?;
     let app_root = config.app_root.clone();

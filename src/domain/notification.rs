@@ -82,6 +82,10 @@ pub struct ReturnSettledNotification {
     pub timestamps: SettlementTimestamps,
     /// The events the notification was built from (booking, parcels, refunds).
     pub source_events: Vec<SourceEvent>,
+    /// The W3C trace id of the message whose event settled the return (lineage: the trace of this notification
+    /// in Application Insights or any OpenTelemetry backend). Absent when no trace was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
 }
 
 /// A booked line as settled.
@@ -277,7 +281,18 @@ impl ReturnSettledNotification {
                 settled_at,
             },
             source_events,
+            trace_id: None,
         })
+    }
+
+    /// When the first of the return's events happened (the earliest of its timestamps).
+    pub fn first_event_at(&self) -> DateTime<Utc> {
+        let times = &self.timestamps;
+        [Some(times.booked_at), times.first_received_at, times.refunded_at]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(times.booked_at)
     }
 }
 

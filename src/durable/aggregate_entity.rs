@@ -19,6 +19,8 @@ use crate::domain::{
     AcceptedCheck, AcceptedEvent, Conflict, Disposition, InvalidEventRecord, KeptBody, ReturnAggregate, ReturnEvent,
     ReturnId, ReturnSettledNotification, ReturnStatus,
 };
+use crate::telemetry;
+use crate::telemetry::metrics::metrics;
 
 /// The entity's state: the aggregate and what was published about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +195,7 @@ fn apply_event(
             "returnId: the event is about return {} but reached the entity of return {return_id}",
             event.return_id()
         );
+        metrics().event_invalid("WrongReturn", Some(event.event_type().as_str()));
         let record = refusal_record(ctx, "WrongReturn", "returnId", &error, event_body(&event), now);
         keep(ctx, record)?;
         return Ok(refused("WrongReturn"));
@@ -211,6 +214,7 @@ fn apply_event(
                 _ => "WrongReturn",
             };
             let error = format!("body: {conflict}");
+            metrics().event_invalid(reason, Some(event.event_type().as_str()));
             let record = refusal_record(ctx, reason, "body", &error, event_body(&event), now);
             keep(ctx, record)?;
         }
@@ -236,7 +240,8 @@ fn apply_event(
                 start(ctx, &Publication::LateEvent(Box::new(alert)))?;
             }
         }
-        Disposition::Applied | Disposition::Duplicate => {}
+        Disposition::Duplicate => metrics().event_duplicate(event.event_type().as_str()),
+        Disposition::Applied => {}
     }
     if outcome.limit_reached {
         // A return at a cap cannot settle by itself any more: say so now, not at the deadline.
@@ -244,8 +249,9 @@ fn apply_event(
     }
     match state.aggregate.status() {
         ReturnStatus::Settled if outcome.became_settled() => {
-            let notification = ReturnSettledNotification::from_aggregate(&state.aggregate)
+            let mut notification = ReturnSettledNotification::from_aggregate(&state.aggregate)
                 .map_err(|e| Error::new("NotificationError", e.to_string()))?;
+            notification.trace_id = telemetry::current_trace_id();
             let publication = Publication::Settled(Box::new(notification));
             start(ctx, &publication)?;
             tracing::info!(

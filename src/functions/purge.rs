@@ -21,6 +21,7 @@ use durabletask_sdk::functions::{InvokeRequest, InvokeResponse};
 use crate::error::AppError;
 use crate::functions::CLIENT_BINDING;
 use crate::state::AppState;
+use crate::telemetry::metrics::metrics;
 
 /// The timer trigger binding.
 pub const TIMER_BINDING: &str = "timer";
@@ -60,6 +61,10 @@ pub async fn run(
         );
     }
     let cleaned = client.clean_entity_storage(CleanEntityStorageOptions::all()).await?;
+    metrics().purged(
+        u64::try_from(purged.deleted_instance_count).unwrap_or_default(),
+        u64::try_from(cleaned.empty_entities_removed).unwrap_or_default(),
+    );
     let summary = format!(
         "purge: {} instance(s) created before {} with status {} deleted in {} round(s) (complete: {}); entity \
          storage: {} empty entities removed, {} orphaned locks released{}",

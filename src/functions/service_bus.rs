@@ -18,6 +18,7 @@ use crate::error::AppError;
 use crate::functions::ingress::{event_type_hint, signal_accepted_event};
 use crate::json_budget;
 use crate::state::AppState;
+use crate::telemetry::metrics::metrics;
 
 use crate::durable::contract::CLIENT_BINDING;
 
@@ -60,6 +61,7 @@ pub async fn handle(state: &AppState, request: InvokeRequest) -> Result<InvokeRe
     let log = accepted_log(&event);
     let message_id = message.message_id.as_deref();
     signal_accepted_event(&client, &state.durable_settings, event, message_id, Utc::now()).await?;
+    metrics().event_accepted(event_type.as_str());
     tracing::info!(
         message_id = for_log(message_id.unwrap_or("")),
         return_id = return_id.as_str(),
@@ -82,6 +84,7 @@ fn accepted_log(event: &ReturnEvent) -> String {
 /// moves into the record (no copy: it can be up to 100 MB).
 fn reject(message: ReceivedMessage, invalid: &InvalidEvent) -> InvokeResponse {
     // Message ids, subjects and error texts come from outside: escaped and cut before they reach a log line.
+    metrics().event_invalid(invalid.reason_code(), message.type_hint.as_deref());
     let error = for_log(&invalid.to_string());
     let message_id = for_log(message.message_id.as_deref().unwrap_or("<no message id>"));
     tracing::warn!(

@@ -9,6 +9,8 @@ use crate::entity::execute_entity_batch;
 use crate::failure::FailureDetails;
 use crate::orchestration::execute_orchestrator;
 use crate::registry::Registry;
+use crate::tracing_spans::activity;
+use tracing::Instrument as _;
 
 /// Runs one orchestration episode from an `orchestrationTrigger` invocation whose trigger binding is `binding`.
 ///
@@ -89,12 +91,17 @@ pub async fn handle_activity(
         .metadata_string("instanceId")
         .map_err(bad_request)?
         .unwrap_or_default();
-    let context = ActivityContext::new(instance_id, -1, function);
+    let context = ActivityContext::new(instance_id.clone(), -1, function);
+    let span = activity::activity_span(function, &instance_id, -1, activity::invocation_parent());
     let result = run_activity(registry, context.clone(), input)
+        .instrument(span.clone())
         .await
-        .map_err(|details| ActivityInvocationError::Failed {
-            name: function.to_string(),
-            details,
+        .map_err(|details| {
+            activity::record_failure(&span, &details.error_type);
+            ActivityInvocationError::Failed {
+                name: function.to_string(),
+                details,
+            }
         })?;
     let return_value = match result {
         Some(json) => serde_json::from_str(&json).unwrap_or(Value::String(json)),

@@ -1,5 +1,7 @@
 //! The span of one activity execution, `activity:{name}` (server).
 
+use std::future::Future;
+
 use opentelemetry::Context;
 use tracing::field::Empty;
 
@@ -43,4 +45,26 @@ pub fn parent_of_headers(traceparent: Option<&str>, tracestate: Option<&str>) ->
 pub fn record_failure(span: &tracing::Span, error_type: &str) {
     span.record("otel.status_code", "ERROR");
     span.record("otel.status_message", error_type);
+}
+
+tokio::task_local! {
+    static INVOCATION_PARENT: Option<Context>;
+}
+
+/// Runs `work` (one invocation from the Functions host) with the parent its W3C `traceparent` / `tracestate`
+/// headers name: an activity it runs takes it as its parent (the protocol gives a Functions activity no trace
+/// context of its own).
+pub async fn with_invocation_headers<F: Future>(
+    traceparent: Option<&str>,
+    tracestate: Option<&str>,
+    work: F,
+) -> F::Output {
+    INVOCATION_PARENT
+        .scope(parent_of_headers(traceparent, tracestate), work)
+        .await
+}
+
+/// The parent the current invocation's headers name (see [`with_invocation_headers`]).
+pub fn invocation_parent() -> Option<Context> {
+    INVOCATION_PARENT.try_with(Clone::clone).ok().flatten()
 }

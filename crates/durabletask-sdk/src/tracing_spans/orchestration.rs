@@ -1,6 +1,10 @@
 //! The span of one orchestration episode, `orchestration:{name}` (server), and the trace context of the actions
 //! the episode adds.
 
+use std::sync::OnceLock;
+
+use opentelemetry::metrics::Counter;
+use opentelemetry::KeyValue;
 use tracing::field::Empty;
 
 use super::context::{adopt_parent, ids_of_span, parent_from_proto, trace_context_of_span};
@@ -64,8 +68,22 @@ pub fn run_episode(
             });
         }
     }
-    record_completion(&span, &response);
+    record_completion(&span, name, &response);
     response
+}
+
+/// The OpenTelemetry metric name of orchestrations that failed (by `orchestration`), on the meter
+/// `Microsoft.DurableTask` of the global meter provider (nothing is counted without one).
+pub const FAILED_METRIC: &str = "durabletask.orchestrations.failed";
+
+fn failed_counter() -> &'static Counter<u64> {
+    static COUNTER: OnceLock<Counter<u64>> = OnceLock::new();
+    COUNTER.get_or_init(|| {
+        opentelemetry::global::meter(super::TRACER_NAME)
+            .u64_counter(FAILED_METRIC)
+            .with_description("orchestrations that ended FAILED")
+            .build()
+    })
 }
 
 /// The instance's `executionStarted` event (in the past events, or new on the first episode).
@@ -80,7 +98,7 @@ fn execution_started(request: &proto::OrchestratorRequest) -> Option<&proto::Exe
         })
 }
 
-fn record_completion(span: &tracing::Span, response: &proto::OrchestratorResponse) {
+fn record_completion(span: &tracing::Span, name: &str, response: &proto::OrchestratorResponse) {
     let completion = response
         .actions
         .iter()
@@ -94,6 +112,7 @@ fn record_completion(span: &tracing::Span, response: &proto::OrchestratorRespons
         .unwrap_or("UNKNOWN");
     span.record("durabletask.task.status", status);
     if status == "FAILED" {
+        failed_counter().add(1, &[KeyValue::new("orchestration", name.to_owned())]);
         span.record("otel.status_code", "ERROR");
         if let Some(details) = &done.failure_details {
             span.record("otel.status_message", details.error_type.as_str());

@@ -1,0 +1,199 @@
+//! Telemetry of the handler: logs (text, or JSON lines with `LOG_FORMAT=json`), distributed traces and metrics
+//! with OpenTelemetry, exported over OTLP/gRPC only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//!
+//! - [`invocation`]: the span of each invocation (function, invocation id) and the host's trace headers;
+//! - [`service_bus`]: where a return's trace starts, the Service Bus message;
+//! - the durable spans (entity operations, orchestration episodes, activities, client calls) come from the SDK
+//!   ([`durabletask_sdk::tracing_spans`]);
+//! - [`metrics`]: the app's counters and the settle-time histogram;
+//! - [`export`]: the OTLP exporters behind a bounded queue; [`json_log`]: the JSON line format.
+//!
+//! Trace context is always propagated (ids are made even when nothing is exported, so the notification names its
+//! trace); spans leave the process only through an exporter.
+
+pub mod export;
+pub mod invocation;
+pub mod json_log;
+pub mod metrics;
+pub mod service_bus;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use durabletask_sdk::tracing_spans::{self, SPAN_TARGET};
+use opentelemetry::metrics::ObservableCounter;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::filter::{filter_fn, EnvFilter};
+use tracing_subscriber::fmt::format::JsonFields;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::Layer as _;
+
+pub use self::export::ExportError;
+
+/// The `tracing` target of the app's own exported spans (the Service Bus message).
+pub const APP_SPAN_TARGET: &str = "returns_aggregator::telemetry";
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (the default).
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Reads `LOG_FORMAT`: `text` or `json`, in any case.
+pub fn parse_log_format(value: &str) -> Result<LogFormat, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err("not a log format: text or json".into()),
+    }
+}
+
+/// Reads `OTEL_EXPORTER_OTLP_ENDPOINT`: an `http://` or `https://` URL with a host (the collector's OTLP/gRPC
+/// port, 4317 by convention).
+pub fn parse_otlp_endpoint(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let uri: axum::http::Uri = value
+        .parse()
+        .map_err(|error| format!("not a URL such as http://localhost:4317 ({error})"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(_)) => Ok(value.to_owned()),
+        _ => Err("not an http:// or https:// URL with a host, such as http://localhost:4317".into()),
+    }
+}
+
+/// What the telemetry needs from the environment.
+#[derive(Debug, Clone)]
+pub struct TelemetrySettings {
+    /// The log filter (`RUST_LOG`).
+    pub log_filter: String,
+    /// `LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: export only when set.
+    pub otlp_endpoint: Option<String>,
+    /// `OTEL_SERVICE_NAME`.
+    pub service_name: String,
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`: spans waiting for export at most.
+    pub span_queue_size: usize,
+}
+
+impl TelemetrySettings {
+    /// The telemetry settings of the app's (checked) configuration.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            log_filter: config.log_filter.clone(),
+            log_format: config.log_format,
+            otlp_endpoint: config.otlp_endpoint.clone(),
+            service_name: config.otel_service_name.clone(),
+            span_queue_size: config.span_queue_size,
+        }
+    }
+}
+
+/// The installed telemetry; [`shutdown`](Self::shutdown) exports what is left.
+pub struct Telemetry {
+    tracer_provider: SdkTracerProvider,
+    meter_provider: Option<SdkMeterProvider>,
+    dropped_spans: Arc<AtomicU64>,
+    _dropped_counter: Option<ObservableCounter<u64>>,
+}
+
+impl Telemetry {
+    /// Installs the global `tracing` subscriber (logs, and spans bridged to OpenTelemetry) and, when an endpoint
+    /// is set, the OTLP exporters and the global meter provider.
+    pub fn init(settings: &TelemetrySettings) -> Result<Self, ExportError> {
+        let dropped_spans = Arc::new(AtomicU64::new(0));
+        let resource = export::resource(&settings.service_name);
+        let mut tracer_provider = SdkTracerProvider::builder().with_resource(resource.clone());
+        let mut meter_provider = None;
+        let mut dropped_counter = None;
+        if let Some(endpoint) = &settings.otlp_endpoint {
+            let (processor, reader) = export::exporters(endpoint, settings.span_queue_size, dropped_spans.clone())?;
+            tracer_provider = tracer_provider.with_span_processor(processor);
+            let provider = export::meter_provider(reader, resource);
+            opentelemetry::global::set_meter_provider(provider.clone());
+            let dropped = dropped_spans.clone();
+            dropped_counter = Some(
+                opentelemetry::global::meter(metrics::METER_NAME)
+                    .u64_observable_counter(metrics::names::SPANS_DROPPED)
+                    .with_description("spans dropped because the export queue was full")
+                    .with_callback(move |observer| observer.observe(dropped.load(Ordering::Relaxed), &[]))
+                    .build(),
+            );
+            meter_provider = Some(provider);
+        }
+        let tracer_provider = tracer_provider.build();
+        let tracer = tracer_provider.tracer(tracing_spans::TRACER_NAME);
+        let exported = filter_fn(|metadata| {
+            metadata.is_span()
+                && (metadata.target().starts_with(SPAN_TARGET) || metadata.target().starts_with(APP_SPAN_TARGET))
+        });
+        let otel = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(exported);
+        let log_filter = EnvFilter::try_new(&settings.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
+        let logs = match settings.log_format {
+            LogFormat::Text => tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .with_filter(log_filter)
+                .boxed(),
+            LogFormat::Json => tracing_subscriber::fmt::layer()
+                .fmt_fields(JsonFields::new())
+                .event_format(json_log::JsonLines)
+                .with_filter(log_filter)
+                .boxed(),
+        };
+        // Fails only when a subscriber is already installed (tests that call this twice): that one stays.
+        let _ = tracing_subscriber::registry().with(logs).with(otel).try_init();
+        Ok(Self {
+            tracer_provider,
+            meter_provider,
+            dropped_spans,
+            _dropped_counter: dropped_counter,
+        })
+    }
+
+    /// Spans dropped so far because the export queue was full.
+    pub fn dropped_spans(&self) -> u64 {
+        self.dropped_spans.load(Ordering::Relaxed)
+    }
+
+    /// Exports what is left (bounded by the exporters' timeouts) and stops the exporters.
+    pub fn shutdown(self) {
+        if let Err(error) = self.tracer_provider.shutdown() {
+            tracing::warn!(%error, "the span exporter did not shut down cleanly");
+        }
+        if let Some(provider) = &self.meter_provider {
+            if let Err(error) = provider.shutdown() {
+                tracing::warn!(%error, "the metric exporter did not shut down cleanly");
+            }
+        }
+        let dropped = self.dropped_spans();
+        if dropped > 0 {
+            tracing::warn!(dropped, "spans were dropped because the export queue was full");
+        }
+    }
+}
+
+/// The trace id of the current span (lower-case hex), when there is one.
+pub fn current_trace_id() -> Option<String> {
+    tracing_spans::ids_of_span(&tracing::Span::current()).map(|(trace_id, _)| trace_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_must_be_http_urls() {
+        assert!(parse_otlp_endpoint("http://localhost:4317").is_ok());
+        assert!(parse_otlp_endpoint("https://collector.example:4317/").is_ok());
+        assert!(parse_otlp_endpoint("localhost:4317").is_err());
+        assert!(parse_otlp_endpoint("ftp://x").is_err());
+        assert!(parse_log_format("yaml").is_err());
+    }
+}
