@@ -127,6 +127,7 @@ impl Telemetry {
                     .build(),
             );
             meter_provider = Some(provider);
+            tokio::spawn(report_dropped_spans(dropped_spans.clone()));
         }
         let tracer_provider = tracer_provider.build();
         let tracer = tracer_provider.tracer(tracing_spans::TRACER_NAME);
@@ -175,6 +176,27 @@ impl Telemetry {
         let dropped = self.dropped_spans();
         if dropped > 0 {
             tracing::warn!(dropped, "spans were dropped because the export queue was full");
+        }
+    }
+}
+
+/// How often dropped spans are reported in the log.
+const DROP_REPORT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Logs a warning whenever spans were dropped since the last report (the metric says it too, but it goes to the
+/// same collector that may be the one not answering).
+async fn report_dropped_spans(dropped: Arc<AtomicU64>) {
+    let mut reported = 0;
+    loop {
+        tokio::time::sleep(DROP_REPORT_INTERVAL).await;
+        let total = dropped.load(Ordering::Relaxed);
+        if total > reported {
+            tracing::warn!(
+                dropped = total - reported,
+                dropped_total = total,
+                "spans dropped: the export queue was full (the collector is slow or unreachable)"
+            );
+            reported = total;
         }
     }
 }

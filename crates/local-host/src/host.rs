@@ -12,7 +12,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::app_model::{AppModelError, FunctionApp, FunctionDefinition, TriggerKind};
+use crate::durable::client_proxy;
 use crate::durable::scheduled::{Scheduled, Waiting};
+use crate::durable::trace_context::TraceContexts;
 use crate::durable::{run_work_items, DurableOptions};
 use crate::engine::client::{connect_lazy, engine_url, EngineAddressError, SidecarClient};
 use crate::engine::{EngineError, EngineLauncher, LocalEngine};
@@ -351,9 +353,17 @@ impl LocalHost {
             Some(address) => format!("http://{address}/runtime/webhooks/durabletask"),
             None => "http://localhost:7071/runtime/webhooks/durabletask".to_owned(),
         };
+        let trace_contexts = Arc::new(TraceContexts::default());
+        // The app's durable client talks to the extension's endpoint, here a pass-through that keeps trace context.
+        let rpc_base_url = client_proxy::start(&engine_address, trace_contexts.clone(), shutdown_receiver.clone())
+            .await
+            .map_err(|source| HostError::Io {
+                path: PathBuf::from("durable client endpoint (127.0.0.1)"),
+                source,
+            })?;
         let client_settings = DurableClientSettings {
             hub_name: app.host.hub_name().to_owned(),
-            rpc_base_url: engine_address.clone(),
+            rpc_base_url,
             http_base_url,
         };
 
@@ -367,6 +377,7 @@ impl LocalHost {
                 client_settings: client_settings.clone(),
                 scheduled: scheduled.clone(),
                 paused: durable_paused.subscribe(),
+                trace_contexts,
             },
             shutdown_receiver.clone(),
         )));

@@ -3,9 +3,11 @@
 //! engine completions ([`protocol`]), what the extension does when an invocation fails ([`failure_rules`]), and
 //! the signals and timers the run still waits for ([`scheduled`]).
 
+pub mod client_proxy;
 pub mod failure_rules;
 pub mod protocol;
 pub mod scheduled;
+pub mod trace_context;
 pub mod work_items;
 
 pub use work_items::{run_work_items, DurableOptions};

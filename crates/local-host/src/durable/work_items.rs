@@ -30,6 +30,7 @@ use durabletask_sdk::worker::ReconnectBackoff;
 use prost::Message as _;
 use tokio::sync::{watch, Semaphore};
 
+use super::trace_context::TraceContexts;
 use crate::app_model::FunctionApp;
 use crate::durable::failure_rules::{entity_batch_failure, exception_type, failure_rule, FailureRule, HostFailure};
 use crate::durable::protocol::{
@@ -70,6 +71,8 @@ pub struct DurableOptions {
     pub scheduled: Arc<Scheduled>,
     /// While true, work items received wait before they run.
     pub paused: watch::Receiver<bool>,
+    /// The trace context the extension would keep with the work it queues.
+    pub trace_contexts: Arc<TraceContexts>,
 }
 
 /// Everything a work item needs.
@@ -81,6 +84,7 @@ struct Context {
     engine: SidecarClient,
     client_settings: DurableClientSettings,
     scheduled: Arc<Scheduled>,
+    trace_contexts: Arc<TraceContexts>,
 }
 
 /// Runs the work-item loop until `shutdown` becomes true.
@@ -101,6 +105,7 @@ pub async fn run_work_items(
         engine: engine.clone(),
         client_settings: options.client_settings,
         scheduled: options.scheduled,
+        trace_contexts: options.trace_contexts,
     });
     let permits = Arc::new(Semaphore::new(concurrency));
     let limit = i32::try_from(concurrency).unwrap_or(i32::MAX);
@@ -211,7 +216,8 @@ async fn handle_work_item(context: &Context, item: WorkItem) {
     context.stats.work_item_done();
 }
 
-async fn run_orchestrator(context: &Context, request: OrchestratorRequest, token: &str) {
+async fn run_orchestrator(context: &Context, mut request: OrchestratorRequest, token: &str) {
+    context.trace_contexts.fill_orchestrator_request(&mut request);
     let instance_id = request.instance_id.clone();
     // The extension rewinds a failed instance in the task hub and never shows the handler a rewind; the in-memory
     // engine leaves the rewrite of the history to its worker, which is the local host here.
@@ -256,6 +262,9 @@ async fn run_orchestrator(context: &Context, request: OrchestratorRequest, token
                 context
                     .scheduled
                     .from_orchestrator_actions(&instance_id, &completion.actions, Utc::now());
+                context
+                    .trace_contexts
+                    .from_orchestrator_actions(&instance_id, &completion.actions);
                 completion
             }
             // The middleware's InvokeHandler throws while decoding the ReturnValue: the function fails.
@@ -324,6 +333,9 @@ async fn run_activity(context: &Context, request: ActivityRequest, token: &str) 
         }
     };
     add_durable_clients(function, &context.client_settings, &mut invocation);
+    invocation.traceparent = context
+        .trace_contexts
+        .activity_traceparent(&instance.instance_id, request.task_id);
     for attempt in 1..=ACTIVITY_ATTEMPTS {
         let error = match context.invoker.invoke(function, &invocation).await {
             Ok(result) => {
@@ -380,7 +392,13 @@ async fn complete_activity(context: &Context, response: ActivityResponse) {
     .await;
 }
 
-async fn run_entity(context: &Context, batch: EntityBatchRequest, operation_infos: Vec<OperationInfo>, token: &str) {
+async fn run_entity(
+    context: &Context,
+    mut batch: EntityBatchRequest,
+    operation_infos: Vec<OperationInfo>,
+    token: &str,
+) {
+    context.trace_contexts.fill_entity_batch(&mut batch);
     let instance_id = batch.instance_id.clone();
     let name = entity_name(&instance_id).unwrap_or_default().to_owned();
     let Some(function) = context.app.entity(&name) else {
@@ -422,6 +440,7 @@ async fn run_entity(context: &Context, batch: EntityBatchRequest, operation_info
                     );
                 }
                 context.scheduled.from_entity_actions(&completion.actions, Utc::now());
+                context.trace_contexts.from_entity_actions(&completion.actions);
                 complete_entity(context, &instance_id, completion).await;
                 return;
             }

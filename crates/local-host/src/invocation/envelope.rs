@@ -103,6 +103,8 @@ pub struct InvocationRequest {
     pub data: Map<String, Value>,
     /// `Metadata`: the trigger's binding data and `sys`.
     pub metadata: Map<String, Value>,
+    /// The W3C `traceparent` header of the call (the host's HttpClient sends its current activity's), if any.
+    pub traceparent: Option<String>,
 }
 
 impl InvocationRequest {

@@ -158,7 +158,11 @@ impl Invoker {
         fault: &mut Option<TakenFault>,
     ) -> Result<InvocationResult, InvokeError> {
         let body = Bytes::from(serde_json::to_vec(&request.to_json()).unwrap_or_default());
-        let http_request = http::Request::post(format!("http://127.0.0.1:{}/{function_name}", instance.port))
+        let mut http_request = http::Request::post(format!("http://127.0.0.1:{}/{function_name}", instance.port));
+        if let Some(traceparent) = &request.traceparent {
+            http_request = http_request.header("traceparent", traceparent);
+        }
+        let http_request = http_request
             .header(http::header::CONTENT_TYPE, "application/json; charset=utf-8")
             .header("X-Azure-Functions-HostVersion", HOST_VERSION)
             .header("X-Azure-Functions-InvocationId", invocation_id.hyphenated().to_string())
