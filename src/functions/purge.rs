@@ -61,10 +61,7 @@ pub async fn run(
         );
     }
     let cleaned = client.clean_entity_storage(CleanEntityStorageOptions::all()).await?;
-    metrics().purged(
-        u64::try_from(purged.deleted_instance_count).unwrap_or_default(),
-        u64::try_from(cleaned.empty_entities_removed).unwrap_or_default(),
-    );
+    metrics().purged(purged.deleted_instance_count, u64::from(cleaned.empty_entities_removed));
     let summary = format!(
         "purge: {} instance(s) created before {} with status {} deleted in {} round(s) (complete: {}); entity \
          storage: {} empty entities removed, {} orphaned locks released{}",

@@ -44,7 +44,6 @@ pub fn message_parent(properties: &Map<String, Value>) -> Option<Context> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::TraceContextExt as _;
 
     fn properties(pairs: &[(&str, &str)]) -> Map<String, Value> {
         pairs.iter().map(|(k, v)| ((*k).to_owned(), Value::from(*v))).collect()

@@ -37,7 +37,7 @@ fn trace_context(traceparent: &str) -> proto::TraceContext {
     }
 }
 
-fn attribute<'a>(span: &'a SpanData, key: &str) -> Option<String> {
+fn attribute(span: &SpanData, key: &str) -> Option<String> {
     span.attributes
         .iter()
         .find(|kv| kv.key.as_str() == key)
