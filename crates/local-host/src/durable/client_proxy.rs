@@ -32,7 +32,11 @@ pub async fn start(
     let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let address = listener.local_addr()?;
     let engine = engine_address.trim_end_matches('/').to_owned();
-    let client: Client<HttpConnector, ProxyBody> = Client::builder(TokioExecutor::new()).http2_only(true).build_http();
+    // No Nagle delay on either hop (tonic sets the same): small HTTP/2 frames would otherwise wait for delayed ACKs.
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let client: Client<HttpConnector, ProxyBody> =
+        Client::builder(TokioExecutor::new()).http2_only(true).build(connector);
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -40,6 +44,7 @@ pub async fn start(
                 _ = shutdown.changed() => return,
             };
             let Ok((stream, _)) = accepted else { continue };
+            let _ = stream.set_nodelay(true);
             let (client, engine, contexts) = (client.clone(), engine.clone(), contexts.clone());
             let service = service_fn(move |request| forward(client.clone(), engine.clone(), contexts.clone(), request));
             tokio::spawn(async move {
