@@ -96,6 +96,11 @@ impl TelemetrySettings {
     }
 }
 
+/// Whether spans of `target` are exported (the durable spans of the SDK and the app's Service Bus span).
+fn is_exported(target: &str) -> bool {
+    target.starts_with(SPAN_TARGET) || target.starts_with(APP_SPAN_TARGET)
+}
+
 /// The installed telemetry; [`shutdown`](Self::shutdown) exports what is left.
 pub struct Telemetry {
     tracer_provider: SdkTracerProvider,
@@ -131,16 +136,18 @@ impl Telemetry {
         }
         let tracer_provider = tracer_provider.build();
         let tracer = tracer_provider.tracer(tracing_spans::TRACER_NAME);
-        let exported = filter_fn(|metadata| {
-            metadata.is_span()
-                && (metadata.target().starts_with(SPAN_TARGET) || metadata.target().starts_with(APP_SPAN_TARGET))
-        });
+        let exported = filter_fn(|metadata| metadata.is_span() && is_exported(metadata.target()));
         let otel = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(exported);
         let log_filter = EnvFilter::try_new(&settings.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
         let logs = match settings.log_format {
+            // Text lines keep the invocation's context but not the exported spans' attributes (long prefixes on
+            // every line the host stores); JSON lines pick what they need from them.
             LogFormat::Text => tracing_subscriber::fmt::layer()
                 .with_ansi(false)
                 .with_filter(log_filter)
+                .with_filter(filter_fn(|metadata| {
+                    !(metadata.is_span() && is_exported(metadata.target()))
+                }))
                 .boxed(),
             LogFormat::Json => tracing_subscriber::fmt::layer()
                 .fmt_fields(JsonFields::new())

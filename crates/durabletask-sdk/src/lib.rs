@@ -31,6 +31,9 @@
 //! - **Deploy safely**: [orchestration versioning](orchestration::versioning) (`ctx.version()`, default versions,
 //!   match and failure strategies) and the [`replay_check`]: recorded histories replayed through the current code
 //!   before it is deployed, instance by instance (ok / non-deterministic at which step / failed).
+//! - **Trace** across processes ([`tracing_spans`]): spans for orchestration episodes, entity operations, activities
+//!   and client calls, with W3C trace context in the protocol fields the official SDKs use; an OpenTelemetry layer
+//!   (`tracing-opentelemetry`) exports them.
 //! - **Test** orchestrators and entities without any engine ([`testing`]: history builders, canned histories,
 //!   expected actions and views of the executors' answers).
 //!

@@ -4,7 +4,7 @@
 //!
 //! | seen | kept by | handed on as |
 //! |---|---|---|
-//! | `SignalEntityRequest.parentTraceContext` (the app's client, through [`super::client_proxy`]) | request id | `OperationRequest.traceContext` of the entity batch |
+//! | `SignalEntityRequest.parentTraceContext` (the app's client, through [`super::client_proxy`] when the app exports traces) | request id | `OperationRequest.traceContext` of the entity batch |
 //! | `CreateInstanceRequest.parentTraceContext`, an entity's `StartNewOrchestrationAction` or an orchestration's `CreateSubOrchestrationAction` | instance id | `ExecutionStartedEvent.parentTraceContext` in every episode |
 //! | an orchestration's `ScheduleTaskAction.parentTraceContext` | instance id and task id | the `traceparent` header of the activity's invocation (the host's HTTP call carries its current activity) |
 //!
