@@ -120,7 +120,7 @@ async fn one_trace_per_notified_return_metrics_as_published_and_json_logs() {
         totals.get("returns.events.duplicate").copied().unwrap_or(0.0) > 0.0,
         "redelivered events: {totals:?}"
     );
-    assert_eq!(totals.get("returns.orchestrations.failed"), None, "{totals:?}");
+    assert_eq!(totals.get("durabletask.orchestrations.failed"), None, "{totals:?}");
     assert_eq!(totals.get("returns.telemetry.spans_dropped"), Some(&0.0), "{totals:?}");
 
     // Traces.
