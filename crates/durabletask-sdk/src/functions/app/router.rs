@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
 use super::FunctionApp;
+use crate::tracing_spans::activity::with_invocation_headers;
 
 impl FunctionApp {
     /// An axum router serving the app to the Functions host: `GET /` answers `ready` (the host polls it until the
@@ -36,8 +37,20 @@ impl FunctionApp {
     }
 }
 
-async fn invoke(State(app): State<Arc<FunctionApp>>, Path(function): Path<String>, body: Bytes) -> Response {
-    match app.invoke(&function, &body).await {
+async fn invoke(
+    State(app): State<Arc<FunctionApp>>,
+    Path(function): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    // An activity's trace parent is the host's `traceparent` (the protocol gives it none of its own).
+    let answer = with_invocation_headers(
+        header("traceparent"),
+        header("tracestate"),
+        app.invoke(&function, &body),
+    );
+    match answer.await {
         Ok(answer) => ([(header::CONTENT_TYPE, "application/json")], answer.to_json_bytes()).into_response(),
         Err(error) => {
             let status = StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
