@@ -10,7 +10,7 @@ use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::activity::ActivityContext;
+use crate::activity::context::ActivityContext;
 use crate::entity::EntityContext;
 use crate::failure::{Error, FailureDetails};
 use crate::json;
