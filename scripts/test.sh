@@ -36,7 +36,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests"
 cargo test --workspace --locked
 
-step "fuzz targets still compile (their own workspace: fuzz/; run them with cargo fuzz, see BENCHMARKS.md)"
+step "fuzz targets still compile (their own workspace: fuzz/; after a dependency change run 'cargo metadata' in fuzz/ to update its Cargo.lock)"
 cargo check --manifest-path fuzz/Cargo.toml --locked --quiet
 
 step "the SDK's azure-identity feature (scheduler credentials from Microsoft's azure_identity crate)"
