@@ -99,6 +99,7 @@ pub mod replay_check;
 pub mod testing;
 pub mod time;
 pub mod tracing_spans;
+mod wire;
 pub mod worker;
 
 /// The history event builders, now at [`testing::history`].

@@ -10,7 +10,7 @@ pub mod vectors;
 use std::path::{Path, PathBuf};
 
 use durabletask_sdk::entity::execute_entity_batch;
-use durabletask_sdk::orchestration::execute_orchestrator;
+use durabletask_sdk::orchestration::OrchestratorRequestBytes;
 use durabletask_sdk::proto::{self, orchestrator_action::OrchestratorActionType as Action};
 use durabletask_sdk::Registry;
 use prost::Message;
@@ -40,8 +40,8 @@ pub fn load_or_write(dir: &Path, case: &Case) -> std::io::Result<Vec<u8>> {
 pub fn execute_bytes(registry: &Registry, kind: RequestKind, request: &[u8]) -> Vec<u8> {
     match kind {
         RequestKind::Orchestrator => {
-            let request = proto::OrchestratorRequest::decode(request).expect("a valid OrchestratorRequest");
-            let mut response = execute_orchestrator(registry, &request);
+            let request = OrchestratorRequestBytes::decode(request).expect("a valid OrchestratorRequest");
+            let mut response = request.execute(registry).expect("a valid history");
             response.completion_token = COMPLETION_TOKEN.to_string();
             response.encode_to_vec()
         }

@@ -6,7 +6,6 @@
 //! and is not returned again; a mismatch (a different kind or name at the same sequence number) means the code is
 //! non-deterministic or changed, and the instance fails with a [`NondeterminismError`] naming both.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
@@ -14,11 +13,11 @@ use std::task::{Context, Poll};
 
 use futures::future::LocalBoxFuture;
 use futures::task::noop_waker_ref;
-use rustc_hash::FxHashMap;
 
 use super::context::OrchestrationContext;
 use super::entity_response::EntityResponseMessage;
-use super::state::{Completion, ReplayState, SlotKey};
+use super::event::Event;
+use super::state::{Completion, ReplayState, SlotKey, TaskInfo};
 use super::task_kind::{kind_and_name, NondeterminismError, Recorded, ScheduledTask, TaskKind};
 use super::timer;
 use crate::failure::{error_types, Error, FailureDetails, TaskError};
@@ -67,29 +66,32 @@ pub(crate) fn execute_and_diagnose(
     if super::rewind::is_rewind_request(request) {
         return (super::rewind::rewind_response(request), None);
     }
-    let mut replay = Replay::new(registry, &request.instance_id);
-    for event in &request.past_events {
-        replay.process(event);
+    let past = request.past_events.iter().map(|event| Ok(Event::of(event)));
+    let new = request.new_events.iter().map(|event| Ok(Event::of(event)));
+    match replay::<std::convert::Infallible>(registry, &request.instance_id, past, new) {
+        Ok(episode) => episode,
+        Err(never) => match never {},
     }
-    replay.state.borrow_mut().is_replaying = false;
-    for event in &request.new_events {
-        replay.process(event);
-    }
-    let nondeterminism = replay.nondeterminism.take();
-    (replay.into_response(), nondeterminism)
 }
 
-/// What an awaited task was, for error messages when it fails.
-enum TaskInfo<'r> {
-    Activity(&'r str),
-    SubOrchestration {
-        name: &'r str,
-        instance_id: &'r str,
-    },
-    EntityCall {
-        entity: Cow<'r, str>,
-        operation: Cow<'r, str>,
-    },
+/// Replays `past` then runs `new`: one episode. Events are read as they are replayed; the first one that cannot be
+/// read ends the episode with its error. Also returns the first place where history and the orchestrator disagree.
+pub(super) fn replay<'r, E>(
+    registry: &'r Registry,
+    instance_id: &str,
+    past: impl Iterator<Item = Result<Event<'r>, E>>,
+    new: impl Iterator<Item = Result<Event<'r>, E>>,
+) -> Result<(proto::OrchestratorResponse, Option<NondeterminismError>), E> {
+    let mut replay = Replay::new(registry, instance_id);
+    for event in past {
+        replay.process(event?);
+    }
+    replay.state.borrow_mut().is_replaying = false;
+    for event in new {
+        replay.process(event?);
+    }
+    let nondeterminism = replay.nondeterminism.take();
+    Ok((replay.into_response(), nondeterminism))
 }
 
 /// The outcome of applying one history event: it fits what the orchestrator decided, or it does not.
@@ -102,9 +104,7 @@ struct Replay<'r> {
     orchestrator: Option<LocalBoxFuture<'static, Result<Option<String>, Error>>>,
     completion: Option<Completion>,
     /// Events held back while the instance is suspended, replayed when it resumes.
-    suspended: Option<Vec<&'r proto::HistoryEvent>>,
-    /// Awaitable tasks by sequence number, to describe them when they fail.
-    tasks: FxHashMap<i32, TaskInfo<'r>>,
+    suspended: Option<Vec<Event<'r>>>,
     /// The first disagreement between history and the orchestrator.
     nondeterminism: Option<NondeterminismError>,
 }
@@ -120,24 +120,19 @@ impl<'r> Replay<'r> {
             orchestrator: None,
             completion: None,
             suspended: None,
-            tasks: FxHashMap::default(),
             nondeterminism: None,
         }
     }
 
     /// Applies one history event (or holds it back while suspended) and lets the orchestrator react to it.
-    fn process(&mut self, event: &'r proto::HistoryEvent) {
-        let Some(event_type) = &event.event_type else { return };
+    fn process(&mut self, event: Event<'r>) {
         if let Some(held) = &mut self.suspended {
-            if !matches!(
-                event_type,
-                EventType::ExecutionResumed(_) | EventType::ExecutionTerminated(_)
-            ) {
+            if !event.ends_suspension() {
                 held.push(event);
                 return;
             }
         }
-        if let Err(error) = self.apply(event, event_type) {
+        if let Err(error) = self.apply(&event) {
             self.fail(error.details());
             self.nondeterminism.get_or_insert(error);
         }
@@ -147,16 +142,33 @@ impl<'r> Replay<'r> {
     }
 
     /// The one dispatch point: each kind of history event goes to its handler.
-    fn apply(&mut self, event: &'r proto::HistoryEvent, event_type: &'r EventType) -> Applied {
+    fn apply(&mut self, event: &Event<'r>) -> Applied {
+        match *event {
+            Event::OrchestratorStarted(timestamp) => self.on_orchestrator_started(timestamp.as_ref()),
+            Event::TaskScheduled { id, name } => self.on_task_scheduled(id, name),
+            Event::TaskCompleted { task_id, result } => self.on_task_completed(task_id, result),
+            Event::TimerCreated { id } => self.on_timer_created(id),
+            Event::TimerFired { timer_id, fire_at } => self.on_timer_fired(timer_id, fire_at.as_ref()),
+            Event::Ignored => Ok(()),
+            Event::Full(event) => self.apply_full(event),
+            Event::Decoded(ref event) => self.apply_full(event),
+        }
+    }
+
+    /// [`apply`](Self::apply) for an event in full.
+    fn apply_full(&mut self, event: &proto::HistoryEvent) -> Applied {
         let id = event.event_id;
+        let Some(event_type) = &event.event_type else {
+            return Ok(());
+        };
         match event_type {
-            EventType::OrchestratorStarted(_) => self.on_orchestrator_started(event),
+            EventType::OrchestratorStarted(_) => self.on_orchestrator_started(event.timestamp.as_ref()),
             EventType::ExecutionStarted(started) => self.on_execution_started(started),
-            EventType::TaskScheduled(scheduled) => self.on_task_scheduled(id, scheduled),
-            EventType::TaskCompleted(done) => self.on_task_completed(done),
+            EventType::TaskScheduled(scheduled) => self.on_task_scheduled(id, &scheduled.name),
+            EventType::TaskCompleted(done) => self.on_task_completed(done.task_scheduled_id, done.result.as_deref()),
             EventType::TaskFailed(failed) => self.on_task_failed(failed),
             EventType::TimerCreated(_) => self.on_timer_created(id),
-            EventType::TimerFired(fired) => self.on_timer_fired(fired),
+            EventType::TimerFired(fired) => self.on_timer_fired(fired.timer_id, fired.fire_at.as_ref()),
             EventType::SubOrchestrationInstanceCreated(created) => self.on_sub_orchestration_created(id, created),
             EventType::SubOrchestrationInstanceCompleted(done) => self.on_sub_orchestration_completed(done),
             EventType::SubOrchestrationInstanceFailed(failed) => self.on_sub_orchestration_failed(failed),
@@ -183,8 +195,8 @@ impl<'r> Replay<'r> {
     }
 
     /// `orchestratorStarted`: a new episode begins; its timestamp is the orchestration's current time.
-    fn on_orchestrator_started(&mut self, event: &proto::HistoryEvent) -> Applied {
-        if let Some(timestamp) = &event.timestamp {
+    fn on_orchestrator_started(&mut self, timestamp: Option<&prost_types::Timestamp>) -> Applied {
+        if let Some(timestamp) = timestamp {
             self.state.borrow_mut().current_utc = truncate_to_micros(crate::time::to_datetime(timestamp));
         }
         Ok(())
@@ -225,15 +237,13 @@ impl<'r> Replay<'r> {
     }
 
     /// `taskScheduled`: confirms an activity call.
-    fn on_task_scheduled(&mut self, id: i32, scheduled: &'r proto::TaskScheduledEvent) -> Applied {
-        self.confirm(id, TaskKind::Activity, &scheduled.name)?;
-        self.tasks.insert(id, TaskInfo::Activity(&scheduled.name));
-        Ok(())
+    fn on_task_scheduled(&mut self, id: i32, name: &str) -> Applied {
+        self.confirm(id, TaskKind::Activity, name)
     }
 
     /// `taskCompleted`: an activity returned.
-    fn on_task_completed(&mut self, done: &proto::TaskCompletedEvent) -> Applied {
-        self.finish(done.task_scheduled_id, Ok(done.result.clone()));
+    fn on_task_completed(&mut self, task_id: i32, result: Option<&str>) -> Applied {
+        self.finish(task_id, Ok(result.map(str::to_owned)));
         Ok(())
     }
 
@@ -253,28 +263,16 @@ impl<'r> Replay<'r> {
     }
 
     /// `timerFired`: a timer, or one step of a long timer, fired.
-    fn on_timer_fired(&mut self, fired: &proto::TimerFiredEvent) -> Applied {
-        if fired.timer_id != SPLIT_DECISION_TIMER_ID {
-            timer::on_fired(&mut self.state.borrow_mut(), fired, self.completion.is_some());
+    fn on_timer_fired(&mut self, timer_id: i32, fire_at: Option<&prost_types::Timestamp>) -> Applied {
+        if timer_id != SPLIT_DECISION_TIMER_ID {
+            timer::on_fired(&mut self.state.borrow_mut(), timer_id, fire_at, self.completion.is_some());
         }
         Ok(())
     }
 
     /// `subOrchestrationInstanceCreated`: confirms a sub-orchestration.
-    fn on_sub_orchestration_created(
-        &mut self,
-        id: i32,
-        created: &'r proto::SubOrchestrationInstanceCreatedEvent,
-    ) -> Applied {
-        self.confirm(id, TaskKind::SubOrchestration, &created.name)?;
-        self.tasks.insert(
-            id,
-            TaskInfo::SubOrchestration {
-                name: &created.name,
-                instance_id: &created.instance_id,
-            },
-        );
-        Ok(())
+    fn on_sub_orchestration_created(&mut self, id: i32, created: &proto::SubOrchestrationInstanceCreatedEvent) -> Applied {
+        self.confirm(id, TaskKind::SubOrchestration, &created.name)
     }
 
     /// `subOrchestrationInstanceCompleted`: a sub-orchestration returned.
@@ -292,7 +290,7 @@ impl<'r> Replay<'r> {
 
     /// `eventSent`: confirms a `sendEvent`, or an entity message the Functions extension translated into one.
     fn on_event_sent(&mut self, id: i32, sent: &proto::EventSentEvent) -> Applied {
-        let action = self.state.borrow_mut().pending_actions.remove(&id);
+        let action = self.state.borrow_mut().pending_actions.remove(id);
         let mismatch = |actual: Option<ScheduledTask>| NondeterminismError {
             task_id: id,
             expected: Recorded::EventSent {
@@ -308,16 +306,7 @@ impl<'r> Replay<'r> {
             Some(Action::SendEvent(send)) => send.instance.as_ref().map(|i| i.instance_id.as_str()),
             Some(Action::SendEntityMessage(message)) => match &message.entity_message_type {
                 Some(EntityMessageType::EntityOperationSignaled(signal)) => signal.target_instance_id.as_deref(),
-                Some(EntityMessageType::EntityOperationCalled(call)) => {
-                    self.tasks.insert(
-                        id,
-                        TaskInfo::EntityCall {
-                            entity: Cow::Owned(call.target_instance_id.clone().unwrap_or_default()),
-                            operation: Cow::Owned(call.operation.clone()),
-                        },
-                    );
-                    call.target_instance_id.as_deref()
-                }
+                Some(EntityMessageType::EntityOperationCalled(call)) => call.target_instance_id.as_deref(),
                 Some(EntityMessageType::EntityLockRequested(request)) => {
                     self.alias_lock_grant(&request.critical_section_id, sent.input.as_deref());
                     usize::try_from(request.position)
@@ -333,6 +322,7 @@ impl<'r> Replay<'r> {
         if target != Some(sent.instance_id.as_str()) {
             return Err(mismatch(Some(ScheduledTask::of_action(&action))));
         }
+        self.state.borrow_mut().confirmed(id, action);
         Ok(())
     }
 
@@ -403,20 +393,13 @@ impl<'r> Replay<'r> {
     }
 
     /// `entityOperationCalled`: confirms an entity call.
-    fn on_entity_operation_called(&mut self, id: i32, called: &'r proto::EntityOperationCalledEvent) -> Applied {
+    fn on_entity_operation_called(&mut self, id: i32, called: &proto::EntityOperationCalledEvent) -> Applied {
         let entity = called.target_instance_id.as_deref().unwrap_or_default();
         self.confirm(id, TaskKind::EntityCall, entity)?;
         self.state
             .borrow_mut()
             .entity_calls
             .insert(called.request_id.clone(), id);
-        self.tasks.insert(
-            id,
-            TaskInfo::EntityCall {
-                entity: Cow::Borrowed(entity),
-                operation: Cow::Borrowed(&called.operation),
-            },
-        );
         Ok(())
     }
 
@@ -488,7 +471,7 @@ impl<'r> Replay<'r> {
     /// Checks that the orchestrator decided, at sequence number `id`, what history recorded there: a task of
     /// `kind` targeting `name` (an empty `name` matches any).
     fn confirm(&mut self, id: i32, kind: TaskKind, name: &str) -> Applied {
-        let action = self.state.borrow_mut().pending_actions.remove(&id);
+        let action = self.state.borrow_mut().pending_actions.remove(id);
         let fits = action
             .as_ref()
             .map(kind_and_name)
@@ -502,13 +485,8 @@ impl<'r> Replay<'r> {
                 actual: action.as_ref().map(ScheduledTask::of_action),
             });
         }
-        if matches!(kind, TaskKind::Activity | TaskKind::SubOrchestration) {
-            let mut state = self.state.borrow_mut();
-            if state.wants_confirmed_call(id) {
-                if let Some(action) = action {
-                    state.confirmed_calls.insert(id, action);
-                }
-            }
+        if let Some(action) = action {
+            self.state.borrow_mut().confirmed(id, action);
         }
         Ok(())
     }
@@ -519,20 +497,20 @@ impl<'r> Replay<'r> {
 
     /// The error an awaited task fails with, naming the task.
     fn task_error(&self, task_id: i32, details: FailureDetails) -> TaskError {
-        match self.tasks.get(&task_id) {
+        match self.state.borrow().task_info(task_id) {
             Some(TaskInfo::SubOrchestration { name, instance_id }) => TaskError::SubOrchestrationFailed {
-                name: name.to_string(),
-                instance_id: instance_id.to_string(),
+                name: name.clone(),
+                instance_id: instance_id.clone(),
                 task_id,
                 details,
             },
             Some(TaskInfo::EntityCall { entity, operation }) => TaskError::EntityOperationFailed {
-                entity: entity.to_string(),
-                operation: operation.to_string(),
+                entity: entity.clone(),
+                operation: operation.clone(),
                 details,
             },
             Some(TaskInfo::Activity(name)) => TaskError::ActivityFailed {
-                name: name.to_string(),
+                name: name.clone(),
                 task_id,
                 details,
             },
@@ -601,7 +579,7 @@ impl<'r> Replay<'r> {
             std::mem::replace(&mut *borrowed, ReplayState::new(String::new()))
         });
         let mut actions: Vec<proto::OrchestratorAction> =
-            std::mem::take(&mut state.pending_actions).into_values().collect();
+            std::mem::take(&mut state.pending_actions).into_actions().collect();
         if let Some(completion) = completion {
             let id = state.next_sequence_number();
             let complete = complete_action(completion, &state);

@@ -3,7 +3,7 @@
 //! The orchestrator's futures and the executor share this state through `Rc<RefCell<_>>`; both run on the one
 //! thread that executes the episode, and no borrow is ever held across a call into user code.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use rustc_hash::FxHashMap;
 use std::task::Waker;
@@ -15,6 +15,8 @@ use super::timer::TimerChain;
 use crate::failure::{FailureDetails, TaskError};
 use crate::proto;
 use crate::proto::history_event::EventType;
+use crate::proto::orchestrator_action::OrchestratorActionType as Action;
+use crate::proto::send_entity_message_action::EntityMessageType;
 
 /// What a finished task produced: its JSON-encoded result, or why it failed.
 pub(crate) type TaskOutcome = Result<Option<String>, TaskError>;
@@ -54,11 +56,128 @@ pub(crate) struct ContinueAsNew {
     pub preserve_unprocessed_events: bool,
 }
 
-/// One outstanding task: its outcome once known, and who to wake when it is.
+/// One outstanding task: its outcome once known, who to wake when it is, and what it is once history confirmed it.
 #[derive(Default)]
 struct Slot {
     outcome: Option<TaskOutcome>,
     waker: Option<Waker>,
+    about: Option<TaskInfo>,
+}
+
+/// What a task that can fail is, to name it when it does: taken out of its action once history confirms it.
+#[derive(Debug)]
+pub(crate) enum TaskInfo {
+    Activity(String),
+    SubOrchestration { name: String, instance_id: String },
+    EntityCall { entity: String, operation: String },
+}
+
+impl TaskInfo {
+    /// What `action` calls, when it is a task that can fail; takes the strings out of the action.
+    fn take_from(action: &mut proto::OrchestratorAction) -> Option<Self> {
+        match action.orchestrator_action_type.as_mut()? {
+            Action::ScheduleTask(task) => Some(TaskInfo::Activity(std::mem::take(&mut task.name))),
+            Action::CreateSubOrchestration(create) => Some(TaskInfo::SubOrchestration {
+                name: std::mem::take(&mut create.name),
+                instance_id: std::mem::take(&mut create.instance_id),
+            }),
+            Action::SendEntityMessage(proto::SendEntityMessageAction {
+                entity_message_type: Some(EntityMessageType::EntityOperationCalled(call)),
+            }) => Some(TaskInfo::EntityCall {
+                entity: call.target_instance_id.take().unwrap_or_default(),
+                operation: std::mem::take(&mut call.operation),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Actions decided but not yet confirmed by history, by sequence number.
+///
+/// Sequence numbers are handed out in increasing order and history confirms them in about the same order, so the
+/// actions live in a queue indexed by sequence number: adding, finding and removing one is O(1) and allocates
+/// nothing once the queue has grown, and the actions come out in the order they were decided.
+#[derive(Debug, Default)]
+pub(crate) struct PendingActions {
+    /// The sequence number of the queue's front.
+    first: i32,
+    actions: VecDeque<Option<proto::OrchestratorAction>>,
+}
+
+impl PendingActions {
+    /// Adds the action decided at `action.id`, replacing one decided there before.
+    pub fn insert(&mut self, action: proto::OrchestratorAction) {
+        let id = action.id;
+        if self.actions.is_empty() {
+            self.first = id;
+        }
+        // Numbers only grow, so this is only for completeness.
+        while id < self.first {
+            self.actions.push_front(None);
+            self.first -= 1;
+        }
+        let index = (i64::from(id) - i64::from(self.first)) as usize;
+        if index >= self.actions.len() {
+            self.actions.resize_with(index + 1, || None);
+        }
+        self.actions[index] = Some(action);
+    }
+
+    fn index(&self, id: i32) -> Option<usize> {
+        let index = usize::try_from(i64::from(id) - i64::from(self.first)).ok()?;
+        (index < self.actions.len()).then_some(index)
+    }
+
+    /// The action decided at `id`, if it is still pending.
+    pub fn get(&self, id: i32) -> Option<&proto::OrchestratorAction> {
+        self.actions.get(self.index(id)?)?.as_ref()
+    }
+
+    /// Like [`get`](Self::get), to change it.
+    pub fn get_mut(&mut self, id: i32) -> Option<&mut proto::OrchestratorAction> {
+        let index = self.index(id)?;
+        self.actions.get_mut(index)?.as_mut()
+    }
+
+    /// Whether an action decided at `id` is pending.
+    #[cfg(test)]
+    pub fn contains(&self, id: i32) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Takes the action decided at `id` (history confirmed it).
+    pub fn remove(&mut self, id: i32) -> Option<proto::OrchestratorAction> {
+        let index = self.index(id)?;
+        let taken = self.actions[index].take();
+        self.trim();
+        taken
+    }
+
+    /// Keeps only the actions for which `keep` (given the sequence number and the action) is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(i32, &proto::OrchestratorAction) -> bool) {
+        for slot in &mut self.actions {
+            if slot.as_ref().is_some_and(|action| !keep(action.id, action)) {
+                *slot = None;
+            }
+        }
+        self.trim();
+    }
+
+    /// Drops the empty places at both ends of the queue.
+    fn trim(&mut self) {
+        while matches!(self.actions.front(), Some(None)) {
+            self.actions.pop_front();
+            self.first += 1;
+        }
+        while matches!(self.actions.back(), Some(None)) {
+            self.actions.pop_back();
+        }
+    }
+
+    /// The pending actions in the order they were decided.
+    pub fn into_actions(self) -> impl Iterator<Item = proto::OrchestratorAction> {
+        self.actions.into_iter().flatten()
+    }
 }
 
 /// Everything one replay knows.
@@ -78,7 +197,7 @@ pub(crate) struct ReplayState {
     guid_counter: u32,
     event_waits: u64,
     /// Actions decided but not yet confirmed by history, by sequence number (so output order is deterministic).
-    pub pending_actions: BTreeMap<i32, proto::OrchestratorAction>,
+    pub pending_actions: PendingActions,
     /// Activity and sub-orchestration actions confirmed by history whose task is still unfinished: what a retry
     /// asked for later makes again (see `CallTask::with_retry`).
     pub confirmed_calls: FxHashMap<i32, proto::OrchestratorAction>,
@@ -124,7 +243,7 @@ impl ReplayState {
             sequence: 0,
             guid_counter: 0,
             event_waits: 0,
-            pending_actions: BTreeMap::new(),
+            pending_actions: PendingActions::default(),
             confirmed_calls: FxHashMap::default(),
             slots: FxHashMap::default(),
             entity_calls: HashMap::new(),
@@ -176,32 +295,48 @@ impl ReplayState {
         if awaitable {
             self.slots.insert(SlotKey::Sequence(action.id), Slot::default());
         }
-        self.pending_actions.insert(action.id, action);
+        self.pending_actions.insert(action);
     }
 
     /// The action of the call at `task_id`, pending or confirmed, while its task is unfinished.
     pub fn call_action(&self, task_id: i32) -> Option<&proto::OrchestratorAction> {
         self.pending_actions
-            .get(&task_id)
+            .get(task_id)
             .or_else(|| self.confirmed_calls.get(&task_id))
     }
 
     /// Like [`call_action`](Self::call_action), to change it.
     pub fn call_action_mut(&mut self, task_id: i32) -> Option<&mut proto::OrchestratorAction> {
-        match self.pending_actions.get_mut(&task_id) {
+        match self.pending_actions.get_mut(task_id) {
             Some(action) => Some(action),
             None => self.confirmed_calls.get_mut(&task_id),
         }
     }
 
-    /// Whether to keep the action history just confirmed at `task_id` (see `confirmed_calls`): while its task is
-    /// unfinished and has not been awaited yet, `with_retry` may still be asked of it. A call awaited at once, the
-    /// common case, is not kept; a call awaited before history confirms it is asked for its retry within the same
-    /// poll on every run.
-    pub fn wants_confirmed_call(&self, task_id: i32) -> bool {
-        self.slots
-            .get(&SlotKey::Sequence(task_id))
-            .is_some_and(|slot| slot.waker.is_none() && slot.outcome.is_none())
+    /// Records that history confirmed `action`, decided at `task_id`: its task keeps what it is, to be named if it
+    /// fails. The whole action of a call is kept (see `confirmed_calls`) while its task is unfinished and has not
+    /// been awaited yet, as `with_retry` may still be asked of it; a call awaited at once, the common case, is not
+    /// kept, and a call awaited before history confirms it is asked for its retry within the same poll on every
+    /// run.
+    pub fn confirmed(&mut self, task_id: i32, mut action: proto::OrchestratorAction) {
+        let Some(slot) = self.slots.get_mut(&SlotKey::Sequence(task_id)) else {
+            return; // nobody waits for it any more
+        };
+        let is_call = matches!(
+            action.orchestrator_action_type,
+            Some(Action::ScheduleTask(_) | Action::CreateSubOrchestration(_))
+        );
+        if is_call && slot.waker.is_none() && slot.outcome.is_none() {
+            slot.about = TaskInfo::take_from(&mut action.clone());
+            self.confirmed_calls.insert(task_id, action);
+        } else {
+            slot.about = TaskInfo::take_from(&mut action);
+        }
+    }
+
+    /// What the task at `task_id` is, once history confirmed it, while it is awaited.
+    pub fn task_info(&self, task_id: i32) -> Option<&TaskInfo> {
+        self.slots.get(&SlotKey::Sequence(task_id))?.about.as_ref()
     }
 
     /// Starts waiting for the task `key`.
@@ -251,7 +386,7 @@ impl ReplayState {
             key,
             Slot {
                 outcome: Some(outcome),
-                waker: None,
+                ..Slot::default()
             },
         );
         key

@@ -54,16 +54,17 @@ pub(crate) fn create(state: &mut ReplayState, fire_at: DateTime<Utc>) -> SlotKey
 
 /// A timer (or one step of a chain) fired. The last step of a chain, or an ordinary timer, finishes its task;
 /// an earlier step schedules the next one, unless the orchestration has completed (`completed`).
-pub(crate) fn on_fired(state: &mut ReplayState, fired: &proto::TimerFiredEvent, completed: bool) {
-    let Some(chain) = state.timer_chains.remove(&fired.timer_id) else {
-        state.complete(SlotKey::Sequence(fired.timer_id), Ok(None));
+pub(crate) fn on_fired(
+    state: &mut ReplayState,
+    timer_id: i32,
+    fire_at: Option<&prost_types::Timestamp>,
+    completed: bool,
+) {
+    let Some(chain) = state.timer_chains.remove(&timer_id) else {
+        state.complete(SlotKey::Sequence(timer_id), Ok(None));
         return;
     };
-    let fired_at = fired
-        .fire_at
-        .as_ref()
-        .map(crate::time::to_datetime)
-        .unwrap_or(chain.final_fire_at);
+    let fired_at = fire_at.map(crate::time::to_datetime).unwrap_or(chain.final_fire_at);
     if fired_at >= chain.final_fire_at {
         state.complete(chain.key, Ok(None));
     } else if !completed {
@@ -133,14 +134,11 @@ mod tests {
         let final_fire_at = t0() + chrono::Duration::days(4);
         let key = create(&mut state, final_fire_at);
         assert_eq!(key, SlotKey::LongTimer(1));
-        let fired = |id: i32, at: DateTime<Utc>| proto::TimerFiredEvent {
-            fire_at: Some(crate::time::to_timestamp(at)),
-            timer_id: id,
-        };
-        on_fired(&mut state, &fired(1, t0() + chrono::Duration::days(3)), false);
+        let at = |time: DateTime<Utc>| Some(crate::time::to_timestamp(time));
+        on_fired(&mut state, 1, at(t0() + chrono::Duration::days(3)).as_ref(), false);
         assert!(!state.progressed, "the first step does not finish the timer");
-        assert!(state.pending_actions.contains_key(&2), "the next step is scheduled");
-        on_fired(&mut state, &fired(2, final_fire_at), false);
+        assert!(state.pending_actions.contains(2), "the next step is scheduled");
+        on_fired(&mut state, 2, at(final_fire_at).as_ref(), false);
         assert!(state.progressed);
     }
 }

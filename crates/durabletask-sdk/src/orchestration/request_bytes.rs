@@ -1,0 +1,117 @@
+//! [`OrchestratorRequestBytes`]: an `OrchestratorRequest` run straight from its protobuf bytes.
+//!
+//! Decoding a request with prost materialises every history event, with a copy of every string in it (the inputs
+//! of every activity ever scheduled included), only for replay to read a few fields of each and drop them all. This
+//! reads the history one event at a time while replaying it, borrowing the few fields replay uses (see
+//! [`Event::read`]): a long history costs a walk over its bytes and no allocation per event.
+//!
+//! What is read is what prost reads: every field but the history is decoded by prost, as is every event of a kind
+//! replay reads in full, and any framing this reader does not handle itself (groups, a field repeated) sends the
+//! request or the event to prost. One difference: fields replay never reads (the input, tags and trace context of
+//! a scheduled activity, say) are skipped without checking that their strings are UTF-8, where prost would refuse
+//! the request.
+
+use prost::Message;
+
+use super::event::Event;
+use super::executor::replay;
+use crate::proto;
+use crate::registry::Registry;
+use crate::wire::{FieldValue, Fields};
+
+/// `OrchestratorRequest.pastEvents`.
+const PAST_EVENTS: u32 = 3;
+/// `OrchestratorRequest.newEvents`.
+const NEW_EVENTS: u32 = 4;
+
+/// An `OrchestratorRequest` whose history stays in its protobuf bytes until it is replayed.
+///
+/// ```
+/// use durabletask_sdk::orchestration::{execute_orchestrator, OrchestratorRequestBytes};
+/// use durabletask_sdk::testing::history;
+/// use durabletask_sdk::{proto, Error, OrchestrationContext, Registry};
+/// use prost::Message;
+///
+/// async fn hello(ctx: OrchestrationContext, city: String) -> Result<String, Error> {
+///     Ok(ctx.call_activity("SayHello", &city).await?)
+/// }
+/// let mut registry = Registry::new();
+/// registry.add_orchestrator("Hello", hello).unwrap();
+/// let request = proto::OrchestratorRequest {
+///     instance_id: "abc".into(),
+///     new_events: vec![history::orchestrator_started_now(), history::execution_started("Hello", "abc", Some("\"Tokyo\""))],
+///     ..Default::default()
+/// };
+/// let bytes = request.encode_to_vec();
+///
+/// let lazy = OrchestratorRequestBytes::decode(&bytes).unwrap();
+/// assert_eq!(lazy.instance_id(), "abc");
+/// assert_eq!(lazy.execute(&registry).unwrap(), execute_orchestrator(&registry, &request));
+/// ```
+#[derive(Debug, Clone)]
+pub struct OrchestratorRequestBytes<'a> {
+    bytes: &'a [u8],
+    /// The request without its history; the whole request when prost had to read it (see the module docs).
+    header: proto::OrchestratorRequest,
+    decoded_by_prost: bool,
+}
+
+impl<'a> OrchestratorRequestBytes<'a> {
+    /// Checks the request's framing and decodes every field but the history; the events are read by
+    /// [`execute`](Self::execute).
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, prost::DecodeError> {
+        let mut header = Vec::new();
+        let mut fields = Fields::new(bytes);
+        while let Some(field) = fields.next_with_raw() {
+            match field {
+                Ok((PAST_EVENTS | NEW_EVENTS, FieldValue::Bytes(_), _)) => {}
+                Ok((_, _, raw)) => header.extend_from_slice(raw),
+                Err(_) => {
+                    return Ok(Self {
+                        bytes,
+                        header: proto::OrchestratorRequest::decode(bytes)?,
+                        decoded_by_prost: true,
+                    })
+                }
+            }
+        }
+        Ok(Self {
+            bytes,
+            header: proto::OrchestratorRequest::decode(header.as_slice())?,
+            decoded_by_prost: false,
+        })
+    }
+
+    /// The orchestration instance id.
+    pub fn instance_id(&self) -> &str {
+        &self.header.instance_id
+    }
+
+    /// Every field of the request but `pastEvents` and `newEvents` (which may or may not be filled in).
+    pub fn header(&self) -> &proto::OrchestratorRequest {
+        &self.header
+    }
+
+    /// Runs the episode, as [`execute_orchestrator`](super::execute_orchestrator) does with the decoded request; an
+    /// event that cannot be decoded fails with prost's error for the whole request.
+    pub fn execute(&self, registry: &Registry) -> Result<proto::OrchestratorResponse, prost::DecodeError> {
+        if self.decoded_by_prost {
+            return Ok(super::execute_orchestrator(registry, &self.header));
+        }
+        let events = |wanted| {
+            Fields::new(self.bytes).filter_map(move |field| match field {
+                Ok((number, FieldValue::Bytes(event))) if number == wanted => Some(Event::read(event)),
+                // Checked by `decode`: no error here, and every other field is in the header.
+                _ => None,
+            })
+        };
+        replay(registry, self.instance_id(), events(PAST_EVENTS), events(NEW_EVENTS))
+            .map(|(response, _)| response)
+            .map_err(|event_error| self.to_request().err().unwrap_or(event_error))
+    }
+
+    /// The whole request, decoded by prost.
+    pub fn to_request(&self) -> Result<proto::OrchestratorRequest, prost::DecodeError> {
+        proto::OrchestratorRequest::decode(self.bytes)
+    }
+}

@@ -1,0 +1,233 @@
+//! A minimal reader of the protobuf wire format, for the hot messages the executors read straight from the request
+//! bytes instead of materialising them with prost (see `orchestration::request_bytes`). It borrows from the buffer
+//! and never allocates.
+//!
+//! It reads what prost reads, and refuses ([`Unsupported`]) what it does not handle itself: groups (a wire format
+//! prost still skips) and malformed framing. The callers then hand the same bytes to prost, so that odd but valid
+//! input is read exactly as prost reads it, and invalid input fails with prost's own error.
+
+use prost_types::Timestamp;
+
+/// The bytes are malformed, or use a wire feature this reader leaves to prost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unsupported;
+
+/// The value of one field, by wire type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FieldValue<'a> {
+    /// Wire type 0: a varint (int32, int64, uint*, bool, enum).
+    Varint(u64),
+    /// Wire type 2: length-delimited (string, bytes, message, packed repeated).
+    Bytes(&'a [u8]),
+    /// Wire types 1 and 5: fixed-width numbers, which the messages read here do not use.
+    Fixed,
+}
+
+/// The fields of one message, in wire order: `(field number, value)`.
+#[derive(Debug, Clone)]
+pub(crate) struct Fields<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new(message: &'a [u8]) -> Self {
+        Self { rest: message }
+    }
+
+    /// The next field with its raw bytes (key included), for copying it elsewhere as it is.
+    pub(crate) fn next_with_raw(&mut self) -> Option<Result<(u32, FieldValue<'a>, &'a [u8]), Unsupported>> {
+        let before = self.rest;
+        let field = self.next()?;
+        Some(field.map(|(number, value)| (number, value, &before[..before.len() - self.rest.len()])))
+    }
+
+    #[inline]
+    fn varint(&mut self) -> Result<u64, Unsupported> {
+        // Keys, lengths and small numbers are one byte: the common case, without the loop.
+        if let Some((&byte, rest)) = self.rest.split_first() {
+            if byte < 0x80 {
+                self.rest = rest;
+                return Ok(u64::from(byte));
+            }
+        }
+        self.long_varint()
+    }
+
+    fn long_varint(&mut self) -> Result<u64, Unsupported> {
+        let mut value = 0u64;
+        for (index, &byte) in self.rest.iter().enumerate().take(10) {
+            // As prost: the tenth byte may only carry the top bit of a u64.
+            if index == 9 && byte > 1 {
+                return Err(Unsupported);
+            }
+            value |= u64::from(byte & 0x7f) << (7 * index);
+            if byte < 0x80 {
+                self.rest = &self.rest[index + 1..];
+                return Ok(value);
+            }
+        }
+        Err(Unsupported)
+    }
+
+    #[inline]
+    fn take(&mut self, length: u64) -> Result<&'a [u8], Unsupported> {
+        let length = usize::try_from(length).map_err(|_| Unsupported)?;
+        if length > self.rest.len() {
+            return Err(Unsupported);
+        }
+        let (taken, rest) = self.rest.split_at(length);
+        self.rest = rest;
+        Ok(taken)
+    }
+
+    #[inline]
+    fn field(&mut self) -> Result<(u32, FieldValue<'a>), Unsupported> {
+        let key = self.varint()?;
+        let number = u32::try_from(key >> 3).map_err(|_| Unsupported)?;
+        if number == 0 {
+            return Err(Unsupported);
+        }
+        let value = match key & 7 {
+            0 => FieldValue::Varint(self.varint()?),
+            1 => {
+                self.take(8)?;
+                FieldValue::Fixed
+            }
+            2 => {
+                let length = self.varint()?;
+                FieldValue::Bytes(self.take(length)?)
+            }
+            5 => {
+                self.take(4)?;
+                FieldValue::Fixed
+            }
+            _ => return Err(Unsupported),
+        };
+        Ok((number, value))
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = Result<(u32, FieldValue<'a>), Unsupported>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let field = self.field();
+        if field.is_err() {
+            self.rest = &[];
+        }
+        Some(field)
+    }
+}
+
+/// Reads an `int32` field's varint as prost does (the low 32 bits).
+pub(crate) fn int32(value: FieldValue<'_>) -> Result<i32, Unsupported> {
+    match value {
+        FieldValue::Varint(value) => Ok(value as i32),
+        _ => Err(Unsupported),
+    }
+}
+
+/// Reads a `string` field.
+pub(crate) fn string(value: FieldValue<'_>) -> Result<&str, Unsupported> {
+    match value {
+        FieldValue::Bytes(bytes) => std::str::from_utf8(bytes).map_err(|_| Unsupported),
+        _ => Err(Unsupported),
+    }
+}
+
+/// Reads a length-delimited (message) field's bytes.
+pub(crate) fn message(value: FieldValue<'_>) -> Result<&[u8], Unsupported> {
+    match value {
+        FieldValue::Bytes(bytes) => Ok(bytes),
+        _ => Err(Unsupported),
+    }
+}
+
+/// Reads a `google.protobuf.StringValue` message. A field read twice is left to prost (which merges messages).
+pub(crate) fn string_value(value: FieldValue<'_>) -> Result<&str, Unsupported> {
+    let mut text = None;
+    for field in Fields::new(message(value)?) {
+        if let (1, value) = field? {
+            once(&mut text, string(value)?)?;
+        }
+    }
+    Ok(text.unwrap_or_default())
+}
+
+/// Reads a `google.protobuf.Timestamp` message.
+pub(crate) fn timestamp(value: FieldValue<'_>) -> Result<Timestamp, Unsupported> {
+    let (mut seconds, mut nanos) = (None, None);
+    for field in Fields::new(message(value)?) {
+        match field? {
+            (1, FieldValue::Varint(value)) => once(&mut seconds, value as i64)?,
+            (2, FieldValue::Varint(value)) => once(&mut nanos, value as i32)?,
+            (1 | 2, _) => return Err(Unsupported),
+            _ => {}
+        }
+    }
+    Ok(Timestamp {
+        seconds: seconds.unwrap_or_default(),
+        nanos: nanos.unwrap_or_default(),
+    })
+}
+
+/// Sets a field read for the first time; a second occurrence is left to prost, whose merge rules then apply.
+pub(crate) fn once<T>(slot: &mut Option<T>, value: T) -> Result<(), Unsupported> {
+    match slot {
+        Some(_) => Err(Unsupported),
+        None => {
+            *slot = Some(value);
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+
+    use super::*;
+    use crate::proto;
+
+    #[test]
+    fn reads_the_fields_prost_writes() {
+        let event = proto::TaskCompletedEvent {
+            task_scheduled_id: -7,
+            result: Some("\"héllo\"".into()),
+        };
+        let bytes = event.encode_to_vec();
+        let fields: Vec<_> = Fields::new(&bytes).collect::<Result<_, _>>().unwrap();
+        assert_eq!(fields.len(), 2);
+        assert_eq!(int32(fields[0].1), Ok(-7));
+        assert_eq!(string_value(fields[1].1), Ok("\"héllo\""));
+        let time = prost_types::Timestamp {
+            seconds: 1_704_067_200,
+            nanos: 123,
+        };
+        let encoded = time.encode_to_vec();
+        assert_eq!(timestamp(FieldValue::Bytes(&encoded)), Ok(time));
+    }
+
+    #[test]
+    fn malformed_framing_and_groups_are_left_to_prost() {
+        for bytes in [
+            &[0x0a, 0x05, b'a'][..],                                          // length past the end
+            &[0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02], // varint past 64 bits
+            &[0x0b, 0x0c],                                                    // a group
+            &[0x00, 0x01],                                                    // field number 0
+            &[0x08],                                                          // a key without its value
+        ] {
+            assert!(
+                Fields::new(bytes).any(|field| field.is_err()),
+                "{bytes:?} should be refused"
+            );
+        }
+        assert_eq!(string(FieldValue::Bytes(&[0xff])), Err(Unsupported), "not UTF-8");
+        let twice = [0x0a, 0x01, b'a', 0x0a, 0x01, b'b'];
+        assert_eq!(string_value(FieldValue::Bytes(&twice)), Err(Unsupported));
+    }
+}
