@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# Benchmarks the Rust executors against durabletask-python 1.12.0 on the same request bytes.
+# Benchmarks the Rust executors against durabletask-python 1.12.0 and the JavaScript SDK
+# (@microsoft/durabletask-js) on the same request bytes.
 #
 # Usage: bash scripts/bench-executors.sh                       (from anywhere)
 #        BENCH_SAMPLES=21 BENCH_MIN_SAMPLE_MS=100 bash scripts/bench-executors.sh
+#        BENCH_JS=0 bash scripts/bench-executors.sh             (without the JavaScript column)
 #
-# 1. sets up the Python virtualenv (scripts/setup-venv.sh);
+# 1. sets up the Python virtualenv (scripts/setup-venv.sh) and installs @microsoft/durabletask-js (pinned below)
+#    into target/bench-js with npm;
 # 2. builds the `executor_report` bench binary (release profile) and writes the request vectors to
 #    target/bench-vectors/ (raw protobuf, one file per case, plus manifest.json);
-# 3. times one work item (decode -> execute -> encode) per case on each side, case by case, so both sides see
-#    the same machine load; prints the medians and the Python/Rust ratio;
+# 3. times one work item (decode -> execute -> encode) per case on each side, case by case, so all sides see
+#    the same machine load; prints the medians, the ratios to Rust, and the Rust instructions per work item
+#    (callgrind, which does not move with the load);
 # 4. runs each case once in a fresh process per side and prints the peak RSS (VmHWM) and the RSS before the
 #    request was loaded, to show how memory grows with history;
-# 5. prints where the Rust time goes (decode / execute / encode).
+# 5. prints where the Rust time and instructions go (decode / execute / encode).
+# Every process measured runs with glibc's heap trimming and mmap threshold raised (MALLOC_TRIM_THRESHOLD_,
+# MALLOC_MMAP_THRESHOLD_), as in a long-running worker whose heap has reached its steady size: otherwise a loop
+# that frees a large request each iteration gives its pages back and faults them in again, which measures the
+# kernel rather than the code.
 # The criterion benches over the same vectors: cargo bench -p durabletask-sdk --bench executors
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,15 +27,33 @@ cd "$root"
 python="${DURABLE_VENV:-$root/.venv}/bin/python"
 samples="${BENCH_SAMPLES:-11}"
 min_sample_ms="${BENCH_MIN_SAMPLE_MS:-50}"
+use_js="${BENCH_JS:-1}"
+js_package="@microsoft/durabletask-js@0.4.0"
+js_dir="$root/target/bench-js"
 goal_case="chain_1000"
-goal_ratio=50
+goal_ratio=100
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+export MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_MMAP_THRESHOLD_=1073741824
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "python virtualenv"
 bash scripts/setup-venv.sh
+
+if [[ "$use_js" == 1 ]]; then
+    step "JavaScript SDK ($js_package) in $js_dir"
+    if ! command -v npm >/dev/null; then
+        apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+    fi
+    if [[ ! -f "$js_dir/node_modules/@microsoft/durabletask-js/package.json" ]]; then
+        mkdir -p "$js_dir"
+        npm install --prefix "$js_dir" --no-save --no-audit --no-fund --loglevel=error "$js_package" >&2
+    fi
+fi
+if ! command -v valgrind >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
+fi
 
 step "building the Rust bench binary (release)"
 rust_bin="$(cargo bench -p durabletask-sdk --bench executor_report --no-run --message-format=json-render-diagnostics \
@@ -44,12 +70,32 @@ step "writing the request vectors"
 cases="$("$python" -c 'import json, sys; print(" ".join(e["case"] for e in json.load(open(sys.argv[1]))))' \
     target/bench-vectors/manifest.json)"
 
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 step "timing one work item per case (median of $samples samples of >= ${min_sample_ms} ms each)"
+: > "$work/js.tsv"
 for case in $cases; do
     "$rust_bin" time --samples "$samples" --min-sample-ms "$min_sample_ms" "$case" >> "$work/rust.tsv"
     "$python" scripts/bench_python_executors.py time --samples "$samples" --min-sample-ms "$min_sample_ms" "$case" \
         >> "$work/python.tsv"
-    printf '  %s done\n' "$case" >&2
+    if [[ "$use_js" == 1 ]]; then
+        NODE_PATH="$js_dir/node_modules" node scripts/bench_js_executors.js time --samples "$samples" \
+            --min-sample-ms "$min_sample_ms" "$case" >> "$work/js.tsv"
+    fi
+    printf '  %s done (load average %s)\n' "$case" "$(cut -d' ' -f1 /proc/loadavg)" >&2
+done
+
+load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+step "instructions per work item (callgrind)"
+# count_ir CASE STEP: the instructions of one run of STEP, from 10 runs counted by callgrind.
+count_ir() {
+    local collected
+    collected="$(valgrind --tool=callgrind --callgrind-out-file=/dev/null --toggle-collect='*counted_*' \
+        "$rust_bin" count "$1" "$2" 10 2>&1 | awk '/Collected :/ { print $NF }')"
+    echo $(( collected / 10 ))
+}
+for case in $cases; do
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$case" "$(count_ir "$case" work)" "$(count_ir "$case" decode)" \
+        "$(count_ir "$case" execute)" "$(count_ir "$case" encode)" "$(count_ir "$case" prost_decode)" >> "$work/ir.tsv"
 done
 
 step "peak memory, one run per fresh process"
@@ -62,21 +108,28 @@ step "where the Rust time goes"
 "$rust_bin" breakdown --samples "$samples" --min-sample-ms "$min_sample_ms" > "$work/breakdown.tsv"
 
 printf '\n## Executors: one work item (decode + execute + encode), median per run\n\n'
+printf 'Load average (1, 5, 15 min) before the timings: %s; after: %s.\n\n' "$load_before" "$load_after"
 awk -F'\t' -v goal_case="$goal_case" -v goal="$goal_ratio" '
-    NR == FNR { python[$1] = $2; next }
+    FILENAME == ARGV[1] { python[$1] = $2; next }
+    FILENAME == ARGV[2] { js[$1] = $2; next }
+    FILENAME == ARGV[3] { ir[$1] = $2; next }
     FNR == 1 {
-        printf "| %-17s | %12s | %13s | %11s | %s |\n", "case", "Rust", "Python 1.12.0", "Python/Rust", "answer (both sides)"
-        printf "|-------------------|-------------:|--------------:|------------:|---|\n"
+        printf "| %-17s | %12s | %10s | %13s | %11s | %12s | %8s | %s |\n", "case", "Rust", "Rust Ir", "Python 1.12.0", \
+            "Python/Rust", "JS 0.4.0", "JS/Rust", "answer (all sides)"
+        printf "|-------------------|-------------:|-----------:|--------------:|------------:|-------------:|---------:|---|\n"
     }
     {
         ratio = python[$1] / $2
-        printf "| %-17s | %9.1f us | %10.1f us | %10.1fx | %s |\n", $1, $2, python[$1], ratio, $5
+        js_time = ($1 in js) ? sprintf("%9.1f us", js[$1]) : "-"
+        js_ratio = ($1 in js) ? sprintf("%7.1fx", js[$1] / $2) : "-"
+        printf "| %-17s | %9.1f us | %10s | %10.1f us | %10.1fx | %12s | %8s | %s |\n", $1, $2, \
+            sprintf("%.2f M", ir[$1] / 1e6), python[$1], ratio, js_time, js_ratio, $5
         if ($1 == goal_case) goal_ratio_seen = ratio
     }
     END {
         verdict = goal_ratio_seen >= goal ? "met" : "NOT met"
         printf "\nGoal: >= %dx faster than Python on %s: %s (%.1fx)\n", goal, goal_case, verdict, goal_ratio_seen
-    }' "$work/python.tsv" "$work/rust.tsv"
+    }' "$work/python.tsv" "$work/js.tsv" "$work/ir.tsv" "$work/rust.tsv"
 
 printf '\n## Peak RSS (VmHWM) of one run in a fresh process; growth = peak - RSS before loading the request\n\n'
 awk -F'\t' '
@@ -89,11 +142,15 @@ awk -F'\t' '
         $1, $2 / 1024, ($2 - $3) / 1024, peak[$1] / 1024, (peak[$1] - base[$1]) / 1024 }
 ' "$work/python-rss.tsv" "$work/rust-rss.tsv"
 
-printf '\n## Rust: median time of each step\n\n'
+printf '\n## Rust: median time and instructions of each step\n\n'
+printf 'decode: for orchestrations the framing and every field but the history (the events are read while\n'
+printf 'replaying, inside execute); prost decode: the whole request decoded by prost, for comparison.\n\n'
 awk -F'\t' '
+    FILENAME == ARGV[1] { ir[$1] = sprintf("%.2f M | %.2f M | %.3f M | %.2f M", $3 / 1e6, $4 / 1e6, $5 / 1e6, $6 / 1e6); next }
     FNR == 1 {
-        printf "| %-17s | %12s | %12s | %12s |\n", "case", "decode", "execute", "encode"
-        printf "|-------------------|-------------:|-------------:|-------------:|\n"
+        printf "| %-17s | %10s | %10s | %9s | %12s | %s |\n", "case", "decode", "execute", "encode", "prost decode", \
+            "Ir: decode | execute | encode | prost decode"
+        printf "|-------------------|-----------:|-----------:|----------:|-------------:|---|\n"
     }
-    { printf "| %-17s | %9.1f us | %9.1f us | %9.1f us |\n", $1, $2, $3, $4 }
-' "$work/breakdown.tsv"
+    { printf "| %-17s | %7.1f us | %7.1f us | %6.1f us | %9.1f us | %s |\n", $1, $2, $3, $4, $5, ir[$1] }
+' "$work/ir.tsv" "$work/breakdown.tsv"

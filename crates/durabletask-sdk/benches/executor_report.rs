@@ -6,13 +6,22 @@
 //! cargo bench -p durabletask-sdk --bench executor_report -- time [--samples N] [--min-sample-ms MS] [CASE...]
 //! cargo bench -p durabletask-sdk --bench executor_report -- rss CASE
 //! cargo bench -p durabletask-sdk --bench executor_report -- breakdown [CASE...]
+//! valgrind --tool=callgrind --toggle-collect='*counted_*' target/release/deps/executor_report-* count CASE [STEP] [N]
 //! ```
 //!
 //! `time` prints `case  median_us  iterations_per_sample  samples  answer`: each sample runs decode → execute →
 //! encode back to back enough times to last at least `--min-sample-ms`; the median over the samples, divided by
 //! the iterations, is the time of one work item. `rss` runs one case once in this fresh process and prints
 //! `case  peak_kib  baseline_kib` from `/proc/self/status` (VmHWM at the end, VmRSS before loading the request).
-//! `breakdown` times the three steps separately: `case  decode_us  execute_us  encode_us`.
+//! `breakdown` times the steps separately: `case  decode_us  execute_us  encode_us  prost_decode_us`, where decode
+//! reads the request's framing and every field but the history, execute replays the history straight from the
+//! bytes (reading each event as it goes) and runs the episode, and prost_decode is what decoding the whole request
+//! with prost would cost instead (for comparison; it is not part of the work item).
+//!
+//! `count` runs one step (`work`, the default: decode → execute → encode; or `decode`, `execute`, `encode`,
+//! `prost_decode`) N times (default 10) after one warm-up, inside functions named `counted_*`, so that callgrind
+//! started with `--toggle-collect='*counted_*'` counts the instructions of exactly those runs; the script divides
+//! by N.
 
 mod support;
 
@@ -21,7 +30,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use durabletask_sdk::entity::execute_entity_batch;
-use durabletask_sdk::orchestration::execute_orchestrator;
+use durabletask_sdk::orchestration::OrchestratorRequestBytes;
 use durabletask_sdk::{proto, Registry};
 use prost::Message;
 use support::{answer_of, app, execute_bytes, load_or_write, vectors, vectors_dir, Case, RequestKind};
@@ -37,9 +46,10 @@ fn main() -> ExitCode {
         Some("time") => time_cases(&args[1..]),
         Some("rss") => peak_rss(&args[1..]),
         Some("breakdown") => breakdown(&args[1..]),
+        Some("count") => count(&args[1..]),
         _ => Err(
             "usage: executor_report (vectors | time [--samples N] [--min-sample-ms MS] [CASE...] | rss CASE \
-                  | breakdown [CASE...])"
+                  | breakdown [CASE...] | count CASE [STEP] [N])"
                 .to_string(),
         ),
     };
@@ -116,45 +126,129 @@ fn breakdown(args: &[String]) -> Result<(), String> {
     let registry = app::registry();
     for case in &options.cases {
         let request = checked_request(&registry, case)?;
-        let (decode, execute, encode) = match case.kind() {
-            RequestKind::Orchestrator => {
-                let decoded = proto::OrchestratorRequest::decode(request.as_slice()).expect("a valid request");
-                let response = execute_orchestrator(&registry, &decoded);
-                (
-                    median_per_iteration(
-                        || proto::OrchestratorRequest::decode(black_box(request.as_slice())),
-                        &options,
-                    ),
-                    median_per_iteration(|| execute_orchestrator(&registry, black_box(&decoded)), &options),
-                    median_per_iteration(|| black_box(&response).encode_to_vec(), &options),
-                )
-            }
-            RequestKind::EntityBatch => {
-                let decoded = proto::EntityBatchRequest::decode(request.as_slice()).expect("a valid request");
-                let result = execute_entity_batch(&registry, &decoded, chrono::DateTime::UNIX_EPOCH);
-                (
-                    median_per_iteration(
-                        || proto::EntityBatchRequest::decode(black_box(request.as_slice())),
-                        &options,
-                    ),
-                    median_per_iteration(
-                        || execute_entity_batch(&registry, black_box(&decoded), chrono::DateTime::UNIX_EPOCH),
-                        &options,
-                    ),
-                    median_per_iteration(|| black_box(&result).encode_to_vec(), &options),
-                )
-            }
+        let micros = |step: Step| {
+            let (median, _) = median_per_iteration(prepared_step(&registry, case.kind(), step, &request), &options);
+            median.as_secs_f64() * 1e6
         };
-        let micros = |(median, _): (Duration, u32)| median.as_secs_f64() * 1e6;
         println!(
-            "{}\t{:.3}\t{:.3}\t{:.3}",
+            "{}\t{:.3}\t{:.3}\t{:.3}\t{:.3}",
             case.name(),
-            micros(decode),
-            micros(execute),
-            micros(encode)
+            micros(Step::Decode),
+            micros(Step::Execute),
+            micros(Step::Encode),
+            micros(Step::ProstDecode)
         );
     }
     Ok(())
+}
+
+/// A part of one work item, measured on its own.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Decode → execute → encode.
+    Work,
+    /// For orchestrations, the framing and every field but the history (the events are read while replaying);
+    /// for entity batches, the whole request with prost.
+    Decode,
+    /// The episode or batch, from the decoded request.
+    Execute,
+    /// The response to protobuf bytes.
+    Encode,
+    /// The whole request decoded with prost (what `Decode` replaces for orchestrations).
+    ProstDecode,
+}
+
+impl Step {
+    fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "work" => Step::Work,
+            "decode" => Step::Decode,
+            "execute" => Step::Execute,
+            "encode" => Step::Encode,
+            "prost_decode" => Step::ProstDecode,
+            _ => return None,
+        })
+    }
+}
+
+/// One step of a work item on `request`, ready to run again and again: its input (the decoded request, the
+/// response) is prepared here, outside what is measured. The value returned keeps the optimiser from skipping it.
+fn prepared_step<'a>(
+    registry: &'a Registry,
+    kind: RequestKind,
+    step: Step,
+    request: &'a [u8],
+) -> Box<dyn FnMut() -> usize + 'a> {
+    match (kind, step) {
+        (_, Step::Work) => Box::new(move || execute_bytes(registry, kind, black_box(request)).len()),
+        (RequestKind::Orchestrator, Step::Decode) => Box::new(move || {
+            let decoded = OrchestratorRequestBytes::decode(black_box(request)).expect("a valid request");
+            decoded.instance_id().len()
+        }),
+        (RequestKind::Orchestrator, Step::Execute) => {
+            let decoded = OrchestratorRequestBytes::decode(request).expect("a valid request");
+            Box::new(move || {
+                let response = black_box(&decoded).execute(registry).expect("a valid history");
+                response.actions.len()
+            })
+        }
+        (RequestKind::Orchestrator, Step::ProstDecode) => Box::new(move || {
+            let decoded = proto::OrchestratorRequest::decode(black_box(request)).expect("a valid request");
+            decoded.past_events.len()
+        }),
+        (RequestKind::EntityBatch, Step::Decode | Step::ProstDecode) => Box::new(move || {
+            let decoded = proto::EntityBatchRequest::decode(black_box(request)).expect("a valid request");
+            decoded.operations.len()
+        }),
+        (RequestKind::EntityBatch, Step::Execute) => {
+            let decoded = proto::EntityBatchRequest::decode(request).expect("a valid request");
+            Box::new(move || {
+                let result = execute_entity_batch(registry, black_box(&decoded), chrono::DateTime::UNIX_EPOCH);
+                result.results.len()
+            })
+        }
+        (_, Step::Encode) => {
+            let response = execute_bytes(registry, kind, request);
+            let response: Box<dyn Fn() -> Vec<u8>> = match kind {
+                RequestKind::Orchestrator => {
+                    let decoded = proto::OrchestratorResponse::decode(response.as_slice()).expect("a response");
+                    Box::new(move || black_box(&decoded).encode_to_vec())
+                }
+                RequestKind::EntityBatch => {
+                    let decoded = proto::EntityBatchResult::decode(response.as_slice()).expect("a result");
+                    Box::new(move || black_box(&decoded).encode_to_vec())
+                }
+            };
+            Box::new(move || response().len())
+        }
+    }
+}
+
+fn count(args: &[String]) -> Result<(), String> {
+    let (name, step, iterations) = match args {
+        [name] => (name, "work", "10"),
+        [name, step] => (name, step.as_str(), "10"),
+        [name, step, iterations] => (name, step.as_str(), iterations.as_str()),
+        _ => return Err("count needs CASE [STEP] [N]".to_string()),
+    };
+    let case = case_named(name).ok_or_else(|| format!("unknown case '{name}'"))?;
+    let step = Step::named(step).ok_or_else(|| format!("unknown step '{step}'"))?;
+    let iterations: u32 = iterations
+        .parse()
+        .map_err(|_| format!("N needs a whole number, got '{iterations}'"))?;
+    let registry = app::registry();
+    let request = checked_request(&registry, &case)?;
+    let mut run = prepared_step(&registry, case.kind(), step, &request);
+    run(); // warm-up
+    let checksum = counted_runs(&mut run, iterations);
+    println!("{name}\t{iterations}\t{checksum}");
+    Ok(())
+}
+
+/// The runs callgrind counts (`--toggle-collect='*counted_*'`): `iterations` calls of `run`, nothing else.
+#[inline(never)]
+fn counted_runs(run: &mut dyn FnMut() -> usize, iterations: u32) -> usize {
+    (0..iterations).map(|_| run()).sum()
 }
 
 /// Reads a case's request and checks that running it gives the expected answer.

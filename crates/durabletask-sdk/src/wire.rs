@@ -34,6 +34,11 @@ impl<'a> Fields<'a> {
         Self { rest: message }
     }
 
+    /// How many bytes are left to read.
+    pub(crate) fn remaining(&self) -> usize {
+        self.rest.len()
+    }
+
     /// The next field with its raw bytes (key included), for copying it elsewhere as it is.
     pub(crate) fn next_with_raw(&mut self) -> Option<Result<(u32, FieldValue<'a>, &'a [u8]), Unsupported>> {
         let before = self.rest;
@@ -41,7 +46,7 @@ impl<'a> Fields<'a> {
         Some(field.map(|(number, value)| (number, value, &before[..before.len() - self.rest.len()])))
     }
 
-    #[inline]
+    #[inline(always)]
     fn varint(&mut self) -> Result<u64, Unsupported> {
         // Keys, lengths and small numbers are one byte: the common case, without the loop.
         if let Some((&byte, rest)) = self.rest.split_first() {
@@ -69,7 +74,7 @@ impl<'a> Fields<'a> {
         Err(Unsupported)
     }
 
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, length: u64) -> Result<&'a [u8], Unsupported> {
         let length = usize::try_from(length).map_err(|_| Unsupported)?;
         if length > self.rest.len() {
@@ -80,7 +85,7 @@ impl<'a> Fields<'a> {
         Ok(taken)
     }
 
-    #[inline]
+    #[inline(always)]
     fn field(&mut self) -> Result<(u32, FieldValue<'a>), Unsupported> {
         let key = self.varint()?;
         let number = u32::try_from(key >> 3).map_err(|_| Unsupported)?;
@@ -110,7 +115,7 @@ impl<'a> Fields<'a> {
 impl<'a> Iterator for Fields<'a> {
     type Item = Result<(u32, FieldValue<'a>), Unsupported>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         if self.rest.is_empty() {
             return None;

@@ -471,23 +471,23 @@ impl<'r> Replay<'r> {
     /// Checks that the orchestrator decided, at sequence number `id`, what history recorded there: a task of
     /// `kind` targeting `name` (an empty `name` matches any).
     fn confirm(&mut self, id: i32, kind: TaskKind, name: &str) -> Applied {
-        let action = self.state.borrow_mut().pending_actions.remove(id);
-        let fits = action
-            .as_ref()
+        let mut state = self.state.borrow_mut();
+        let fits = state
+            .pending_actions
+            .get(id)
             .map(kind_and_name)
             .is_some_and(|(decided_kind, decided_name)| {
                 decided_kind == kind && (name.is_empty() || decided_name == name)
             });
         if !fits {
+            let action = state.pending_actions.remove(id);
             return Err(NondeterminismError {
                 task_id: id,
                 expected: Recorded::Task(ScheduledTask::new(kind, name)),
                 actual: action.as_ref().map(ScheduledTask::of_action),
             });
         }
-        if let Some(action) = action {
-            self.state.borrow_mut().confirmed(id, action);
-        }
+        state.confirm_pending(id);
         Ok(())
     }
 

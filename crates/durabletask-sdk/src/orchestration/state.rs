@@ -3,6 +3,7 @@
 //! The orchestrator's futures and the executor share this state through `Rc<RefCell<_>>`; both run on the one
 //! thread that executes the episode, and no borrow is ever held across a call into user code.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 
 use rustc_hash::FxHashMap;
@@ -92,6 +93,14 @@ impl TaskInfo {
     }
 }
 
+/// Whether `action` is a call `with_retry` can make again.
+fn is_call(action: &proto::OrchestratorAction) -> bool {
+    matches!(
+        action.orchestrator_action_type,
+        Some(Action::ScheduleTask(_) | Action::CreateSubOrchestration(_))
+    )
+}
+
 /// Actions decided but not yet confirmed by history, by sequence number.
 ///
 /// Sequence numbers are handed out in increasing order and history confirms them in about the same order, so the
@@ -117,7 +126,11 @@ impl PendingActions {
             self.first -= 1;
         }
         let index = (i64::from(id) - i64::from(self.first)) as usize;
-        if index >= self.actions.len() {
+        if index == self.actions.len() {
+            self.actions.push_back(Some(action));
+            return;
+        }
+        if index > self.actions.len() {
             self.actions.resize_with(index + 1, || None);
         }
         self.actions[index] = Some(action);
@@ -149,8 +162,16 @@ impl PendingActions {
     pub fn remove(&mut self, id: i32) -> Option<proto::OrchestratorAction> {
         let index = self.index(id)?;
         let taken = self.actions[index].take();
-        self.trim();
+        self.shrink();
         taken
+    }
+
+    /// Drops the action decided at `id` where it is, without moving it out.
+    pub fn discard(&mut self, id: i32) {
+        if let Some(index) = self.index(id) {
+            self.actions[index] = None;
+            self.shrink();
+        }
     }
 
     /// Keeps only the actions for which `keep` (given the sequence number and the action) is true.
@@ -160,11 +181,11 @@ impl PendingActions {
                 *slot = None;
             }
         }
-        self.trim();
+        self.shrink();
     }
 
-    /// Drops the empty places at both ends of the queue.
-    fn trim(&mut self) {
+    /// Drops the empty places at both ends.
+    fn shrink(&mut self) {
         while matches!(self.actions.front(), Some(None)) {
             self.actions.pop_front();
             self.first += 1;
@@ -322,16 +343,29 @@ impl ReplayState {
         let Some(slot) = self.slots.get_mut(&SlotKey::Sequence(task_id)) else {
             return; // nobody waits for it any more
         };
-        let is_call = matches!(
-            action.orchestrator_action_type,
-            Some(Action::ScheduleTask(_) | Action::CreateSubOrchestration(_))
-        );
-        if is_call && slot.waker.is_none() && slot.outcome.is_none() {
+        if is_call(&action) && slot.waker.is_none() && slot.outcome.is_none() {
             slot.about = TaskInfo::take_from(&mut action.clone());
             self.confirmed_calls.insert(task_id, action);
         } else {
             slot.about = TaskInfo::take_from(&mut action);
         }
+    }
+
+    /// [`confirmed`](Self::confirmed) for the action still pending at `task_id`, which it takes from there (in
+    /// place: an action is large, and most are dropped at once).
+    pub fn confirm_pending(&mut self, task_id: i32) {
+        let slot = self.slots.get_mut(&SlotKey::Sequence(task_id));
+        match (self.pending_actions.get_mut(task_id), slot) {
+            (Some(action), Some(slot)) if is_call(action) && slot.waker.is_none() && slot.outcome.is_none() => {
+                if let Some(action) = self.pending_actions.remove(task_id) {
+                    self.confirmed(task_id, action);
+                }
+                return;
+            }
+            (Some(action), Some(slot)) => slot.about = TaskInfo::take_from(action),
+            _ => {}
+        }
+        self.pending_actions.discard(task_id);
     }
 
     /// What the task at `task_id` is, once history confirmed it, while it is awaited.
@@ -367,11 +401,15 @@ impl ReplayState {
 
     /// Takes a finished task's outcome; while it is still running, remembers `waker` to wake when it finishes.
     pub fn poll_outcome(&mut self, key: SlotKey, waker: &Waker) -> Option<TaskOutcome> {
-        let slot = self.slots.get_mut(&key)?;
-        if slot.outcome.is_some() {
+        let Entry::Occupied(mut slot) = self.slots.entry(key) else {
+            return None;
+        };
+        if slot.get().outcome.is_some() {
+            let outcome = slot.remove().outcome;
             self.forget_call(key);
-            return self.slots.remove(&key).and_then(|slot| slot.outcome);
+            return outcome;
         }
+        let slot = slot.get_mut();
         if !slot.waker.as_ref().is_some_and(|known| known.will_wake(waker)) {
             slot.waker = Some(waker.clone());
         }
