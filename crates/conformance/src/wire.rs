@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use durabletask_sdk::activity::execute_activity;
 use durabletask_sdk::entity::{execute_entity_batch, execute_entity_request};
 use durabletask_sdk::orchestration::{
-    execute_orchestrator, VersionFailureStrategy, VersionMatchStrategy, VersioningOptions,
+    execute_orchestrator, OrchestratorRequestBytes, VersionFailureStrategy, VersionMatchStrategy, VersioningOptions,
 };
 use durabletask_sdk::{proto, Registry};
 
@@ -268,13 +268,14 @@ fn decode_base64(kind: RequestKind, text: &str) -> Result<Vec<u8>, WireError> {
 /// Runs a request through our executors (the Rust side of every comparison). With versioning options on the
 /// registry, an orchestration episode is checked first, as a worker does: an instance the options refuse ends
 /// failed without running (durabletask-python fails it in its executor; a `Reject` cannot be recorded, as the
-/// Python worker then answers nothing).
+/// Python worker then answers nothing). An orchestration runs through both entry points of the SDK, the decoded
+/// request and its bytes ([`OrchestratorRequestBytes`]), which must agree.
 pub fn execute(registry: &Registry, request: &Request) -> Response {
     match request {
         Request::Orchestrator(request) => Response::Orchestrator(
             match registry.versioning().map(|options| options.check_request(request)) {
                 Some(Err(mismatch)) => mismatch.failed_response(request),
-                _ => execute_orchestrator(registry, request),
+                _ => execute_both_ways(registry, request),
             },
         ),
         Request::EntityV2(request) => Response::Entity(execute_entity_request(registry, request, chrono::Utc::now())),
@@ -283,6 +284,19 @@ pub fn execute(registry: &Registry, request: &Request) -> Response {
             Response::Activity(futures::executor::block_on(execute_activity(registry, request, "")))
         }
     }
+}
+
+/// Runs an orchestration episode from the decoded request and from its bytes; the two must answer the same.
+fn execute_both_ways(registry: &Registry, request: &proto::OrchestratorRequest) -> proto::OrchestratorResponse {
+    let response = execute_orchestrator(registry, request);
+    let bytes = request.encode_to_vec();
+    let from_bytes = OrchestratorRequestBytes::decode(&bytes).and_then(|lazy| lazy.execute(registry));
+    assert_eq!(
+        from_bytes.as_ref(),
+        Ok(&response),
+        "the request run from its bytes answered differently from the decoded request"
+    );
+    response
 }
 
 /// One golden vector: a request an engine sent and the response the Python worker answered.

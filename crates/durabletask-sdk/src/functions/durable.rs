@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use super::error::{EnvelopeError, EnvelopeProblem};
 use super::value::{decode_base64, peel_host_string, peeled};
+use crate::orchestration::OrchestratorRequestBytes;
 use crate::proto;
+use crate::registry::Registry;
 
 /// Decodes the `orchestrationTrigger` value into the protocol's `OrchestratorRequest`.
 ///
@@ -23,6 +25,22 @@ pub fn decode_orchestrator_request(value: &Value) -> Result<proto::OrchestratorR
     let request: proto::OrchestratorRequest = decode_nonempty_protobuf(value, MESSAGE)?;
     require_instance_id(&request.instance_id, MESSAGE)?;
     Ok(request)
+}
+
+/// Runs one orchestration episode from the `orchestrationTrigger` value, straight from the request's protobuf bytes
+/// (see [`OrchestratorRequestBytes`]): what [`decode_orchestrator_request`] then
+/// [`execute_orchestrator`](crate::orchestration::execute_orchestrator) answer, without materialising the history.
+/// The same requests are refused, with the same errors.
+pub fn run_orchestrator_value(
+    registry: &Registry,
+    value: &Value,
+) -> Result<proto::OrchestratorResponse, EnvelopeError> {
+    const MESSAGE: &str = "OrchestratorRequest";
+    let invalid = |source| EnvelopeError::value(EnvelopeProblem::InvalidProtobuf { message: MESSAGE, source });
+    let bytes = nonempty_protobuf_bytes(value, MESSAGE)?;
+    let request = OrchestratorRequestBytes::decode(&bytes).map_err(invalid)?;
+    require_instance_id(request.instance_id(), MESSAGE)?;
+    request.execute(registry).map_err(invalid)
 }
 
 /// Decodes the `entityTrigger` value into the protocol's (V1) `EntityBatchRequest`.
@@ -38,12 +56,21 @@ pub fn decode_entity_batch_request(value: &Value) -> Result<proto::EntityBatchRe
 
 /// [`decode_protobuf`], refusing a value with no bytes at all (which decodes to a message of defaults).
 fn decode_nonempty_protobuf<M: Message + Default>(value: &Value, message: &'static str) -> Result<M, EnvelopeError> {
-    if let Value::String(text) = value {
-        if peel_host_string(text).trim().is_empty() {
-            return Err(EnvelopeError::value(EnvelopeProblem::EmptyMessage { message }));
-        }
+    M::decode(nonempty_protobuf_bytes(value, message)?.as_slice())
+        .map_err(|source| EnvelopeError::value(EnvelopeProblem::InvalidProtobuf { message, source }))
+}
+
+/// The protobuf bytes of a binding value holding base64 (JSON-encoded once more or not), refusing a value with no
+/// bytes at all.
+fn nonempty_protobuf_bytes(value: &Value, message: &'static str) -> Result<Vec<u8>, EnvelopeError> {
+    let Value::String(text) = value else {
+        return Err(EnvelopeError::shape("a base64 string", value));
+    };
+    let text = peeled(text);
+    if text.trim().is_empty() {
+        return Err(EnvelopeError::value(EnvelopeProblem::EmptyMessage { message }));
     }
-    decode_protobuf(value, message)
+    decode_base64(&text)
 }
 
 fn require_instance_id(instance_id: &str, message: &'static str) -> Result<(), EnvelopeError> {

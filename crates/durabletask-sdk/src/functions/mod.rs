@@ -54,6 +54,7 @@ pub use app::{
 pub use client_binding::DurableClientBinding;
 pub use durable::{
     activity_input, decode_entity_batch_request, decode_orchestrator_request, decode_protobuf, encode_return_value,
+    run_orchestrator_value,
 };
 pub use envelope::{InvokeRequest, InvokeResponse};
 pub use error::{EnvelopeError, EnvelopeProblem, FailureKind, ValueLocation};
