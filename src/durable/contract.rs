@@ -174,6 +174,20 @@ pub enum Publication {
     LateEvent(Box<ReturnLateEventAlert>),
 }
 
+/// The message of a [`Publication`], borrowed: serialises as the bare notification, alert or record.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(untagged)]
+pub enum PublicationMessage<'a> {
+    /// The "return settled" notification.
+    Settled(&'a ReturnSettledNotification),
+    /// The "return stuck" alert.
+    Stuck(&'a ReturnStuckAlert),
+    /// The follow-up alert about a late event.
+    LateEvent(&'a ReturnLateEventAlert),
+    /// A refused event's record.
+    InvalidEvent(&'a InvalidEventRecord),
+}
+
 /// The namespace of the UUID v5 part of invalid-event instance ids.
 const INVALID_EVENT_INSTANCE_NAMESPACE: Uuid = Uuid::from_u128(0x3c0f_5c8e_1b2a_4d57_9e3f_51c2_a7d4_0b91);
 
@@ -187,13 +201,13 @@ impl Publication {
         }
     }
 
-    /// The message, as the activity's input.
-    pub fn message(&self) -> Result<Value, serde_json::Error> {
+    /// The message, as the activity's input (serialised straight from the publication, with no copy).
+    pub fn message(&self) -> PublicationMessage<'_> {
         match self {
-            Publication::Settled(notification) => serde_json::to_value(notification),
-            Publication::Stuck(alert) | Publication::Unrecorded(alert) => serde_json::to_value(alert),
-            Publication::LateEvent(alert) => serde_json::to_value(alert),
-            Publication::InvalidEvent(record) => serde_json::to_value(record),
+            Publication::Settled(notification) => PublicationMessage::Settled(notification),
+            Publication::Stuck(alert) | Publication::Unrecorded(alert) => PublicationMessage::Stuck(alert),
+            Publication::LateEvent(alert) => PublicationMessage::LateEvent(alert),
+            Publication::InvalidEvent(record) => PublicationMessage::InvalidEvent(record),
         }
     }
 

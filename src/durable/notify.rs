@@ -24,10 +24,9 @@ pub async fn orchestrate(
     settings: Arc<DurableSettings>,
 ) -> Result<serde_json::Value, Error> {
     let return_id = publication.return_id().map(str::to_owned);
-    let message = publication.message()?;
     ctx.set_custom_status(&json!({ "stage": "publishing", "returnId": return_id }))?;
     let receipt: serde_json::Value = ctx
-        .call_activity(publication.activity(), &message)
+        .call_activity(publication.activity(), &publication.message())
         .with_retry(settings.publish_retry.clone())
         .await?;
     let published_at = ctx.current_utc_datetime();

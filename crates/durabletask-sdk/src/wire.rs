@@ -15,12 +15,27 @@ pub(crate) struct Unsupported;
 /// The value of one field, by wire type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FieldValue<'a> {
-    /// Wire type 0: a varint (int32, int64, uint*, bool, enum).
-    Varint(u64),
+    /// Wire type 0: a varint (int32, int64, uint*, bool, enum), decoded when asked for.
+    Varint(Varint<'a>),
     /// Wire type 2: length-delimited (string, bytes, message, packed repeated).
     Bytes(&'a [u8]),
     /// Wire types 1 and 5: fixed-width numbers, which the messages read here do not use.
     Fixed,
+}
+
+/// The bytes of one varint, checked: at most ten, the last one without the continuation bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Varint<'a>(&'a [u8]);
+
+impl Varint<'_> {
+    /// The number: seven bits a byte, least significant first.
+    #[inline]
+    pub(crate) fn value(self) -> u64 {
+        match self.0 {
+            [byte] => u64::from(*byte),
+            bytes => bytes.iter().rev().fold(0, |value, byte| (value << 7) | u64::from(byte & 0x7f)),
+        }
+    }
 }
 
 /// The fields of one message, in wire order: `(field number, value)`.
@@ -35,6 +50,7 @@ impl<'a> Fields<'a> {
     }
 
     /// How many bytes are left to read.
+    #[cfg(test)]
     pub(crate) fn remaining(&self) -> usize {
         self.rest.len()
     }
@@ -55,23 +71,29 @@ impl<'a> Fields<'a> {
                 return Ok(u64::from(byte));
             }
         }
-        self.long_varint()
+        Ok(self.skip_varint()?.value())
     }
 
-    fn long_varint(&mut self) -> Result<u64, Unsupported> {
-        let mut value = 0u64;
-        for (index, &byte) in self.rest.iter().enumerate().take(10) {
-            // As prost: the tenth byte may only carry the top bit of a u64.
-            if index == 9 && byte > 1 {
-                return Err(Unsupported);
-            }
-            value |= u64::from(byte & 0x7f) << (7 * index);
-            if byte < 0x80 {
-                self.rest = &self.rest[index + 1..];
-                return Ok(value);
-            }
+    /// Steps over one varint, whose bytes are returned. Negative int32s (the event id -1 of every episode's start
+    /// and end) take all ten bytes, so the first eight are looked at as one word rather than byte by byte.
+    #[inline(always)]
+    fn skip_varint(&mut self) -> Result<Varint<'a>, Unsupported> {
+        let bytes = self.rest;
+        let is_last = |byte: &u8| *byte < 0x80;
+        let length = match bytes.first_chunk::<8>() {
+            Some(word) => match !u64::from_le_bytes(*word) & 0x8080_8080_8080_8080 {
+                0 => 9 + bytes[8..].iter().take(2).position(is_last).ok_or(Unsupported)?,
+                last_bytes => last_bytes.trailing_zeros() as usize / 8 + 1,
+            },
+            None => 1 + bytes.iter().position(is_last).ok_or(Unsupported)?,
+        };
+        // As prost: the tenth byte may only carry the top bit of a u64.
+        if length == 10 && bytes[9] > 1 {
+            return Err(Unsupported);
         }
-        Err(Unsupported)
+        let (varint, rest) = bytes.split_at(length);
+        self.rest = rest;
+        Ok(Varint(varint))
     }
 
     #[inline(always)]
@@ -93,7 +115,7 @@ impl<'a> Fields<'a> {
             return Err(Unsupported);
         }
         let value = match key & 7 {
-            0 => FieldValue::Varint(self.varint()?),
+            0 => FieldValue::Varint(self.skip_varint()?),
             1 => {
                 self.take(8)?;
                 FieldValue::Fixed
@@ -131,7 +153,7 @@ impl<'a> Iterator for Fields<'a> {
 /// Reads an `int32` field's varint as prost does (the low 32 bits).
 pub(crate) fn int32(value: FieldValue<'_>) -> Result<i32, Unsupported> {
     match value {
-        FieldValue::Varint(value) => Ok(value as i32),
+        FieldValue::Varint(varint) => Ok(varint.value() as i32),
         _ => Err(Unsupported),
     }
 }
@@ -168,8 +190,8 @@ pub(crate) fn timestamp(value: FieldValue<'_>) -> Result<Timestamp, Unsupported>
     let (mut seconds, mut nanos) = (None, None);
     for field in Fields::new(message(value)?) {
         match field? {
-            (1, FieldValue::Varint(value)) => once(&mut seconds, value as i64)?,
-            (2, FieldValue::Varint(value)) => once(&mut nanos, value as i32)?,
+            (1, FieldValue::Varint(varint)) => once(&mut seconds, varint.value() as i64)?,
+            (2, FieldValue::Varint(varint)) => once(&mut nanos, varint.value() as i32)?,
             (1 | 2, _) => return Err(Unsupported),
             _ => {}
         }
@@ -215,6 +237,24 @@ mod tests {
         };
         let encoded = time.encode_to_vec();
         assert_eq!(timestamp(FieldValue::Bytes(&encoded)), Ok(time));
+    }
+
+    #[test]
+    fn varints_of_every_length_read_as_prost_writes_them() {
+        let mut values = vec![0, 1, 127, 128, 300, u64::from(u32::MAX), u64::MAX, (-1i64) as u64];
+        values.extend((0..64).map(|bit| 1u64 << bit));
+        values.extend((0..64).map(|bit| (1u64 << bit) - 1));
+        for value in values {
+            for padding in [0usize, 1, 12] {
+                let mut bytes = Vec::new();
+                prost::encoding::encode_varint(value, &mut bytes);
+                let length = bytes.len();
+                bytes.extend(std::iter::repeat_n(0x55, padding));
+                let mut fields = Fields::new(&bytes);
+                assert_eq!(fields.varint(), Ok(value), "{value} with {padding} bytes after it");
+                assert_eq!(fields.remaining(), padding, "{value}: {length} bytes read");
+            }
+        }
     }
 
     #[test]

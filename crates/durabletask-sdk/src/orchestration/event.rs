@@ -101,7 +101,8 @@ impl<'a> Event<'a> {
         let (mut id, mut timestamp, mut kind) = (None, None, None);
         for field in Fields::new(bytes) {
             match field? {
-                (field::EVENT_ID, value) => wire::once(&mut id, wire::int32(value)?)?,
+                // Decoded below, only for the kinds that use it.
+                (field::EVENT_ID, value) => wire::once(&mut id, value)?,
                 // Read below, only for the one kind that uses it.
                 (field::TIMESTAMP, value) => wire::once(&mut timestamp, value)?,
                 (number @ field::FIRST_KIND..=field::LAST_KIND, value) => {
@@ -110,7 +111,7 @@ impl<'a> Event<'a> {
                 _ => {}
             }
         }
-        let id = id.unwrap_or_default();
+        let id = || id.map(wire::int32).transpose().map(Option::unwrap_or_default);
         let Some((number, body)) = kind else {
             return Ok(Some(Event::Ignored));
         };
@@ -119,14 +120,14 @@ impl<'a> Event<'a> {
             field::ORCHESTRATOR_STARTED => Event::OrchestratorStarted(timestamp.map(wire::timestamp).transpose()?),
             field::ORCHESTRATOR_COMPLETED => Event::Ignored,
             field::TASK_SCHEDULED => Event::TaskScheduled {
-                id,
+                id: id()?,
                 name: read_task_scheduled(body)?,
             },
             field::TASK_COMPLETED => {
                 let (task_id, result) = read_task_completed(body)?;
                 Event::TaskCompleted { task_id, result }
             }
-            field::TIMER_CREATED => Event::TimerCreated { id },
+            field::TIMER_CREATED => Event::TimerCreated { id: id()? },
             field::TIMER_FIRED => {
                 let (timer_id, fire_at) = read_timer_fired(body)?;
                 Event::TimerFired { timer_id, fire_at }

@@ -51,10 +51,10 @@ const NEW_EVENTS: u32 = 4;
 #[derive(Debug, Clone)]
 pub struct OrchestratorRequestBytes<'a> {
     bytes: &'a [u8],
-    /// Where the past and the new events lie in `bytes` (from the first to the end of the last), so that reading
-    /// them walks over nothing else.
-    past: std::ops::Range<usize>,
-    new: std::ops::Range<usize>,
+    /// The bytes of each past and new event, found while checking the framing (a slice is 16 bytes; the event
+    /// itself is read when it is replayed).
+    past: Vec<&'a [u8]>,
+    new: Vec<&'a [u8]>,
     /// The request without its history; the whole request when prost had to read it (see the module docs).
     header: proto::OrchestratorRequest,
     decoded_by_prost: bool,
@@ -65,33 +65,28 @@ impl<'a> OrchestratorRequestBytes<'a> {
     /// [`execute`](Self::execute).
     pub fn decode(bytes: &'a [u8]) -> Result<Self, prost::DecodeError> {
         let mut header = Vec::new();
-        let (mut past, mut new) = (None::<std::ops::Range<usize>>, None::<std::ops::Range<usize>>);
+        let (mut past, mut new) = (Vec::new(), Vec::new());
         let mut fields = Fields::new(bytes);
         while let Some(field) = fields.next_with_raw() {
-            let (number, value, raw) = match field {
-                Ok(field) => field,
+            match field {
+                Ok((PAST_EVENTS, FieldValue::Bytes(event), _)) => past.push(event),
+                Ok((NEW_EVENTS, FieldValue::Bytes(event), _)) => new.push(event),
+                Ok((_, _, raw)) => header.extend_from_slice(raw),
                 Err(_) => {
                     return Ok(Self {
                         bytes,
-                        past: 0..0,
-                        new: 0..0,
+                        past: Vec::new(),
+                        new: Vec::new(),
                         header: proto::OrchestratorRequest::decode(bytes)?,
                         decoded_by_prost: true,
                     })
                 }
-            };
-            let end = bytes.len() - fields.remaining();
-            let span = end - raw.len()..end;
-            match (number, value) {
-                (PAST_EVENTS, FieldValue::Bytes(_)) => extend(&mut past, span),
-                (NEW_EVENTS, FieldValue::Bytes(_)) => extend(&mut new, span),
-                _ => header.extend_from_slice(raw),
             }
         }
         Ok(Self {
             bytes,
-            past: past.unwrap_or(0..0),
-            new: new.unwrap_or(0..0),
+            past,
+            new,
             header: proto::OrchestratorRequest::decode(header.as_slice())?,
             decoded_by_prost: false,
         })
@@ -113,14 +108,8 @@ impl<'a> OrchestratorRequestBytes<'a> {
         if self.decoded_by_prost {
             return Ok(super::execute_orchestrator(registry, &self.header));
         }
-        let events = |wanted, span: &std::ops::Range<usize>| {
-            Fields::new(&self.bytes[span.clone()]).filter_map(move |field| match field {
-                Ok((number, FieldValue::Bytes(event))) if number == wanted => Some(Event::read(event)),
-                // Checked by `decode`: no error here, and every other field is in the header.
-                _ => None,
-            })
-        };
-        let (past, new) = (events(PAST_EVENTS, &self.past), events(NEW_EVENTS, &self.new));
+        let past = self.past.iter().copied().map(Event::read);
+        let new = self.new.iter().copied().map(Event::read);
         replay(registry, self.instance_id(), past, new)
             .map(|(response, _)| response)
             .map_err(|event_error| self.to_request().err().unwrap_or(event_error))
@@ -130,12 +119,4 @@ impl<'a> OrchestratorRequestBytes<'a> {
     pub fn to_request(&self) -> Result<proto::OrchestratorRequest, prost::DecodeError> {
         proto::OrchestratorRequest::decode(self.bytes)
     }
-}
-
-/// Grows `span` (or starts it) to cover `field`.
-fn extend(span: &mut Option<std::ops::Range<usize>>, field: std::ops::Range<usize>) {
-    *span = Some(match span.take() {
-        Some(span) => span.start..field.end,
-        None => field,
-    });
 }

@@ -115,6 +115,7 @@ pub(crate) struct PendingActions {
 
 impl PendingActions {
     /// Adds the action decided at `action.id`, replacing one decided there before.
+    #[inline]
     pub fn insert(&mut self, action: proto::OrchestratorAction) {
         let id = action.id;
         if self.actions.is_empty() {
@@ -309,6 +310,7 @@ impl ReplayState {
     /// After a misuse of the context ([`usage_error`](Self::usage_error)) nothing more is decided: the official
     /// SDKs raise at the misuse, so the orchestrator code after it never runs; here it runs until its next await, and
     /// its decisions are dropped (its tasks never finish).
+    #[inline]
     pub fn add_action(&mut self, action: proto::OrchestratorAction, awaitable: bool) {
         if self.usage_error.is_some() {
             return;
