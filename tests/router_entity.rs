@@ -576,7 +576,10 @@ async fn only_a_request_that_cannot_be_read_at_all_is_answered_non_2xx() {
 fn check_of(body: &Value, message_id: &str, accepted_at: DateTime<Utc>) -> OperationRequest {
     let accepted = accepted_event(&event(body), Some(message_id), accepted_at);
     let check = AggregateOperation::CheckDeadline(Some(Box::new(accepted)));
-    operation(check.name(), Some(&check.input()))
+    operation(
+        check.name(),
+        Some(&serde_json::to_value(check.input()).expect("an input")),
+    )
 }
 
 fn publication(start: &proto::StartNewOrchestrationAction) -> Publication {

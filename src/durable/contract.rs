@@ -4,7 +4,6 @@
 
 use durabletask_sdk::EntityId;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::domain::notification::MessageKind;
@@ -131,29 +130,55 @@ impl AggregateOperation {
         }
     }
 
-    /// The operation's input on the wire (`null` for operations without one).
-    pub fn input(&self) -> Value {
-        match serde_json::to_value(self) {
-            Ok(Value::Object(mut tagged)) => tagged.remove("input").unwrap_or(Value::Null),
-            _ => Value::Null,
+    /// The operation's input on the wire (`null` for operations without one), borrowed: it serialises as the input
+    /// alone, with no copy.
+    pub fn input(&self) -> OperationInput<'_> {
+        match self {
+            AggregateOperation::Apply(event) => OperationInput::Event(event),
+            AggregateOperation::CheckDeadline(accepted) => OperationInput::Accepted(accepted.as_deref()),
+            AggregateOperation::Published(report) => OperationInput::Published(report),
+            AggregateOperation::Expire => OperationInput::None,
         }
     }
 
-    /// Reads an operation from its wire name and JSON input text (`None` or empty: no input).
+    /// Reads an operation from its wire name and JSON input text (`None` or empty: no input, read as `null`). The
+    /// input is read straight into the operation's type.
     pub fn decode(name: &str, input: Option<&str>) -> Result<Self, OperationError> {
         let Some(known) = Self::NAMES.into_iter().find(|known| *known == name) else {
             return Err(OperationError::Unknown(name.to_owned()));
         };
-        let input_error = |source| OperationError::Input {
+        let text = input.filter(|text| !text.is_empty()).unwrap_or("null");
+        let operation = match known {
+            APPLY_EVENT_OPERATION => serde_json::from_str(text).map(AggregateOperation::Apply),
+            "checkDeadline" => serde_json::from_str(text).map(AggregateOperation::CheckDeadline),
+            "published" => serde_json::from_str(text).map(AggregateOperation::Published),
+            _ => serde_json::from_str::<()>(text).map(|()| AggregateOperation::Expire),
+        };
+        operation.map_err(|source| OperationError::Input {
             operation: known,
             source,
-        };
-        let input = match input.filter(|text| !text.is_empty()) {
-            Some(text) => serde_json::from_str(text).map_err(input_error)?,
-            None => Value::Null,
-        };
-        let tagged = serde_json::json!({ "operation": known, "input": input });
-        serde_json::from_value(tagged).map_err(input_error)
+        })
+    }
+}
+
+/// The input of an [`AggregateOperation`], borrowed from it: serialises as the bare input (`null` for none).
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(untagged)]
+pub enum OperationInput<'a> {
+    /// The event to fold in.
+    Event(&'a ReturnEvent),
+    /// The accepted event a deadline check names, if it names one.
+    Accepted(Option<&'a AcceptedEvent>),
+    /// What was published.
+    Published(&'a Published),
+    /// No input.
+    None,
+}
+
+/// The input as JSON text, as it goes on the wire.
+impl std::fmt::Display for OperationInput<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&serde_json::to_string(self).map_err(|_| std::fmt::Error)?)
     }
 }
 
@@ -290,7 +315,12 @@ mod tests {
             AggregateOperation::Expire,
             AggregateOperation::Published(published),
         ] {
-            let input = operation.input();
+            let input = serde_json::to_value(operation.input()).unwrap();
+            let tagged = serde_json::to_value(&operation).unwrap();
+            assert_eq!(
+                input, tagged["input"],
+                "the input alone is the tagged operation's input"
+            );
             let text = (!input.is_null()).then(|| input.to_string());
             let back = AggregateOperation::decode(operation.name(), text.as_deref()).unwrap();
             assert_eq!(back, operation);

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use durabletask_sdk::{Error, OrchestrationContext};
-use serde_json::json;
+use serde::Serialize;
 
 use super::contract::{AggregateOperation, Publication, Published};
 use super::settings::DurableSettings;
@@ -23,15 +24,25 @@ pub async fn orchestrate(
     publication: Publication,
     settings: Arc<DurableSettings>,
 ) -> Result<serde_json::Value, Error> {
-    let return_id = publication.return_id().map(str::to_owned);
-    ctx.set_custom_status(&json!({ "stage": "publishing", "returnId": return_id }))?;
+    let return_id = publication.return_id();
+    ctx.set_custom_status(&Status {
+        stage: "publishing",
+        return_id,
+        published_at: None,
+        report_failed: None,
+    })?;
     let receipt: serde_json::Value = ctx
         .call_activity(publication.activity(), &publication.message())
         .with_retry(settings.publish_retry.clone())
         .await?;
     let published_at = ctx.current_utc_datetime();
-    let entity = return_id.as_deref().and_then(|id| ReturnId::parse(id).ok());
-    let mut status = json!({ "stage": "published", "returnId": return_id, "publishedAt": published_at });
+    let entity = return_id.and_then(|id| ReturnId::parse(id).ok());
+    let mut status = Status {
+        stage: "published",
+        return_id,
+        published_at: Some(published_at),
+        report_failed: None,
+    };
     if let (Some(kind), Some(return_id)) = (publication.published_kind(), entity) {
         let report = AggregateOperation::Published(Published { kind, published_at });
         let entity = super::contract::aggregate_entity_id(&return_id);
@@ -45,7 +56,7 @@ pub async fn orchestrate(
                 .call_entity::<serde_json::Value>(&entity, report.name(), &report.input())
                 .await;
             if let Err(problem) = answer {
-                status["reportFailed"] = json!(problem.to_string());
+                status.report_failed = Some(problem.to_string());
             }
         } else {
             // Before 2.0: sent as the `op` event of the framework's first entity protocol, not as a
@@ -59,4 +70,17 @@ pub async fn orchestrate(
     }
     ctx.set_custom_status(&status)?;
     Ok(receipt)
+}
+
+/// The custom status support reads: the stage, the return, once published when, and why the return did not
+/// record the report if it refused it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Status<'a> {
+    stage: &'static str,
+    return_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    published_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report_failed: Option<String>,
 }

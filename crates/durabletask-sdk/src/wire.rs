@@ -33,7 +33,10 @@ impl Varint<'_> {
     pub(crate) fn value(self) -> u64 {
         match self.0 {
             [byte] => u64::from(*byte),
-            bytes => bytes.iter().rev().fold(0, |value, byte| (value << 7) | u64::from(byte & 0x7f)),
+            bytes => bytes
+                .iter()
+                .rev()
+                .fold(0, |value, byte| (value << 7) | u64::from(byte & 0x7f)),
         }
     }
 }
@@ -260,11 +263,11 @@ mod tests {
     #[test]
     fn malformed_framing_and_groups_are_left_to_prost() {
         for bytes in [
-            &[0x0a, 0x05, b'a'][..],                                          // length past the end
+            &[0x0a, 0x05, b'a'][..],                                             // length past the end
             &[0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02], // varint past 64 bits
-            &[0x0b, 0x0c],                                                    // a group
-            &[0x00, 0x01],                                                    // field number 0
-            &[0x08],                                                          // a key without its value
+            &[0x0b, 0x0c],                                                       // a group
+            &[0x00, 0x01],                                                       // field number 0
+            &[0x08],                                                             // a key without its value
         ] {
             assert!(
                 Fields::new(bytes).any(|field| field.is_err()),

@@ -36,7 +36,12 @@ pub fn run_orchestrator_value(
     value: &Value,
 ) -> Result<proto::OrchestratorResponse, EnvelopeError> {
     const MESSAGE: &str = "OrchestratorRequest";
-    let invalid = |source| EnvelopeError::value(EnvelopeProblem::InvalidProtobuf { message: MESSAGE, source });
+    let invalid = |source| {
+        EnvelopeError::value(EnvelopeProblem::InvalidProtobuf {
+            message: MESSAGE,
+            source,
+        })
+    };
     let bytes = nonempty_protobuf_bytes(value, MESSAGE)?;
     let request = OrchestratorRequestBytes::decode(&bytes).map_err(invalid)?;
     require_instance_id(request.instance_id(), MESSAGE)?;

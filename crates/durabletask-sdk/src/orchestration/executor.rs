@@ -265,13 +265,22 @@ impl<'r> Replay<'r> {
     /// `timerFired`: a timer, or one step of a long timer, fired.
     fn on_timer_fired(&mut self, timer_id: i32, fire_at: Option<&prost_types::Timestamp>) -> Applied {
         if timer_id != SPLIT_DECISION_TIMER_ID {
-            timer::on_fired(&mut self.state.borrow_mut(), timer_id, fire_at, self.completion.is_some());
+            timer::on_fired(
+                &mut self.state.borrow_mut(),
+                timer_id,
+                fire_at,
+                self.completion.is_some(),
+            );
         }
         Ok(())
     }
 
     /// `subOrchestrationInstanceCreated`: confirms a sub-orchestration.
-    fn on_sub_orchestration_created(&mut self, id: i32, created: &proto::SubOrchestrationInstanceCreatedEvent) -> Applied {
+    fn on_sub_orchestration_created(
+        &mut self,
+        id: i32,
+        created: &proto::SubOrchestrationInstanceCreatedEvent,
+    ) -> Applied {
         self.confirm(id, TaskKind::SubOrchestration, &created.name)
     }
 
