@@ -11,8 +11,8 @@
 # 2. builds the `executor_report` bench binary (release profile) and writes the request vectors to
 #    target/bench-vectors/ (raw protobuf, one file per case, plus manifest.json);
 # 3. times one work item (decode -> execute -> encode) per case on each side, case by case, so all sides see
-#    the same machine load; prints the medians, the ratios to Rust, and the Rust instructions per work item
-#    (callgrind, which does not move with the load);
+#    the same machine load; prints the medians, the ratios to Rust, and the instructions per work item of Rust and (but for
+#    chain_10000) Python with their ratio (callgrind, which does not move with the load);
 # 4. runs each case once in a fresh process per side and prints the peak RSS (VmHWM) and the RSS before the
 #    request was loaded, to show how memory grows with history;
 # 5. prints where the Rust time and instructions go (decode / execute / encode).
@@ -97,6 +97,20 @@ for case in $cases; do
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$case" "$(count_ir "$case" work)" "$(count_ir "$case" decode)" \
         "$(count_ir "$case" execute)" "$(count_ir "$case" encode)" "$(count_ir "$case" prost_decode)" >> "$work/ir.tsv"
 done
+# python_ir CASE: Python's instructions per work item, from whole-process counts with 1 and 3 extra work items
+# (start-up and imports cancel out). chain_10000 is left out: ~2 G instructions a run under callgrind.
+python_ir() {
+    local one three
+    one="$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$python" scripts/bench_python_executors.py count \
+        "$1" --iterations 1 2>&1 | awk '/Collected :/ { print $NF }')"
+    three="$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$python" scripts/bench_python_executors.py count \
+        "$1" --iterations 3 2>&1 | awk '/Collected :/ { print $NF }')"
+    echo $(( (three - one) / 2 ))
+}
+: > "$work/python-ir.tsv"
+for case in ${BENCH_PYTHON_IR_CASES:-chain_10 chain_100 chain_1000 fan_out_1000 entity_batch_1000}; do
+    printf '%s\t%s\n' "$case" "$(python_ir "$case")" >> "$work/python-ir.tsv"
+done
 
 step "peak memory, one run per fresh process"
 for case in chain_100 chain_1000 chain_10000 fan_out_1000 entity_batch_1000; do
@@ -113,23 +127,26 @@ awk -F'\t' -v goal_case="$goal_case" -v goal="$goal_ratio" '
     FILENAME == ARGV[1] { python[$1] = $2; next }
     FILENAME == ARGV[2] { js[$1] = $2; next }
     FILENAME == ARGV[3] { ir[$1] = $2; next }
+    FILENAME == ARGV[4] { python_ir[$1] = $2; next }
     FNR == 1 {
-        printf "| %-17s | %12s | %10s | %13s | %11s | %12s | %8s | %s |\n", "case", "Rust", "Rust Ir", "Python 1.12.0", \
-            "Python/Rust", "JS 0.4.0", "JS/Rust", "answer (all sides)"
-        printf "|-------------------|-------------:|-----------:|--------------:|------------:|-------------:|---------:|---|\n"
+        printf "| %-17s | %12s | %10s | %13s | %11s | %10s | %9s | %12s | %8s | %s |\n", "case", "Rust", "Rust Ir", \
+            "Python 1.12.0", "Python/Rust", "Python Ir", "Ir ratio", "JS 0.4.0", "JS/Rust", "answer (all sides)"
+        printf "|-------------------|-------------:|-----------:|--------------:|------------:|-----------:|----------:|-------------:|---------:|---|\n"
     }
     {
         ratio = python[$1] / $2
         js_time = ($1 in js) ? sprintf("%9.1f us", js[$1]) : "-"
         js_ratio = ($1 in js) ? sprintf("%7.1fx", js[$1] / $2) : "-"
-        printf "| %-17s | %9.1f us | %10s | %10.1f us | %10.1fx | %12s | %8s | %s |\n", $1, $2, \
-            sprintf("%.2f M", ir[$1] / 1e6), python[$1], ratio, js_time, js_ratio, $5
+        py_ir = ($1 in python_ir) ? sprintf("%.1f M", python_ir[$1] / 1e6) : "-"
+        ir_ratio = ($1 in python_ir) ? sprintf("%.1fx", python_ir[$1] / ir[$1]) : "-"
+        printf "| %-17s | %9.1f us | %10s | %10.1f us | %10.1fx | %10s | %9s | %12s | %8s | %s |\n", $1, $2, \
+            sprintf("%.2f M", ir[$1] / 1e6), python[$1], ratio, py_ir, ir_ratio, js_time, js_ratio, $5
         if ($1 == goal_case) goal_ratio_seen = ratio
     }
     END {
         verdict = goal_ratio_seen >= goal ? "met" : "NOT met"
         printf "\nGoal: >= %dx faster than Python on %s: %s (%.1fx)\n", goal, goal_case, verdict, goal_ratio_seen
-    }' "$work/python.tsv" "$work/js.tsv" "$work/ir.tsv" "$work/rust.tsv"
+    }' "$work/python.tsv" "$work/js.tsv" "$work/ir.tsv" "$work/python-ir.tsv" "$work/rust.tsv"
 
 printf '\n## Peak RSS (VmHWM) of one run in a fresh process; growth = peak - RSS before loading the request\n\n'
 awk -F'\t' '

@@ -4,6 +4,7 @@
 Usage:
     .venv/bin/python scripts/bench_python_executors.py time [--dir DIR] [--samples N] [--min-sample-ms MS] [CASE...]
     .venv/bin/python scripts/bench_python_executors.py rss CASE [--dir DIR]
+    .venv/bin/python scripts/bench_python_executors.py count CASE [--iterations N] [--dir DIR]
 
 The vectors (``target/bench-vectors``: one raw protobuf request per case plus ``manifest.json``) come from
 ``cargo bench -p durabletask-sdk --bench executor_report -- vectors``. Each timed run is what the Python worker
@@ -15,6 +16,8 @@ mirror the Rust benchmark app (crates/durabletask-sdk/benches/support/app.rs).
 sample repeats the run enough times to last at least --min-sample-ms, and the median per-run time is reported.
 ``rss`` runs one case once in this process and prints ``case  peak_kib  baseline_kib`` (VmHWM at the end, VmRSS
 before the request was loaded).
+``count`` runs one case once (checked) and then --iterations more times, for callgrind: the instructions of one
+work item are the difference between two runs with different --iterations, divided by the difference.
 """
 
 from __future__ import annotations
@@ -171,11 +174,12 @@ def status_kib(field: str) -> int:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["time", "rss"])
+    parser.add_argument("mode", choices=["time", "rss", "count"])
     parser.add_argument("cases", nargs="*", help="case names (default: every case in the manifest)")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="where the vectors are")
     parser.add_argument("--samples", type=int, default=11)
     parser.add_argument("--min-sample-ms", type=float, default=50.0)
+    parser.add_argument("--iterations", type=int, default=1, help="count: work items run after the checked one")
     args = parser.parse_intermixed_args(argv)
     logging.disable(logging.CRITICAL)  # as a worker configured not to log per work item
 
@@ -194,6 +198,17 @@ def main(argv: list[str]) -> int:
         request_bytes = (args.dir / entry["file"]).read_bytes()
         checked_run(runner, entry, request_bytes)
         print(f"{entry['case']}\t{status_kib('VmHWM')}\t{baseline}", flush=True)
+        return 0
+
+    if args.mode == "count":
+        # For callgrind: the instructions of one work item are the difference between two iteration counts.
+        if len(names) != 1:
+            parser.error("count takes exactly one case")
+        entry = manifest[names[0]]
+        request_bytes = (args.dir / entry["file"]).read_bytes()
+        checked_run(runner, entry, request_bytes)
+        for _ in range(args.iterations):
+            runner.run(entry["kind"], request_bytes)
         return 0
 
     for name in names:
