@@ -41,6 +41,9 @@ impl Varint<'_> {
     }
 }
 
+/// One field with its raw bytes (key included): `(field number, value, raw)`.
+pub(crate) type RawField<'a> = (u32, FieldValue<'a>, &'a [u8]);
+
 /// The fields of one message, in wire order: `(field number, value)`.
 #[derive(Debug, Clone)]
 pub(crate) struct Fields<'a> {
@@ -59,7 +62,7 @@ impl<'a> Fields<'a> {
     }
 
     /// The next field with its raw bytes (key included), for copying it elsewhere as it is.
-    pub(crate) fn next_with_raw(&mut self) -> Option<Result<(u32, FieldValue<'a>, &'a [u8]), Unsupported>> {
+    pub(crate) fn next_with_raw(&mut self) -> Option<Result<RawField<'a>, Unsupported>> {
         let before = self.rest;
         let field = self.next()?;
         Some(field.map(|(number, value)| (number, value, &before[..before.len() - self.rest.len()])))
