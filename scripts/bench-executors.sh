@@ -11,8 +11,8 @@
 # 2. builds the `executor_report` bench binary (release profile) and writes the request vectors to
 #    target/bench-vectors/ (raw protobuf, one file per case, plus manifest.json);
 # 3. times one work item (decode -> execute -> encode) per case on each side, case by case, so all sides see
-#    the same machine load; prints the medians, the ratios to Rust, and the instructions per work item of Rust and (but for
-#    chain_10000) Python with their ratio (callgrind, which does not move with the load);
+#    the same machine load; prints the medians, the ratios to Rust, and the instructions per work item of Rust
+#    and (but for chain_10000) Python with their ratio (callgrind, which does not move with the load);
 # 4. runs each case once in a fresh process per side and prints the peak RSS (VmHWM) and the RSS before the
 #    request was loaded, to show how memory grows with history;
 # 5. prints where the Rust time and instructions go (decode / execute / encode).
@@ -98,13 +98,16 @@ for case in $cases; do
         "$(count_ir "$case" execute)" "$(count_ir "$case" encode)" "$(count_ir "$case" prost_decode)" >> "$work/ir.tsv"
 done
 # python_ir CASE: Python's instructions per work item, from whole-process counts with 1 and 3 extra work items
-# (start-up and imports cancel out). chain_10000 is left out: ~2 G instructions a run under callgrind.
+# (start-up and imports cancel out). chain_10000 is left out: ~2 G instructions a run under callgrind. A fixed
+# hash seed makes the count repeat exactly (with random seeds chain_10 moved between 2.0 and 2.6 M).
+python_instructions() {  # CASE ITERATIONS: the whole process's instructions
+    PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$python" scripts/bench_python_executors.py count "$1" \
+        --iterations "$2" 2>&1 | awk '/Collected :/ { print $NF }'
+}
 python_ir() {
     local one three
-    one="$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$python" scripts/bench_python_executors.py count \
-        "$1" --iterations 1 2>&1 | awk '/Collected :/ { print $NF }')"
-    three="$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$python" scripts/bench_python_executors.py count \
-        "$1" --iterations 3 2>&1 | awk '/Collected :/ { print $NF }')"
+    one="$(python_instructions "$1" 1)"
+    three="$(python_instructions "$1" 3)"
     echo $(( (three - one) / 2 ))
 }
 : > "$work/python-ir.tsv"
