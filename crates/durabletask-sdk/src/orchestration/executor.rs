@@ -379,7 +379,7 @@ impl<'r> Replay<'r> {
         let entity = signaled.target_instance_id.as_deref().unwrap_or_default();
         if self.is_signal_sent_as_event(id, entity) {
             // `signal_entity_as_event`: the host routed the event to the entity as a signal.
-            self.state.borrow_mut().pending_actions.remove(&id);
+            self.state.borrow_mut().pending_actions.discard(id);
             return Ok(());
         }
         self.confirm(id, TaskKind::EntitySignal, entity)
@@ -390,7 +390,7 @@ impl<'r> Replay<'r> {
         let state = self.state.borrow();
         let Some(Action::SendEvent(send)) = state
             .pending_actions
-            .get(&id)
+            .get(id)
             .and_then(|action| action.orchestrator_action_type.as_ref())
         else {
             return false;
