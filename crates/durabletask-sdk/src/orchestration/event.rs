@@ -46,6 +46,7 @@ mod field {
     pub const TIMER_FIRED: u32 = 13;
     pub const ORCHESTRATOR_STARTED: u32 = 14;
     pub const ORCHESTRATOR_COMPLETED: u32 = 15;
+    pub const EXECUTION_REWOUND: u32 = 30;
 }
 
 impl<'a> Event<'a> {
@@ -84,6 +85,11 @@ impl<'a> Event<'a> {
             event.event_type,
             Some(EventType::ExecutionResumed(_) | EventType::ExecutionTerminated(_))
         )
+    }
+
+    /// Whether the `HistoryEvent` in `bytes` is an `executionRewound` (looking at its fields' numbers only).
+    pub(crate) fn is_execution_rewound(bytes: &[u8]) -> bool {
+        Fields::new(bytes).any(|field| matches!(field, Ok((field::EXECUTION_REWOUND, _))))
     }
 
     /// Reads a `HistoryEvent` from its protobuf bytes: the frequent kinds field by field, the others with prost.

@@ -108,6 +108,11 @@ impl<'a> OrchestratorRequestBytes<'a> {
         if self.decoded_by_prost {
             return Ok(super::execute_orchestrator(registry, &self.header));
         }
+        // A rewind (rare: the Functions extension rewrites the history itself) is answered from the decoded request,
+        // which the worker's rewrite of the history needs in full.
+        if self.new.iter().any(|event| Event::is_execution_rewound(event)) {
+            return Ok(super::execute_orchestrator(registry, &self.to_request()?));
+        }
         let past = self.past.iter().copied().map(Event::read);
         let new = self.new.iter().copied().map(Event::read);
         replay(registry, self.instance_id(), past, new)
@@ -118,5 +123,45 @@ impl<'a> OrchestratorRequestBytes<'a> {
     /// The whole request, decoded by prost.
     pub fn to_request(&self) -> Result<proto::OrchestratorRequest, prost::DecodeError> {
         proto::OrchestratorRequest::decode(self.bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::history_event::EventType;
+    use crate::testing::{canned, history};
+
+    #[test]
+    fn a_rewind_request_is_answered_as_the_decoded_request_is() {
+        let mut past = canned::started("O", "i", None);
+        past.extend([
+            history::task_scheduled(1, "bad", None),
+            history::task_failed(1, "Boom", "it broke"),
+            history::execution_completed(proto::OrchestrationStatus::Failed, None),
+        ]);
+        let rewound = proto::HistoryEvent {
+            event_id: -1,
+            timestamp: None,
+            event_type: Some(EventType::ExecutionRewound(Box::default())),
+        };
+        let request = proto::OrchestratorRequest {
+            instance_id: "i".into(),
+            past_events: past,
+            new_events: vec![history::orchestrator_started(canned::t0()), rewound],
+            ..Default::default()
+        };
+        let bytes = request.encode_to_vec();
+        let answer = OrchestratorRequestBytes::decode(&bytes)
+            .unwrap()
+            .execute(&Registry::new())
+            .unwrap();
+        assert_eq!(answer, super::super::execute_orchestrator(&Registry::new(), &request));
+        assert!(matches!(
+            answer.actions[0].orchestrator_action_type,
+            Some(proto::orchestrator_action::OrchestratorActionType::RewindOrchestration(
+                _
+            ))
+        ));
     }
 }
