@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{durable, EnvelopeError, FailureKind, InvokeRequest, InvokeResponse};
+use super::{EnvelopeError, FailureKind, InvokeRequest, InvokeResponse};
 use crate::activity::{run_activity, ActivityContext};
 use crate::entity::execute_entity_batch;
 use crate::failure::FailureDetails;
