@@ -9,11 +9,14 @@
 # Any message file works: local-host runs until nothing is left to do, including the stuck-return checks due within
 # a minute (time is compressed: a return still open DEMO_STUCK_AFTER after its first event, 20s by default, raises its
 # alert). While it runs, a progress display shows the messages settled, what is in flight, what was published and the
-# timers it waits for. For the sample file, the result is compared with samples/expected.json.
+# timers it waits for. For the sample file, the result is compared with samples/expected.json. At the end it prints
+# one return's timeline from the spans the handler exported (local-host receives them itself): the messages in, the
+# signals to the return's entity, its operations, the orchestration's episodes and the publishing activity, with times.
 #
 # Environment: DEMO_STUCK_AFTER (default 20s); LOCAL_HOST_BIN and HANDLER_BIN to use built binaries instead of
 # building release ones (the CI test does); DEMO_OUT (default out/) for the output files; LOCAL_HOST_LOG to change
-# what local-host logs (see `local-host run --help`).
+# what local-host logs (see `local-host run --help`); DEMO_TIMELINE, the return whose timeline is printed
+# (RET-2025-000150 for the sample file, none for other files; empty for none).
 # Exit status: local-host's (0 when the run finished and nothing was lost; see `local-host run --help`).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,6 +47,14 @@ else
     handler="$target_dir/release/handler"
 fi
 
+sample=false
+[ "$(realpath "$messages")" = "$root/samples/messages.jsonl" ] && sample=true
+timeline=()
+if $sample; then default_timeline=RET-2025-000150; else default_timeline=; fi
+if [ -n "${DEMO_TIMELINE-$default_timeline}" ]; then
+    timeline=(--timeline "${DEMO_TIMELINE-$default_timeline}")
+fi
+
 echo "==> running $messages through the handler (a return still open $stuck_after after its first event is stuck)"
 status=0
 "$local_host" run \
@@ -54,11 +65,12 @@ status=0
     --dead-letter "$out/dead-letter.jsonl" \
     --handler-log "$out/handler.log" \
     --set "STUCK_RETURN_AFTER=$stuck_after" \
+    "${timeline[@]}" \
     || status=$?
 
 echo
 expected=()
-if [ "$(realpath "$messages")" = "$root/samples/messages.jsonl" ]; then
+if $sample; then
     expected=(--expected samples/expected.json)
 fi
 python3 scripts/print_published.py "$out/published.jsonl" --dead-letter "$out/dead-letter.jsonl" "${expected[@]}"

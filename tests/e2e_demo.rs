@@ -28,6 +28,7 @@ fn the_demo_runs_any_message_file_to_the_end() {
         .env("LOCAL_HOST_BIN", local_host_binary(&handler))
         .env("DEMO_STUCK_AFTER", "3s")
         .env("DEMO_OUT", &out)
+        .env("DEMO_TIMELINE", "RET-2025-900001")
         .current_dir(&root)
         .output()
         .expect("bash runs");
@@ -44,6 +45,26 @@ fn the_demo_runs_any_message_file_to_the_end() {
     ] {
         assert!(stdout.contains(expected), "{expected:?} missing:\n{stdout}");
     }
+    // The settled return's timeline, from the spans the handler exported: its messages in, the entity's
+    // operations, the orchestration and the publishing activity, in the order they started.
+    let timeline = stdout
+        .split_once("timeline of RET-2025-900001 (")
+        .unwrap_or_else(|| panic!("no timeline:\n{stdout}"))
+        .1;
+    let mut at = 0;
+    for step in [
+        " ServiceBusTrigger process",
+        " signal_entity:entityfunction:apply",
+        " entity:entityfunction:apply",
+        " orchestration:Orchestrator",
+        " activity:PublishNotification",
+    ] {
+        let found = timeline[at..]
+            .find(step)
+            .unwrap_or_else(|| panic!("{step:?} missing after the previous steps:\n{timeline}"));
+        at += found + step.len();
+    }
+    assert!(!timeline.contains("ERROR"), "{timeline}");
     // The run says what it waits for, and never compares a foreign file with the sample's expectations.
     assert!(stderr.contains("waiting for"), "{stderr}");
     assert!(!stdout.contains("compared with samples/expected.json"), "{stdout}");

@@ -25,8 +25,10 @@ use opentelemetry::metrics::ObservableCounter;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Dispatch;
 use tracing_subscriber::filter::{filter_fn, EnvFilter};
 use tracing_subscriber::fmt::format::JsonFields;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::Layer as _;
@@ -110,9 +112,22 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    /// Installs the global `tracing` subscriber (logs, and spans bridged to OpenTelemetry) and, when an endpoint
-    /// is set, the OTLP exporters and the global meter provider.
+    /// Installs the global `tracing` subscriber (logs on stdout, and spans bridged to OpenTelemetry) and, when an
+    /// endpoint is set, the OTLP exporters and the global meter provider.
     pub fn init(settings: &TelemetrySettings) -> Result<Self, ExportError> {
+        let (telemetry, dispatch) = Self::build(settings, std::io::stdout)?;
+        // Fails only when a subscriber is already installed (tests that call this twice): that one stays.
+        let _ = dispatch.try_init();
+        Ok(telemetry)
+    }
+
+    /// What [`init`](Self::init) installs, with logs written to `writer`, as a [`Dispatch`] to install or to use
+    /// for a scope (the handler benchmark measures invocations under it). Spawns on the current tokio runtime
+    /// only when an endpoint is set.
+    pub fn build<W>(settings: &TelemetrySettings, writer: W) -> Result<(Self, Dispatch), ExportError>
+    where
+        W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+    {
         let dropped_spans = Arc::new(AtomicU64::new(0));
         let resource = export::resource(&settings.service_name);
         let mut tracer_provider = SdkTracerProvider::builder().with_resource(resource.clone());
@@ -143,6 +158,7 @@ impl Telemetry {
             // Text lines keep the invocation's context but not the exported spans' attributes (long prefixes on
             // every line the host stores); JSON lines pick what they need from them.
             LogFormat::Text => tracing_subscriber::fmt::layer()
+                .with_writer(writer)
                 .with_ansi(false)
                 .with_filter(log_filter)
                 .with_filter(filter_fn(|metadata| {
@@ -150,19 +166,20 @@ impl Telemetry {
                 }))
                 .boxed(),
             LogFormat::Json => tracing_subscriber::fmt::layer()
+                .with_writer(writer)
                 .fmt_fields(JsonFields::new())
                 .event_format(json_log::JsonLines)
                 .with_filter(log_filter)
                 .boxed(),
         };
-        // Fails only when a subscriber is already installed (tests that call this twice): that one stays.
-        let _ = tracing_subscriber::registry().with(logs).with(otel).try_init();
-        Ok(Self {
+        let dispatch = Dispatch::new(tracing_subscriber::registry().with(logs).with(otel));
+        let telemetry = Self {
             tracer_provider,
             meter_provider,
             dropped_spans,
             _dropped_counter: dropped_counter,
-        })
+        };
+        Ok((telemetry, dispatch))
     }
 
     /// Spans dropped so far because the export queue was full.

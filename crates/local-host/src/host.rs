@@ -80,6 +80,9 @@ pub struct HostOptions {
     pub durable_concurrency: usize,
     /// Serve HTTP-triggered functions on this port (0 = any free port).
     pub http_port: Option<u16>,
+    /// At shutdown, give the handler this long to exit after SIGTERM (so it exports what it holds) instead of
+    /// killing it at once.
+    pub handler_stop_grace: Option<Duration>,
 }
 
 impl HostOptions {
@@ -100,6 +103,7 @@ impl HostOptions {
             max_concurrent_calls: None,
             durable_concurrency: 32,
             http_port: None,
+            handler_stop_grace: None,
         }
     }
 }
@@ -317,6 +321,7 @@ impl LocalHost {
         let supervisor_options = SupervisorOptions {
             startup_timeout: options.startup_timeout,
             output: options.handler_output.clone(),
+            stop_grace: options.handler_stop_grace,
             ..SupervisorOptions::default()
         };
         let supervisor =

@@ -15,6 +15,7 @@
 //! * [`output`]: what came out (published and dead-lettered messages), counters and the summary, what was lost
 //!   or stuck, quiescence, CPU use, the progress display;
 //! * [`engine`]: starting the local engine (`scripts/local_engine.py`) and the gRPC client of any engine;
+//! * [`traces`]: a receiver for the spans the handler exports and one return's timeline built from them;
 //! * [`host`]: [`LocalHost`], everything assembled, the API of end-to-end tests; [`cli`]: the command line.
 //!
 //! ```no_run
@@ -41,6 +42,7 @@ pub mod handler;
 pub mod host;
 pub mod invocation;
 pub mod output;
+pub mod traces;
 pub mod triggers;
 
 pub use app_model::FunctionApp;

@@ -15,6 +15,7 @@ use crate::host::{timer_function, EngineChoice, HostError, HostOptions, LocalHos
 use crate::output::idle::{IdleOptions, IdleReport};
 use crate::output::problems::plural;
 use crate::output::progress::Progress;
+use crate::traces::{SpanCollector, Timeline};
 use crate::triggers::messages::{read_message_file, MessageLine};
 use crate::triggers::service_bus::PlanOptions;
 
@@ -102,6 +103,24 @@ pub struct RunArgs {
     /// Also log each function's `Logs` lines (one or more per message); `LOCAL_HOST_LOG` overrides all logging.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Print the timeline of this id (a return id) at the end: the spans of every trace that names it, from the
+    /// message in to the notification out. local-host receives the handler's spans itself (it sets
+    /// OTEL_EXPORTER_OTLP_ENDPOINT for the handler and stops it with SIGTERM so it exports them); may be repeated.
+    #[arg(long = "timeline", value_name = "ID")]
+    pub timelines: Vec<String>,
+}
+
+/// How long the handler has to export its spans and exit after SIGTERM when a timeline is asked for.
+const TIMELINE_STOP_GRACE: Duration = Duration::from_secs(15);
+
+/// The app settings that send the handler's spans to local-host's receiver at `endpoint`: exported every
+/// 100 ms, with a queue large enough for a whole demo run, so a timeline misses no span.
+fn timeline_settings(endpoint: String) -> [(String, String); 3] {
+    [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT".to_owned(), endpoint),
+        ("OTEL_BSP_SCHEDULE_DELAY".to_owned(), "100".to_owned()),
+        ("OTEL_BSP_MAX_QUEUE_SIZE".to_owned(), "1000000".to_owned()),
+    ]
 }
 
 /// Runs `local-host run`.
@@ -137,6 +156,16 @@ pub async fn run(args: RunArgs) -> Result<ExitStatus, String> {
     options.max_delivery_count = args.max_delivery_count.max(1);
     options.max_concurrent_calls = args.max_concurrent_calls;
     options.http_port = args.http_port;
+    let collector = if args.timelines.is_empty() {
+        None
+    } else {
+        let (collector, endpoint) = SpanCollector::start()
+            .await
+            .map_err(|error| format!("cannot start the span receiver for --timeline: {error}"))?;
+        options.settings.extend(timeline_settings(endpoint));
+        options.handler_stop_grace = Some(TIMELINE_STOP_GRACE);
+        Some(collector)
+    };
     let idle = IdleOptions {
         deadline: seconds(args.idle_timeout, "idle-timeout")?,
         settle: Duration::from_millis(args.settle_ms),
@@ -195,6 +224,12 @@ pub async fn run(args: RunArgs) -> Result<ExitStatus, String> {
     host.shutdown().await;
     println!("{summary}");
     println!("  during the run, {cpu}");
+    if let Some(collector) = &collector {
+        let spans = collector.spans();
+        for id in &args.timelines {
+            println!("\n{}", Timeline::of(&spans, id));
+        }
+    }
     if !summary.problems.is_empty() {
         eprintln!(
             "local-host: {} lost or stuck:",
@@ -314,6 +349,8 @@ mod tests {
             "2",
             "--function-timeout",
             "5",
+            "--timeline",
+            "RET-1",
         ])
         .unwrap();
         let Command::Run(args) = cli.command else {
@@ -329,6 +366,7 @@ mod tests {
         assert_eq!(args.fire_timers, vec!["PurgeTimer".to_owned()]);
         assert_eq!(args.max_delivery_count, 10);
         assert_eq!(args.wait_timers_within, 60.0);
+        assert_eq!(args.timelines, ["RET-1"]);
         assert!(!args.verbose);
     }
 
@@ -348,6 +386,7 @@ mod tests {
             "--verbose",
             "--wait-timers-within",
             "LOCAL_HOST_LOG",
+            "--timeline",
         ] {
             assert!(help.contains(switch), "{switch}: {help}");
         }

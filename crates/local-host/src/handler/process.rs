@@ -58,6 +58,9 @@ pub struct SupervisorOptions {
     pub restart_window: Duration,
     /// Where the handler's output goes.
     pub output: HandlerOutput,
+    /// When the host stops for good: `Some(grace)` sends the handler SIGTERM and waits up to `grace` for it to
+    /// exit (it exports the telemetry it still holds) before killing it; `None` kills it at once.
+    pub stop_grace: Option<Duration>,
 }
 
 impl Default for SupervisorOptions {
@@ -67,6 +70,7 @@ impl Default for SupervisorOptions {
             max_restarts: 3,
             restart_window: Duration::from_secs(60),
             output: HandlerOutput::Prefixed,
+            stop_grace: None,
         }
     }
 }
@@ -385,6 +389,11 @@ async fn run_once(shared: &Arc<Shared>, generation: u64) -> Result<Ended, String
         status = child.wait() => Ended::Unexpected(format!("{} before it was ready", exit_reason(status))),
         () = kill.notified() => Ended::Killed,
     };
+    if let (Ended::Killed, Some(grace), Some(pid)) = (&ended, shared.options.stop_grace, pid) {
+        if shared.shutting_down.load(std::sync::atomic::Ordering::SeqCst) {
+            stop_gracefully(&mut child, pid, grace).await;
+        }
+    }
     let _ = child.start_kill();
     let _ = child.wait().await;
     // New invocations wait for the next process instead of picking up this dead one.
@@ -395,6 +404,22 @@ async fn run_once(shared: &Arc<Shared>, generation: u64) -> Result<Ended, String
         .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     exited_sender.send_replace(true);
     Ok(ended)
+}
+
+/// Sends `pid` SIGTERM and waits up to `grace` for it to exit.
+async fn stop_gracefully(child: &mut Child, pid: u32, grace: Duration) {
+    let signalled = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await
+        .is_ok_and(|status| status.success());
+    if signalled && tokio::time::timeout(grace, child.wait()).await.is_err() {
+        tracing::warn!(
+            pid,
+            "the handler did not exit within {} s of SIGTERM; killing it",
+            grace.as_secs_f64()
+        );
+    }
 }
 
 fn exit_reason(status: std::io::Result<std::process::ExitStatus>) -> String {

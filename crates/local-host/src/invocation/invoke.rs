@@ -169,6 +169,7 @@ impl Invoker {
             .header(http::header::USER_AGENT, format!("Azure-Functions-Host/{HOST_VERSION}"))
             .body(chunked_body(body))
             .map_err(|error| InvokeError::Transport(error.to_string()))?;
+        let mut held_unsent = false;
         if let Some(taken) = fault.take_if(|taken| taken.fault == InvocationFault::Hang) {
             tracing::warn!(
                 function = function_name,
@@ -180,6 +181,14 @@ impl Invoker {
             };
             match frozen {
                 Ok(()) => taken.applied(),
+                // On a loaded machine a stop can take longer than the freeze allows; the invocation still hangs
+                // (it is never sent, so it times out and the process is killed), or the fault would be lost when
+                // no later invocation of the function comes.
+                Err(error) if self.function_timeout.is_some() => {
+                    tracing::warn!("fault injection: cannot freeze the handler ({error}); holding the request unsent");
+                    held_unsent = true;
+                    taken.applied();
+                }
                 Err(error) => {
                     tracing::warn!("fault injection: cannot freeze the handler ({error}); trying the next invocation");
                     *fault = Some(taken);
@@ -187,6 +196,9 @@ impl Invoker {
             }
         }
         let exchange = async {
+            if held_unsent {
+                std::future::pending::<()>().await;
+            }
             tokio::select! {
                 response = self.http.send(http_request) => Some(response),
                 () = instance.exited() => None,
