@@ -6,8 +6,14 @@
 //! cargo bench --bench handler
 //! ```
 //!
+//! The `telemetry` group runs some payloads under the handler's `tracing` subscriber: `logs` is a text log at
+//! `info` alone (what the handler had before it traced), `export_off` is what the handler installs when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is unset (the same log, plus spans bridged to OpenTelemetry so trace ids exist,
+//! exported nowhere). Both write to `io::sink`. The difference is what tracing costs when nothing is exported.
+//!
 //! With `BENCH_COUNT=<payload>:<n>` it instead runs `n` invocations of one payload inside `counted_invocations`,
-//! for an instruction count that does not move with the machine's load:
+//! for an instruction count that does not move with the machine's load; `BENCH_TELEMETRY=logs|export_off` runs
+//! them under that subscriber (none by default):
 //!
 //! ```text
 //! BENCH_COUNT=orchestrator_start:100 valgrind --tool=callgrind --toggle-collect='*counted_*' \
@@ -26,7 +32,9 @@ use criterion::{criterion_group, Criterion, Throughput};
 use http_body_util::BodyExt;
 use returns_aggregator::app::app;
 use returns_aggregator::state::AppState;
+use returns_aggregator::telemetry::{LogFormat, Telemetry, TelemetrySettings};
 use tower::ServiceExt;
+use tracing::Dispatch;
 
 /// One invocation of `payload` through `router`: its status and body.
 async fn invoke(router: &Router, payload: &payloads::Payload) -> (StatusCode, Bytes) {
@@ -67,6 +75,62 @@ fn invocations(c: &mut Criterion) {
     group.finish();
 }
 
+/// The subscribers the `telemetry` group compares (see the crate docs).
+const SUBSCRIBERS: [&str; 2] = ["logs", "export_off"];
+
+/// The `tracing` subscriber called `name`, writing its log to `io::sink`.
+fn subscriber(name: &str) -> Dispatch {
+    match name {
+        "logs" => Dispatch::new(
+            tracing_subscriber::fmt()
+                .with_writer(std::io::sink)
+                .with_ansi(false)
+                .with_env_filter("info")
+                .finish(),
+        ),
+        "export_off" => {
+            let settings = TelemetrySettings {
+                log_filter: "info".into(),
+                log_format: LogFormat::Text,
+                otlp_endpoint: None,
+                service_name: "bench".into(),
+                span_queue_size: 2048,
+            };
+            let (_telemetry, dispatch) = Telemetry::build(&settings, std::io::sink).expect("telemetry without export");
+            dispatch
+        }
+        other => panic!("no subscriber named {other}: logs or export_off"),
+    }
+}
+
+fn telemetry(c: &mut Criterion) {
+    let runtime = runtime();
+    let router = app(AppState::new(payloads::config()));
+    let mut group = c.benchmark_group("telemetry");
+    group.throughput(Throughput::Elements(1));
+    let measured = [
+        "orchestrator_start",
+        "entity_apply",
+        "activity_publish",
+        "service_bus_invalid",
+    ];
+    for payload in payloads::all(Path::new(env!("CARGO_MANIFEST_DIR")), None)
+        .into_iter()
+        .filter(|payload| measured.contains(&payload.name))
+    {
+        for name in SUBSCRIBERS {
+            let dispatch = subscriber(name);
+            tracing::dispatcher::with_default(&dispatch, || {
+                assert_eq!(runtime.block_on(invoke(&router, &payload)).0, StatusCode::OK);
+                group.bench_function(format!("{}/{name}", payload.name), |b| {
+                    b.iter(|| runtime.block_on(invoke(&router, &payload)))
+                });
+            });
+        }
+    }
+    group.finish();
+}
+
 /// `BENCH_COUNT=<payload>:<n>`: `n` invocations of one payload (after one to warm up), for callgrind.
 fn count(spec: &str) {
     let (name, times) = spec.split_once(':').expect("BENCH_COUNT is <payload>:<n>");
@@ -77,8 +141,14 @@ fn count(spec: &str) {
         .into_iter()
         .find(|payload| payload.name == name)
         .unwrap_or_else(|| panic!("no payload named {name}"));
-    assert_eq!(runtime.block_on(invoke(&router, &payload)).0, StatusCode::OK);
-    counted_invocations(&runtime, &router, &payload, times);
+    let dispatch = match std::env::var("BENCH_TELEMETRY") {
+        Ok(name) => subscriber(&name),
+        Err(_) => Dispatch::none(),
+    };
+    tracing::dispatcher::with_default(&dispatch, || {
+        assert_eq!(runtime.block_on(invoke(&router, &payload)).0, StatusCode::OK);
+        counted_invocations(&runtime, &router, &payload, times);
+    });
 }
 
 #[inline(never)]
@@ -88,7 +158,7 @@ fn counted_invocations(runtime: &tokio::runtime::Runtime, router: &Router, paylo
     }
 }
 
-criterion_group!(benches, invocations);
+criterion_group!(benches, invocations, telemetry);
 
 fn main() {
     if let Ok(spec) = std::env::var("BENCH_COUNT") {

@@ -16,7 +16,7 @@
 # Environment: DEMO_STUCK_AFTER (default 20s); LOCAL_HOST_BIN and HANDLER_BIN to use built binaries instead of
 # building release ones (the CI test does); DEMO_OUT (default out/) for the output files; LOCAL_HOST_LOG to change
 # what local-host logs (see `local-host run --help`); DEMO_TIMELINE, the return whose timeline is printed
-# (RET-2025-000150 for the sample file, none for other files; empty for none).
+# (RET-2025-000001 for the sample file, none for other files; empty for none).
 # Exit status: local-host's (0 when the run finished and nothing was lost; see `local-host run --help`).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -50,7 +50,7 @@ fi
 sample=false
 [ "$(realpath "$messages")" = "$root/samples/messages.jsonl" ] && sample=true
 timeline=()
-if $sample; then default_timeline=RET-2025-000150; else default_timeline=; fi
+if $sample; then default_timeline=RET-2025-000001; else default_timeline=; fi
 if [ -n "${DEMO_TIMELINE-$default_timeline}" ]; then
     timeline=(--timeline "${DEMO_TIMELINE-$default_timeline}")
 fi

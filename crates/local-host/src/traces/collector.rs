@@ -163,6 +163,7 @@ mod tests {
             value: Some(Any {
                 value: Some(AnyValue::StringValue(value.into())),
             }),
+            ..KeyValue::default()
         }
     }
 

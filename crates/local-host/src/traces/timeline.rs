@@ -156,7 +156,9 @@ impl fmt::Display for Timeline {
                 span.name
             )?;
             for (key, label) in SHOWN_ATTRIBUTES {
-                if let Some(value) = span.attribute(key).filter(|value| !value.is_empty()) {
+                // Under Functions an activity's task id is not known to the worker: the SDK says -1.
+                let shown = |value: &&str| !value.is_empty() && !(label == "task" && *value == "-1");
+                if let Some(value) = span.attribute(key).filter(shown) {
                     write!(f, " {label}={value}")?;
                 }
             }
@@ -314,7 +316,7 @@ mod tests {
             "{printed}"
         );
         assert!(
-            lines[7].contains("+4030.0 ms") && lines[7].contains("t2         activity:PublishNotification"),
+            lines[7].contains("+4030.0 ms") && lines[7].contains("t2          activity:PublishNotification"),
             "{printed}"
         );
         assert!(lines[7].contains("instance=returns-settled-RET-1"), "{printed}");
