@@ -157,7 +157,10 @@ impl fmt::Display for Timeline {
             )?;
             for (key, label) in SHOWN_ATTRIBUTES {
                 // Under Functions an activity's task id is not known to the worker: the SDK says -1.
-                let shown = |value: &&str| !value.is_empty() && !(label == "task" && *value == "-1");
+                let shown = |value: &&str| {
+                    let unknown_task = label == "task" && *value == "-1";
+                    !(value.is_empty() || unknown_task)
+                };
                 if let Some(value) = span.attribute(key).filter(shown) {
                     write!(f, " {label}={value}")?;
                 }
