@@ -28,6 +28,7 @@ wrk_threads="${BENCH_WRK_THREADS:-1}"
 ready_runs="${BENCH_READY_RUNS:-20}"
 use_engine="${BENCH_ENGINE:-1}"
 out="$root/target/bench-handler"
+handler_bin="${CARGO_TARGET_DIR:-$root/target}/release/handler"
 payloads="$out/payloads"
 results="$out/results.tsv"
 work="$(mktemp -d)"
@@ -127,7 +128,7 @@ printf 'side\tpayload\tfunction\trequests_per_s\tp50\tp99\tnon_2xx\trss_under_lo
 
 step "Rust handler: ${duration}s per payload, $connections connections, $wrk_threads wrk thread(s)"
 rust_port="$(free_port)"
-FUNCTIONS_CUSTOMHANDLER_PORT="$rust_port" target/release/handler > "$out/handler.log" 2>&1 &
+FUNCTIONS_CUSTOMHANDLER_PORT="$rust_port" "$handler_bin" > "$out/handler.log" 2>&1 &
 rust_pid=$!
 pids+=("$rust_pid")
 wait_ready "$rust_port" "$rust_pid"
@@ -152,7 +153,7 @@ python_peak="$(status_kib "$python_pid" VmHWM)"
 kill "$python_pid"
 
 step "start-up: exec to the first 200 on GET /, $ready_runs runs each"
-rust_ready="$("$python" scripts/bench_python_handler.py ready-time --runs "$ready_runs" -- target/release/handler)"
+rust_ready="$("$python" scripts/bench_python_handler.py ready-time --runs "$ready_runs" -- "$handler_bin")"
 python_ready="$("$python" scripts/bench_python_handler.py ready-time --runs "$ready_runs" -- \
     "$python" scripts/bench_python_handler.py serve)"
 

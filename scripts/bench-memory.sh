@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bin handler
-HANDLER_BIN="$PWD/target/release/handler" \
+HANDLER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/handler" \
     cargo test --test handler_memory -- --ignored --nocapture --test-threads 1 memory_figures
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
