@@ -2,7 +2,7 @@
 //! `opentelemetry-proto` crate on a loopback port, keeping everything it receives.
 #![allow(dead_code)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -16,59 +16,21 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NumberValue;
-use opentelemetry_proto::tonic::trace::v1::Span;
 use tonic::{Request, Response, Status};
 
-/// One received span, flattened.
-#[derive(Debug, Clone)]
-pub struct ReceivedSpan {
-    pub name: String,
-    pub trace_id: String,
-    pub span_id: String,
-    /// Empty for a root span.
-    pub parent_span_id: String,
-    pub kind: i32,
-    pub attributes: HashMap<String, String>,
-    pub error: bool,
-}
+/// One received span, flattened (local-host's reading of an OTLP span).
+pub use local_host::traces::CollectedSpan as ReceivedSpan;
 
-impl ReceivedSpan {
-    fn from_proto(span: &Span) -> Self {
-        Self {
-            name: span.name.clone(),
-            trace_id: hex(&span.trace_id),
-            span_id: hex(&span.span_id),
-            parent_span_id: hex(&span.parent_span_id),
-            kind: span.kind,
-            attributes: attributes(&span.attributes),
-            error: span.status.as_ref().is_some_and(|status| status.code == 2),
-        }
-    }
-
-    /// An attribute's value as text.
-    pub fn attribute(&self, key: &str) -> Option<&str> {
-        self.attributes.get(key).map(String::as_str)
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn attributes(pairs: &[KeyValue]) -> HashMap<String, String> {
+/// The text of the attribute `key` among `pairs` (empty when absent or not text).
+fn attribute_text(pairs: &[KeyValue], key: &str) -> String {
     pairs
         .iter()
-        .map(|pair| {
-            let value = match pair.value.as_ref().and_then(|value| value.value.as_ref()) {
-                Some(AnyValue::StringValue(text)) => text.clone(),
-                Some(AnyValue::IntValue(number)) => number.to_string(),
-                Some(AnyValue::BoolValue(flag)) => flag.to_string(),
-                Some(AnyValue::DoubleValue(number)) => number.to_string(),
-                _ => String::new(),
-            };
-            (pair.key.clone(), value)
+        .find(|pair| pair.key == key)
+        .and_then(|pair| match pair.value.as_ref()?.value.as_ref()? {
+            AnyValue::StringValue(text) => Some(text.clone()),
+            _ => None,
         })
-        .collect()
+        .unwrap_or_default()
 }
 
 /// What the collector received.
@@ -184,7 +146,7 @@ impl Collector {
                 if let Some(Data::Sum(sum)) = &metric.data {
                     let mut values = BTreeMap::new();
                     for point in &sum.data_points {
-                        let key = attributes(&point.attributes).remove(attribute).unwrap_or_default();
+                        let key = attribute_text(&point.attributes, attribute);
                         let value = match point.value {
                             Some(NumberValue::AsInt(value)) => value as f64,
                             Some(NumberValue::AsDouble(value)) => value,

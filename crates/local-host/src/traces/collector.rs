@@ -29,6 +29,8 @@ pub struct CollectedSpan {
     pub span_id: String,
     /// The parent's span id, lower-case hex; empty for a root span.
     pub parent_span_id: String,
+    /// The span kind as OTLP numbers it (1 internal, 2 server, 3 client, 4 producer, 5 consumer).
+    pub kind: i32,
     /// Start, in nanoseconds since the Unix epoch.
     pub start_unix_nanos: u64,
     /// End, in nanoseconds since the Unix epoch.
@@ -47,6 +49,7 @@ impl CollectedSpan {
             trace_id: hex(&span.trace_id),
             span_id: hex(&span.span_id),
             parent_span_id: hex(&span.parent_span_id),
+            kind: span.kind,
             start_unix_nanos: span.start_time_unix_nano,
             end_unix_nanos: span.end_time_unix_nano,
             attributes: attributes(&span.attributes),

@@ -187,6 +187,7 @@ mod tests {
             trace_id: trace.into(),
             span_id: id.into(),
             parent_span_id: parent.into(),
+            kind: 1,
             start_unix_nanos: start,
             end_unix_nanos: start + 2_000_000,
             attributes: attributes
