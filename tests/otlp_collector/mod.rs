@@ -10,8 +10,6 @@ use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::
     MetricsService, MetricsServiceServer,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
@@ -20,6 +18,7 @@ use tonic::{Request, Response, Status};
 
 /// One received span, flattened (local-host's reading of an OTLP span).
 pub use local_host::traces::CollectedSpan as ReceivedSpan;
+use local_host::traces::SpanCollector;
 
 /// The text of the attribute `key` among `pairs` (empty when absent or not text).
 fn attribute_text(pairs: &[KeyValue], key: &str) -> String {
@@ -33,36 +32,12 @@ fn attribute_text(pairs: &[KeyValue], key: &str) -> String {
         .unwrap_or_default()
 }
 
-/// What the collector received.
-#[derive(Debug, Default)]
-struct Received {
-    spans: Vec<ReceivedSpan>,
-    metrics: Vec<ExportMetricsServiceRequest>,
-}
-
-/// The collector: clone it freely, every clone sees the same data.
+/// The collector: clone it freely, every clone sees the same data. Spans are kept by local-host's
+/// [`SpanCollector`], metric exports here.
 #[derive(Debug, Clone, Default)]
 pub struct Collector {
-    received: Arc<Mutex<Received>>,
-}
-
-#[tonic::async_trait]
-impl TraceService for Collector {
-    async fn export(
-        &self,
-        request: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let spans = request
-            .into_inner()
-            .resource_spans
-            .iter()
-            .flat_map(|resource| &resource.scope_spans)
-            .flat_map(|scope| &scope.spans)
-            .map(ReceivedSpan::from_proto)
-            .collect::<Vec<_>>();
-        self.received.lock().unwrap().spans.extend(spans);
-        Ok(Response::new(ExportTraceServiceResponse::default()))
-    }
+    spans: SpanCollector,
+    metrics: Arc<Mutex<Vec<ExportMetricsServiceRequest>>>,
 }
 
 #[tonic::async_trait]
@@ -71,7 +46,7 @@ impl MetricsService for Collector {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        self.received.lock().unwrap().metrics.push(request.into_inner());
+        self.metrics.lock().unwrap().push(request.into_inner());
         Ok(Response::new(ExportMetricsServiceResponse::default()))
     }
 }
@@ -85,7 +60,7 @@ impl Collector {
             .expect("a loopback port");
         let address = listener.local_addr().unwrap();
         let server = tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(collector.clone()))
+            .add_service(collector.spans.trace_service())
             .add_service(MetricsServiceServer::new(collector.clone()))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
         tokio::spawn(server);
@@ -94,15 +69,15 @@ impl Collector {
 
     /// Every span received so far.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
-        self.received.lock().unwrap().spans.clone()
+        self.spans.spans()
     }
 
     /// The latest value of each cumulative counter (the sum over its attribute sets), by metric name, and of each
     /// histogram's count.
     pub fn metric_totals(&self) -> BTreeMap<String, f64> {
-        let received = self.received.lock().unwrap();
+        let received = self.metrics.lock().unwrap();
         let mut totals = BTreeMap::new();
-        for request in received.metrics.iter() {
+        for request in received.iter() {
             let metrics = request
                 .resource_metrics
                 .iter()
@@ -133,9 +108,9 @@ impl Collector {
 
     /// The total of one metric by one attribute's values.
     pub fn metric_by_attribute(&self, name: &str, attribute: &str) -> BTreeMap<String, f64> {
-        let received = self.received.lock().unwrap();
+        let received = self.metrics.lock().unwrap();
         let mut latest = BTreeMap::new();
-        for request in received.metrics.iter() {
+        for request in received.iter() {
             let metrics = request
                 .resource_metrics
                 .iter()

@@ -100,7 +100,7 @@ impl SpanCollector {
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let address = listener.local_addr()?;
         let server = tonic::transport::Server::builder()
-            .add_service(TraceServiceServer::new(collector.clone()))
+            .add_service(collector.trace_service())
             .add_service(MetricsServiceServer::new(Discard))
             .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
         tokio::spawn(async move {
@@ -109,6 +109,11 @@ impl SpanCollector {
             }
         });
         Ok((collector, format!("http://{address}")))
+    }
+
+    /// The OTLP trace service that keeps spans in this collector, to serve beside other services.
+    pub fn trace_service(&self) -> TraceServiceServer<SpanCollector> {
+        TraceServiceServer::new(self.clone())
     }
 
     /// Every span received so far, in the order received.
