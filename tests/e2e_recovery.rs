@@ -15,8 +15,6 @@ use std::time::Duration;
 
 use durabletask_sdk::client::{ClientOptions, DurableClient, OrchestrationStatus};
 use e2e_support::*;
-use local_host::output::problems::Problem;
-use local_host::output::stats::WorkItemKind;
 use local_host::triggers::audit::messages_of_return;
 use local_host::triggers::messages::MessageLine;
 use local_host::{InvocationFault, LocalHost};
@@ -97,23 +95,6 @@ async fn resend_return(host: &LocalHost, return_id: &str, expected_messages: usi
     body
 }
 
-/// The failed entity batches local-host reported, by entity id, with their operations.
-fn failed_entity_batches(host: &LocalHost) -> Vec<(String, Vec<String>)> {
-    host.stats()
-        .problems
-        .into_iter()
-        .filter_map(|problem| match problem {
-            Problem::WorkItemFailed {
-                kind: WorkItemKind::Entity,
-                instance_id,
-                operations,
-                ..
-            } => Some((instance_id, operations)),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Delivers `lines` while durable work is held, arms a crash of the next entity batch, and lets durable work run:
 /// the first batch of the return (holding as many of its events as the engine put in it) is lost.
 async fn deliver_with_the_first_batch_lost(host: &LocalHost, lines: &[MessageLine]) {
@@ -172,7 +153,7 @@ async fn a_lost_settling_event_is_named_by_an_alert_and_the_documented_recovery_
     })
     .await;
     assert_eq!(
-        failed_entity_batches(&host),
+        host.stats().failed_entity_batches(),
         vec![(format!("@entityfunction@{return_id}"), vec!["apply".to_owned()])],
         "local-host reports the lost batch"
     );
@@ -215,7 +196,7 @@ async fn a_lost_batch_holding_a_returns_first_event_is_found_by_its_ingress_chec
     deliver_with_the_first_batch_lost(&host, first).await;
     wait_idle(&host).await;
     assert_eq!(
-        failed_entity_batches(&host),
+        host.stats().failed_entity_batches(),
         vec![(format!("@entityfunction@{return_id}"), vec!["apply".to_owned()])],
         "local-host reports the lost batch"
     );

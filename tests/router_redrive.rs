@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use support::engine::{EndingWorker, EntityBridge, LocalEngine};
 use support::events::{body, event, return_id, settled_aggregate, Kind};
 use support::host::{closed_endpoint, return_status_invocation};
-use support::router::{invoke, router, Answer};
+use support::router::{invoke, router};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{Request, Response, Status};
@@ -34,16 +34,6 @@ fn redrive_invocation(return_id: &str, rpc_base_url: &str) -> Value {
     invocation
 }
 
-/// The HTTP response on `Outputs.res`: status code and JSON body.
-#[track_caller]
-fn http_response(answer: &Answer) -> (u64, Value) {
-    answer.expect_success();
-    let response = answer.output("res");
-    let status = response["statusCode"].as_u64().expect("a status code");
-    let body = serde_json::from_str(response["body"].as_str().expect("a text body")).expect("a JSON body");
-    (status, body)
-}
-
 async fn redrive(router: &axum::Router, return_id: &str, rpc_base_url: &str) -> (u64, Value) {
     let answer = invoke(
         router,
@@ -51,7 +41,7 @@ async fn redrive(router: &axum::Router, return_id: &str, rpc_base_url: &str) -> 
         &redrive_invocation(return_id, rpc_base_url),
     )
     .await;
-    http_response(&answer)
+    answer.http_response()
 }
 
 #[tokio::test]

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use support::engine::{EntityBridge, LocalEngine};
 use support::events::{body, settling_bodies, Kind};
 use support::host::{closed_endpoint, return_status_invocation};
-use support::router::{invoke, router, Answer};
+use support::router::{invoke, router};
 
 /// The invocation the host sends for `POST /api/returns/<return_id>/events` with `body`.
 fn resend_invocation(return_id: &str, body: &str, content_type: &str, rpc_base_url: &str) -> Value {
@@ -24,16 +24,6 @@ fn resend_invocation(return_id: &str, body: &str, content_type: &str, rpc_base_u
     request["Body"] = json!(body);
     invocation["Metadata"]["sys"]["MethodName"] = json!("ResendEvents");
     invocation
-}
-
-/// The HTTP response on `Outputs.res`: status code and JSON body.
-#[track_caller]
-fn http_response(answer: &Answer) -> (u64, Value) {
-    answer.expect_success();
-    let response = answer.output("res");
-    let status = response["statusCode"].as_u64().expect("a status code");
-    let body = serde_json::from_str(response["body"].as_str().expect("a text body")).expect("a JSON body");
-    (status, body)
 }
 
 /// The messages of `bodies` as the audit copy holds them, one JSON line each.
@@ -64,7 +54,7 @@ async fn invalid_messages_and_messages_of_another_return_are_a_400_naming_each_a
         &resend_invocation(return_id, &audit_lines(&bodies), "text/plain", &closed_endpoint()),
     )
     .await;
-    let (status, body) = http_response(&answer);
+    let (status, body) = answer.http_response();
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"], "2 of the messages cannot be re-sent; nothing was sent");
     let problems = body["problems"].as_array().unwrap();
@@ -90,7 +80,7 @@ async fn invalid_messages_and_messages_of_another_return_are_a_400_naming_each_a
             &resend_invocation(return_id, text, "application/json", &closed_endpoint()),
         )
         .await;
-        let (status, body) = http_response(&answer);
+        let (status, body) = answer.http_response();
         assert_eq!(status, 400, "{body}");
         assert!(body.to_string().contains(needle), "{needle}: {body}");
     }
@@ -110,7 +100,7 @@ async fn an_unreachable_engine_is_a_503_that_says_to_run_it_again() {
         ),
     )
     .await;
-    let (status, body) = http_response(&answer);
+    let (status, body) = answer.http_response();
     assert_eq!(status, 503, "{body}");
     let error = body["error"].as_str().unwrap();
     assert!(
@@ -142,7 +132,7 @@ async fn resent_messages_reach_the_return_and_sending_them_again_changes_nothing
             &resend_invocation(return_id, &text, content_type, &engine.url()),
         )
         .await;
-        let (status, body) = http_response(&answer);
+        let (status, body) = answer.http_response();
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["signalled"], 3, "{body}");
         assert_eq!(body["events"][0]["eventType"], "ReturnBooked", "{body}");

@@ -7,24 +7,10 @@ mod support;
 
 use std::time::Duration;
 
-use serde_json::Value;
 use support::engine::{EntityBridge, LocalEngine};
 use support::events::settling_bodies;
 use support::host::{closed_endpoint, return_status_invocation, service_bus_invocation, MessageProperties};
-use support::router::{invoke, router, Answer};
-
-/// The HTTP response the handler put on `Outputs.res`: status code and parsed JSON body.
-#[track_caller]
-fn http_response(answer: &Answer) -> (u64, Value) {
-    answer.expect_success();
-    let response = answer.output("res");
-    let status = response["statusCode"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("Outputs.res has no statusCode: {response}"));
-    assert_eq!(response["headers"]["Content-Type"], "application/json", "{response}");
-    let body = serde_json::from_str(response["body"].as_str().expect("a text body")).expect("a JSON body");
-    (status, body)
-}
+use support::router::{invoke, router};
 
 #[tokio::test]
 async fn invalid_or_missing_return_ids_are_a_400_without_an_engine_call() {
@@ -39,7 +25,7 @@ async fn invalid_or_missing_return_ids_are_a_400_without_an_engine_call() {
         (None, "returnId"),
     ] {
         let answer = invoke(&router, "ReturnStatus", &return_status_invocation(return_id, &engine)).await;
-        let (status, body) = http_response(&answer);
+        let (status, body) = answer.http_response();
         assert_eq!(status, 400, "{return_id:?}: {body}");
         let error = body["error"].as_str().unwrap_or_default();
         assert!(
@@ -58,7 +44,7 @@ async fn an_unknown_return_is_a_404_from_the_real_engine() {
         &return_status_invocation(Some("RET-2025-910501"), &engine.url()),
     )
     .await;
-    let (status, body) = http_response(&answer);
+    let (status, body) = answer.http_response();
     assert_eq!(status, 404, "{body}");
     assert!(
         body["error"]
@@ -112,7 +98,7 @@ async fn a_settled_return_reports_its_state_end_to_end() {
         &return_status_invocation(Some(return_id), &engine.url()),
     )
     .await;
-    let (status, body) = http_response(&answer);
+    let (status, body) = answer.http_response();
     assert_eq!(status, 200, "{body}");
     let report = &body["report"];
     assert_eq!(report["returnId"], return_id);

@@ -87,6 +87,20 @@ impl Answer {
         self
     }
 
+    /// Asserts a 2xx answer whose HTTP output binding `res` holds a JSON response, and returns that response's
+    /// status code and parsed body.
+    #[track_caller]
+    pub fn http_response(&self) -> (u64, Value) {
+        self.expect_success();
+        let response = self.output("res");
+        let status = response["statusCode"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("Outputs.res has no statusCode: {response}"));
+        assert_eq!(response["headers"]["Content-Type"], "application/json", "{response}");
+        let body = serde_json::from_str(response["body"].as_str().expect("a text body")).expect("a JSON body");
+        (status, body)
+    }
+
     /// Asserts a failed invocation (`status`) with a JSON error body whose message contains every `needle`; returns
     /// the message.
     #[track_caller]

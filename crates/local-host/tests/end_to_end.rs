@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use durabletask_sdk::proto::OrchestrationStatus;
 use local_host::output::problems::Problem;
-use local_host::output::stats::WorkItemKind;
 use local_host::{
     EngineChoice, HandlerOutput, HostOptions, IdleOptions, InvocationFault, LocalHost, PlanOptions, PublishedMessage,
     ServiceBusMessage,
@@ -255,23 +254,6 @@ async fn a_failing_orchestrator_function_fails_its_instance() {
     host.shutdown().await;
 }
 
-/// The entity batches local-host failed for good: (entity, operations).
-fn failed_entity_batches(host: &LocalHost) -> Vec<(String, Vec<String>)> {
-    host.stats()
-        .problems
-        .into_iter()
-        .filter_map(|problem| match problem {
-            Problem::WorkItemFailed {
-                kind: WorkItemKind::Entity,
-                instance_id,
-                operations,
-                ..
-            } => Some((instance_id, operations)),
-            _ => None,
-        })
-        .collect()
-}
-
 async fn deliver_and_wait(host: &LocalHost, messages: Vec<ServiceBusMessage>) {
     host.deliver_messages(messages, PlanOptions::default()).await.unwrap();
     host.wait_idle(&idle()).await.unwrap();
@@ -299,7 +281,7 @@ async fn a_failed_entity_batch_is_not_retried_its_operations_are_lost_and_the_st
     // A non-2xx answer fails the batch the same way.
     deliver_and_wait(&host, vec![event("x-3", json!({"key": "X", "operation": "explode"}))]).await;
     assert_eq!(
-        failed_entity_batches(&host),
+        host.stats().failed_entity_batches(),
         vec![
             ("@counter@x".to_owned(), vec!["add".to_owned()]),
             ("@counter@x".to_owned(), vec!["explode".to_owned()]),
@@ -333,7 +315,7 @@ async fn a_timed_out_entity_batch_fails_but_timed_out_orchestrators_and_activiti
     deliver_and_wait(&host, vec![event("h-1", json!({"key": "H", "amount": 5}))]).await;
     assert!(hung_entity.wait().await);
     assert_eq!(
-        failed_entity_batches(&host),
+        host.stats().failed_entity_batches(),
         vec![("@counter@h".to_owned(), vec!["add".to_owned()])]
     );
 

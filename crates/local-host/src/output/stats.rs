@@ -89,6 +89,22 @@ pub struct StatsSnapshot {
 }
 
 impl StatsSnapshot {
+    /// The entity batches failed for good, in order: (entity id, its operations).
+    pub fn failed_entity_batches(&self) -> Vec<(String, Vec<String>)> {
+        self.problems
+            .iter()
+            .filter_map(|problem| match problem {
+                Problem::WorkItemFailed {
+                    kind: WorkItemKind::Entity,
+                    instance_id,
+                    operations,
+                    ..
+                } => Some((instance_id.clone(), operations.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Failed, timed-out and lost invocations, all functions together.
     pub fn failures(&self) -> u64 {
         self.invocations
