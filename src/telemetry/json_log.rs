@@ -3,12 +3,12 @@
 
 use std::fmt;
 
-use opentelemetry::trace::TraceContextExt as _;
+use durabletask_sdk::tracing_spans;
 use serde_json::{Map, Value};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::registry::{Extensions, LookupSpan};
 
 /// Span fields copied onto every line logged inside the span, with the key they get on the line.
 const SPAN_FIELDS: &[(&str, &str)] = &[
@@ -43,7 +43,7 @@ where
                 if let Some(fields) = span.extensions().get::<FormattedFields<JsonFields>>() {
                     copy_span_fields(fields, &mut line);
                 }
-                ids = trace_ids(&span.id()).or(ids);
+                ids = trace_ids(&span.extensions(), &span.id()).or(ids);
             }
             if let Some((trace_id, span_id)) = ids {
                 line.insert("trace_id".into(), trace_id.into());
@@ -71,14 +71,13 @@ fn copy_span_fields(fields: &FormattedFields<JsonFields>, line: &mut Map<String,
     }
 }
 
-/// The trace and span ids of the span `id`, when the OpenTelemetry layer records it.
-fn trace_ids(id: &tracing::span::Id) -> Option<(String, String)> {
-    tracing::dispatcher::get_default(|dispatch| {
-        let context = tracing_opentelemetry::get_otel_context(id, dispatch)?;
-        let span = context.span();
-        let span_context = span.span_context();
-        span_context
-            .is_valid()
-            .then(|| (span_context.trace_id().to_string(), span_context.span_id().to_string()))
-    })
+/// The trace and span ids of the span `id`, when a layer gives it some: the SDK's `TraceIdsLayer` (in the span's
+/// extensions), else the OpenTelemetry bridge (through the global dispatcher, the one the handler installs).
+fn trace_ids(extensions: &Extensions<'_>, id: &tracing::span::Id) -> Option<(String, String)> {
+    let context = tracing_spans::ids::span_context_in(extensions)
+        .or_else(|| tracing::dispatcher::get_default(|dispatch| tracing_spans::span_context_by_id(dispatch, id)))?;
+    Some((
+        tracing_spans::lower_hex(&context.trace_id().to_bytes()),
+        tracing_spans::lower_hex(&context.span_id().to_bytes()),
+    ))
 }

@@ -9,7 +9,9 @@
 //! - [`export`]: the OTLP exporters behind a bounded queue; [`json_log`]: the JSON line format.
 //!
 //! Trace context is always propagated (ids are made even when nothing is exported, so the notification names its
-//! trace); spans leave the process only through an exporter.
+//! trace); spans leave the process only through an exporter. With no endpoint the spans are not bridged to
+//! OpenTelemetry at all: the SDK's [`TraceIdsLayer`] only gives them ids, which costs a few hundred instructions a
+//! span where the bridge built every span's data to drop it (BENCHMARKS.md, "What tracing costs").
 
 pub mod export;
 pub mod invocation;
@@ -20,13 +22,13 @@ pub mod service_bus;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use durabletask_sdk::tracing_spans::{self, SPAN_TARGET};
+use durabletask_sdk::tracing_spans::{self, TraceIdsLayer, SPAN_TARGET};
 use opentelemetry::metrics::ObservableCounter;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Dispatch;
-use tracing_subscriber::filter::{filter_fn, EnvFilter};
+use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt as _};
 use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -105,15 +107,16 @@ fn is_exported(target: &str) -> bool {
 
 /// The installed telemetry; [`shutdown`](Self::shutdown) exports what is left.
 pub struct Telemetry {
-    tracer_provider: SdkTracerProvider,
+    tracer_provider: Option<SdkTracerProvider>,
     meter_provider: Option<SdkMeterProvider>,
     dropped_spans: Arc<AtomicU64>,
     _dropped_counter: Option<ObservableCounter<u64>>,
 }
 
 impl Telemetry {
-    /// Installs the global `tracing` subscriber (logs on stdout, and spans bridged to OpenTelemetry) and, when an
-    /// endpoint is set, the OTLP exporters and the global meter provider.
+    /// Installs the global `tracing` subscriber (logs on stdout; spans bridged to OpenTelemetry when an endpoint is
+    /// set, else only given trace ids) and, when an endpoint is set, the OTLP exporters and the global meter
+    /// provider.
     pub fn init(settings: &TelemetrySettings) -> Result<Self, ExportError> {
         let (telemetry, dispatch) = Self::build(settings, std::io::stdout)?;
         // Fails only when a subscriber is already installed (tests that call this twice): that one stays.
@@ -129,30 +132,43 @@ impl Telemetry {
         W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
     {
         let dropped_spans = Arc::new(AtomicU64::new(0));
-        let resource = export::resource(&settings.service_name);
-        let mut tracer_provider = SdkTracerProvider::builder().with_resource(resource.clone());
+        let mut tracer_provider = None;
         let mut meter_provider = None;
         let mut dropped_counter = None;
-        if let Some(endpoint) = &settings.otlp_endpoint {
-            let (processor, reader) = export::exporters(endpoint, settings.span_queue_size, dropped_spans.clone())?;
-            tracer_provider = tracer_provider.with_span_processor(processor);
-            let provider = export::meter_provider(reader, resource);
-            opentelemetry::global::set_meter_provider(provider.clone());
-            let dropped = dropped_spans.clone();
-            dropped_counter = Some(
-                opentelemetry::global::meter(metrics::METER_NAME)
-                    .u64_observable_counter(metrics::names::SPANS_DROPPED)
-                    .with_description("spans dropped because the export queue was full")
-                    .with_callback(move |observer| observer.observe(dropped.load(Ordering::Relaxed), &[]))
-                    .build(),
-            );
-            meter_provider = Some(provider);
-            tokio::spawn(report_dropped_spans(dropped_spans.clone()));
-        }
-        let tracer_provider = tracer_provider.build();
-        let tracer = tracer_provider.tracer(tracing_spans::TRACER_NAME);
-        let exported = filter_fn(|metadata| metadata.is_span() && is_exported(metadata.target()));
-        let otel = tracing_opentelemetry::layer().with_tracer(tracer).with_filter(exported);
+        let exported = || filter_fn(|metadata| metadata.is_span() && is_exported(metadata.target()));
+        let spans = match &settings.otlp_endpoint {
+            Some(endpoint) => {
+                let resource = export::resource(&settings.service_name);
+                let (processor, reader) = export::exporters(endpoint, settings.span_queue_size, dropped_spans.clone())?;
+                let provider = SdkTracerProvider::builder()
+                    .with_resource(resource.clone())
+                    .with_span_processor(processor)
+                    .build();
+                let tracer = provider.tracer(tracing_spans::TRACER_NAME);
+                tracer_provider = Some(provider);
+                let meters = export::meter_provider(reader, resource);
+                opentelemetry::global::set_meter_provider(meters.clone());
+                meter_provider = Some(meters);
+                let dropped = dropped_spans.clone();
+                dropped_counter = Some(
+                    opentelemetry::global::meter(metrics::METER_NAME)
+                        .u64_observable_counter(metrics::names::SPANS_DROPPED)
+                        .with_description("spans dropped because the export queue was full")
+                        .with_callback(move |observer| observer.observe(dropped.load(Ordering::Relaxed), &[]))
+                        .build(),
+                );
+                tokio::spawn(report_dropped_spans(dropped_spans.clone()));
+                tracing_opentelemetry::layer()
+                    .with_tracer(tracer)
+                    // Attributes the official SDKs do not set; the thread and the busy/idle clock cost per span.
+                    .with_location(false)
+                    .with_threads(false)
+                    .with_tracked_inactivity(false)
+                    .with_filter(exported())
+                    .boxed()
+            }
+            None => TraceIdsLayer::new().with_filter(exported()).boxed(),
+        };
         let log_filter = EnvFilter::try_new(&settings.log_filter).unwrap_or_else(|_| EnvFilter::new("info"));
         let logs = match settings.log_format {
             // Text lines keep the invocation's context but not the exported spans' attributes (long prefixes on
@@ -160,10 +176,10 @@ impl Telemetry {
             LogFormat::Text => tracing_subscriber::fmt::layer()
                 .with_writer(writer)
                 .with_ansi(false)
-                .with_filter(log_filter)
-                .with_filter(filter_fn(|metadata| {
+                // One filter rather than two nested ones: each level is consulted on every span enter and exit.
+                .with_filter(log_filter.and(filter_fn(|metadata| {
                     !(metadata.is_span() && is_exported(metadata.target()))
-                }))
+                })))
                 .boxed(),
             LogFormat::Json => tracing_subscriber::fmt::layer()
                 .with_writer(writer)
@@ -172,7 +188,7 @@ impl Telemetry {
                 .with_filter(log_filter)
                 .boxed(),
         };
-        let dispatch = Dispatch::new(tracing_subscriber::registry().with(logs).with(otel));
+        let dispatch = Dispatch::new(tracing_subscriber::registry().with(logs).with(spans));
         let telemetry = Self {
             tracer_provider,
             meter_provider,
@@ -189,8 +205,10 @@ impl Telemetry {
 
     /// Exports what is left (bounded by the exporters' timeouts) and stops the exporters.
     pub fn shutdown(self) {
-        if let Err(error) = self.tracer_provider.shutdown() {
-            tracing::warn!(%error, "the span exporter did not shut down cleanly");
+        if let Some(provider) = &self.tracer_provider {
+            if let Err(error) = provider.shutdown() {
+                tracing::warn!(%error, "the span exporter did not shut down cleanly");
+            }
         }
         if let Some(provider) = &self.meter_provider {
             if let Err(error) = provider.shutdown() {

@@ -3,11 +3,10 @@
 //! the messages they send) is its parent; a message without one starts a new trace.
 
 use durabletask_sdk::functions::InvokeRequest;
-use durabletask_sdk::tracing_spans::parse_traceparent;
+use durabletask_sdk::tracing_spans::{parse_traceparent, set_parent};
 use opentelemetry::trace::TraceContextExt as _;
 use opentelemetry::Context;
 use serde_json::{Map, Value};
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 /// The span of the message `request` carries (to instrument its handling with).
 pub fn message_span(function: &str, request: &InvokeRequest) -> tracing::Span {
@@ -25,9 +24,7 @@ pub fn message_span(function: &str, request: &InvokeRequest) -> tracing::Span {
         "messaging.servicebus.message.delivery_count" = delivery_count.unwrap_or(0),
         "faas.trigger" = "pubsub",
     );
-    if let Some(parent) = properties.as_ref().and_then(message_parent) {
-        let _ = span.set_parent(parent);
-    }
+    set_parent(&span, properties.as_ref().and_then(message_parent));
     span
 }
 

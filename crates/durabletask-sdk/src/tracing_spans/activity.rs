@@ -5,7 +5,7 @@ use std::future::Future;
 use opentelemetry::Context;
 use tracing::field::Empty;
 
-use super::context::{adopt_parent, parent_from_proto, parse_traceparent};
+use super::context::{parent_from_proto, parse_traceparent, set_parent};
 use super::{span_name, SPAN_TARGET};
 use crate::proto;
 use opentelemetry::trace::TraceContextExt as _;
@@ -25,7 +25,7 @@ pub fn activity_span(name: &str, instance_id: &str, task_id: i32, parent: Option
         "durabletask.task.instance_id" = instance_id,
         "durabletask.task.task_id" = task_id,
     );
-    adopt_parent(&span, parent);
+    set_parent(&span, parent);
     span
 }
 

@@ -6,6 +6,8 @@
 
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry::Context;
+use tracing::span::Id;
+use tracing::Dispatch;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::proto;
@@ -45,12 +47,30 @@ pub fn parse_traceparent(traceparent: &str, tracestate: Option<&str>) -> Option<
 
 /// The version-00 `traceparent` of a span context.
 pub fn format_traceparent(context: &SpanContext) -> String {
-    format!(
-        "00-{}-{}-{:02x}",
-        context.trace_id(),
-        context.span_id(),
-        context.trace_flags().to_u8()
-    )
+    let mut text = String::with_capacity(55);
+    text.push_str("00-");
+    push_lower_hex(&mut text, &context.trace_id().to_bytes());
+    text.push('-');
+    push_lower_hex(&mut text, &context.span_id().to_bytes());
+    text.push('-');
+    push_lower_hex(&mut text, &[context.trace_flags().to_u8()]);
+    text
+}
+
+/// `bytes` in lower-case hex (a trace or span id as W3C and OpenTelemetry print it).
+pub fn lower_hex(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len() * 2);
+    push_lower_hex(&mut text, bytes);
+    text
+}
+
+// The ids' `Display` goes through the integer formatter, which costs more than the rest of a span here.
+fn push_lower_hex(text: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
 }
 
 /// The OpenTelemetry parent a protocol `TraceContext` names (`None` when it is empty or malformed).
@@ -60,20 +80,41 @@ pub fn parent_from_proto(trace_context: Option<&proto::TraceContext>) -> Option<
     Some(Context::new().with_remote_span_context(span))
 }
 
-/// The protocol `TraceContext` of `span` (its own id as the parent of what it starts), or `None` when no
-/// OpenTelemetry layer records it.
-pub fn trace_context_of_span(span: &tracing::Span) -> Option<proto::TraceContext> {
-    let context = span.context();
-    let span_context = context.span().span_context().clone();
-    if !span_context.is_valid() {
-        return None;
+/// The span context of `span`: from the OpenTelemetry layer when one records it, else from a
+/// [`TraceIdsLayer`](super::ids::TraceIdsLayer); `None` when neither does.
+pub fn span_context_of(span: &tracing::Span) -> Option<SpanContext> {
+    let mut found = None;
+    span.with_subscriber(|(id, dispatch)| found = span_context_by_id(dispatch, id));
+    found
+}
+
+/// The span context of the span `id` of `dispatch` (see [`span_context_of`]); for event formatters, which see
+/// span ids rather than [`tracing::Span`]s.
+pub fn span_context_by_id(dispatch: &Dispatch, id: &Id) -> Option<SpanContext> {
+    let mut found = None;
+    super::ids::with_span_ids(dispatch, id, &mut |context| found = Some(context.clone()));
+    if found.is_none() {
+        found = tracing_opentelemetry::get_otel_context(id, dispatch)
+            .map(|context| context.span().span_context().clone())
+            .filter(SpanContext::is_valid);
     }
-    let state = span_context.trace_state().header();
-    Some(proto::TraceContext {
-        trace_parent: format_traceparent(&span_context),
+    found
+}
+
+/// The protocol `TraceContext` of `span` (its own id as the parent of what it starts), or `None` when no layer
+/// gives it a span context.
+pub fn trace_context_of_span(span: &tracing::Span) -> Option<proto::TraceContext> {
+    span_context_of(span).map(|context| to_proto(&context))
+}
+
+/// The protocol `TraceContext` naming `context` as the parent.
+pub fn to_proto(context: &SpanContext) -> proto::TraceContext {
+    let state = context.trace_state().header();
+    proto::TraceContext {
+        trace_parent: format_traceparent(context),
         trace_state: (!state.is_empty()).then_some(state),
         ..Default::default()
-    })
+    }
 }
 
 /// The protocol `TraceContext` of the current span.
@@ -81,22 +122,35 @@ pub fn current_trace_context() -> Option<proto::TraceContext> {
     trace_context_of_span(&tracing::Span::current())
 }
 
-/// The trace id and span id of `span` in lower-case hex (for logs and messages), or `None` when no OpenTelemetry
-/// layer records it.
+/// The trace id and span id of `span` in lower-case hex (for logs and messages), or `None` when no layer gives it
+/// a span context.
 pub fn ids_of_span(span: &tracing::Span) -> Option<(String, String)> {
-    let context = span.context();
-    let span_context = context.span().span_context().clone();
-    span_context
-        .is_valid()
-        .then(|| (span_context.trace_id().to_string(), span_context.span_id().to_string()))
+    span_context_of(span).map(|context| {
+        (
+            lower_hex(&context.trace_id().to_bytes()),
+            lower_hex(&context.span_id().to_bytes()),
+        )
+    })
 }
 
-/// Makes `parent` the OpenTelemetry parent of `span` (nothing when there is none or no layer records spans).
-pub(crate) fn adopt_parent(span: &tracing::Span, parent: Option<Context>) {
-    if let Some(parent) = parent {
-        // Fails only when the span is already started without an OpenTelemetry layer: nothing to link then.
-        let _ = span.set_parent(parent);
-    }
+/// Makes `parent` the parent of `span` (nothing when there is none, or when no layer records the span). Call it
+/// before the span is entered: spans started inside it earlier keep the trace they had.
+pub fn set_parent(span: &tracing::Span, parent: Option<Context>) {
+    let Some(parent) = parent else { return };
+    let remote = parent.span().span_context().clone();
+    span.with_subscriber(|(id, dispatch)| {
+        super::ids::with_span_ids(dispatch, id, &mut |context| {
+            *context = SpanContext::new(
+                remote.trace_id(),
+                context.span_id(),
+                remote.trace_flags(),
+                false,
+                remote.trace_state().clone(),
+            );
+        });
+    });
+    // Fails only when no OpenTelemetry layer records the span (or it has started): nothing to link there then.
+    let _ = OpenTelemetrySpanExt::set_parent(span, parent);
 }
 
 #[cfg(test)]
@@ -110,6 +164,7 @@ mod tests {
         let span = parse_traceparent(VALID, Some("congo=t61rcWkgMzE")).expect("valid");
         assert!(span.is_remote() && span.is_sampled());
         assert_eq!(format_traceparent(&span), VALID);
+        assert_eq!(lower_hex(&span.trace_id().to_bytes()), span.trace_id().to_string());
         assert_eq!(span.trace_state().header(), "congo=t61rcWkgMzE");
     }
 

@@ -3,7 +3,7 @@
 
 use tracing::field::Empty;
 
-use super::context::{adopt_parent, current_trace_context, parent_from_proto};
+use super::context::{current_trace_context, parent_from_proto, set_parent};
 use super::SPAN_TARGET;
 use crate::proto;
 use crate::proto::operation_action::OperationActionType;
@@ -30,7 +30,7 @@ pub fn operation_span(instance_id: &str, operation: &proto::OperationRequest) ->
     // `log` compatibility then records every field) formatting the name was a third of an operation's cost.
     if !span.is_disabled() {
         span.record("otel.name", format!("entity:{entity_name}:{}", operation.operation));
-        adopt_parent(&span, parent_from_proto(operation.trace_context.as_ref()));
+        set_parent(&span, parent_from_proto(operation.trace_context.as_ref()));
     }
     span
 }

@@ -5,8 +5,9 @@
 //! The spans are [`tracing`] spans carrying the OpenTelemetry names, kinds and attributes of the official SDKs
 //! (tracer `Microsoft.DurableTask`, span names `{type}:{name}` such as `orchestration:Greet`, attributes
 //! `durabletask.type`, `durabletask.task.name`, `durabletask.task.instance_id`, …). They become OpenTelemetry
-//! spans when the application installs a `tracing-opentelemetry` layer; without one they cost what a disabled
-//! `tracing` span costs and no trace context is written.
+//! spans when the application installs a `tracing-opentelemetry` layer. An application that exports nothing
+//! installs [`TraceIdsLayer`] instead: the spans get trace and span ids (so trace context still travels) and
+//! nothing else. With neither, they cost what a disabled `tracing` span costs and no trace context is written.
 //!
 //! Where trace context travels:
 //!
@@ -25,11 +26,14 @@ pub mod activity;
 pub mod client;
 pub mod context;
 pub mod entity;
+pub mod ids;
 pub mod orchestration;
 
 pub use context::{
-    current_trace_context, format_traceparent, ids_of_span, parent_from_proto, parse_traceparent, trace_context_of_span,
+    current_trace_context, format_traceparent, ids_of_span, lower_hex, parent_from_proto, parse_traceparent,
+    set_parent, span_context_by_id, span_context_of, to_proto, trace_context_of_span,
 };
+pub use ids::TraceIdsLayer;
 
 /// The OpenTelemetry instrumentation scope of the official SDKs, kept for cross-language consistency.
 pub const TRACER_NAME: &str = "Microsoft.DurableTask";

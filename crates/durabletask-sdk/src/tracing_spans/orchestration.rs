@@ -7,7 +7,7 @@ use opentelemetry::metrics::Counter;
 use opentelemetry::KeyValue;
 use tracing::field::Empty;
 
-use super::context::{adopt_parent, ids_of_span, parent_from_proto, trace_context_of_span};
+use super::context::{lower_hex, parent_from_proto, set_parent, span_context_of, to_proto};
 use super::{span_name, SPAN_TARGET};
 use crate::proto;
 use crate::proto::history_event::EventType;
@@ -42,12 +42,13 @@ pub fn run_episode(
         "durabletask.task.execution_id" = execution_id,
         "durabletask.task.status" = Empty,
     );
-    adopt_parent(
+    set_parent(
         &span,
         parent_from_proto(started.and_then(|started| started.parent_trace_context.as_ref())),
     );
     let mut response = span.in_scope(run);
-    if let Some(context) = &trace_context_of_span(&span) {
+    if let Some(span_context) = span_context_of(&span) {
+        let context = to_proto(&span_context);
         for action in &mut response.actions {
             match &mut action.orchestrator_action_type {
                 Some(Action::ScheduleTask(task)) if task.parent_trace_context.is_none() => {
@@ -62,7 +63,7 @@ pub fn run_episode(
         if response.orchestration_trace_context.is_none() {
             response.orchestration_trace_context = request.orchestration_trace_context.clone().or_else(|| {
                 Some(proto::OrchestrationTraceContext {
-                    span_id: ids_of_span(&span).map(|(_, span_id)| span_id),
+                    span_id: Some(lower_hex(&span_context.span_id().to_bytes())),
                     span_start_time: Some(crate::time::to_timestamp(chrono::Utc::now())),
                 })
             });
