@@ -5,6 +5,7 @@
 # Usage: bash scripts/bench-executors.sh                       (from anywhere)
 #        BENCH_SAMPLES=21 BENCH_MIN_SAMPLE_MS=100 bash scripts/bench-executors.sh
 #        BENCH_JS=0 bash scripts/bench-executors.sh             (without the JavaScript column)
+#        BENCH_ONLY=pipe bash scripts/bench-executors.sh        (only step 6, the line pipe: a few minutes)
 #
 # 1. sets up the Python virtualenv (scripts/setup-venv.sh) and installs @microsoft/durabletask-js (pinned below)
 #    into target/bench-js with npm;
@@ -15,7 +16,11 @@
 #    and (but for chain_10000) Python with their ratio (callgrind, which does not move with the load);
 # 4. runs each case once in a fresh process per side and prints the peak RSS (VmHWM) and the RSS before the
 #    request was loaded, to show how memory grows with history;
-# 5. prints where the Rust time and instructions go (decode / execute / encode).
+# 5. prints where the Rust time and instructions go (decode / execute / encode);
+# 6. times one work item per case through the line pipe (the serve protocol of crates/conformance/src/serve.rs:
+#    a JSON line with the base64 request in, a JSON line with the base64 response out) of `executor_report pipe`
+#    and `bench_python_executors.py pipe`, driven by `bench_python_executors.py pipe-time`, beside both sides'
+#    in-process time measured in the same pass, and prints the ratios.
 # Every process measured runs with glibc's heap trimming and mmap threshold raised (MALLOC_TRIM_THRESHOLD_,
 # MALLOC_MMAP_THRESHOLD_), as in a long-running worker whose heap has reached its steady size: otherwise a loop
 # that frees a large request each iteration gives its pages back and faults them in again, which measures the
@@ -28,10 +33,13 @@ python="${DURABLE_VENV:-$root/.venv}/bin/python"
 samples="${BENCH_SAMPLES:-11}"
 min_sample_ms="${BENCH_MIN_SAMPLE_MS:-50}"
 use_js="${BENCH_JS:-1}"
+only="${BENCH_ONLY:-}"
+[[ -z "$only" || "$only" == pipe ]] || { echo "BENCH_ONLY is either unset or 'pipe', not '$only'" >&2; exit 1; }
 js_package="@microsoft/durabletask-js@0.4.0"
 js_dir="$root/target/bench-js"
 goal_case="chain_1000"
 goal_ratio=100
+pipe_goal_ratio=40
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export MALLOC_TRIM_THRESHOLD_=1073741824 MALLOC_MMAP_THRESHOLD_=1073741824
@@ -41,7 +49,7 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 step "python virtualenv"
 bash scripts/setup-venv.sh
 
-if [[ "$use_js" == 1 ]]; then
+if [[ "$use_js" == 1 && -z "$only" ]]; then
     step "JavaScript SDK ($js_package) in $js_dir"
     if ! command -v npm >/dev/null; then
         apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
@@ -51,7 +59,7 @@ if [[ "$use_js" == 1 ]]; then
         npm install --prefix "$js_dir" --no-save --no-audit --no-fund --loglevel=error "$js_package" >&2
     fi
 fi
-if ! command -v valgrind >/dev/null; then
+if [[ -z "$only" ]] && ! command -v valgrind >/dev/null; then
     apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
 fi
 
@@ -69,6 +77,58 @@ step "writing the request vectors"
 "$rust_bin" vectors >&2
 cases="$("$python" -c 'import json, sys; print(" ".join(e["case"] for e in json.load(open(sys.argv[1]))))' \
     target/bench-vectors/manifest.json)"
+
+# Step 6: each case through the line pipe, Rust's and Python's servers in turn, each beside its in-process time (so
+# that the difference, the pipe's own cost per line, is taken at the same load); then the table.
+pipe_section() {
+    local case pipe_load_before pipe_load_after
+    local timing=(--samples "$samples" --min-sample-ms "$min_sample_ms")
+    local bench_python=("$python" scripts/bench_python_executors.py)
+    pipe_load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+    step "one work item per case through the line pipe (median of $samples samples of >= ${min_sample_ms} ms each)"
+    for case in $cases; do
+        "$rust_bin" time "${timing[@]}" "$case" >> "$work/rust-in-process.tsv"
+        "${bench_python[@]}" pipe-time --server "$rust_bin pipe" "${timing[@]}" "$case" >> "$work/rust-pipe.tsv"
+        "${bench_python[@]}" time "${timing[@]}" "$case" >> "$work/python-in-process.tsv"
+        "${bench_python[@]}" pipe-time --server "${bench_python[*]} pipe" "${timing[@]}" "$case" \
+            >> "$work/python-pipe.tsv"
+        printf '  %s done (load average %s)\n' "$case" "$(cut -d' ' -f1 /proc/loadavg)" >&2
+    done
+    pipe_load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+    printf '\n## Executors through the line pipe: one work item per line, median per line\n\n'
+    printf 'Each side serves JSON lines with base64 protobuf on stdin/stdout (one flush per answer); the driver\n'
+    printf 'writes K copies of the request line from a thread of its own and reads the K answers; time per line =\n'
+    printf 'elapsed / K. In-process: the same work item without JSON, base64 and the pipe, measured just before.\n'
+    printf 'Load average (1, 5, 15 min) before: %s; after: %s.\n\n' "$pipe_load_before" "$pipe_load_after"
+    awk -F'\t' -v goal_case="$goal_case" -v goal="$pipe_goal_ratio" '
+        FILENAME == ARGV[1] { rust_in[$1] = $2; next }
+        FILENAME == ARGV[2] { python_in[$1] = $2; next }
+        FILENAME == ARGV[3] { python_pipe[$1] = $2; python_answer[$1] = $5; next }
+        FNR == 1 {
+            printf "| %-17s | %12s | %12s | %13s | %14s | %10s | %13s | %s |\n", "case", "Rust pipe", \
+                "Rust in-proc", "Python pipe", "Python in-proc", "pipe ratio", "in-proc ratio", "answer (both sides)"
+            printf "|-------------------|-------------:|-------------:|--------------:|---------------:"
+            printf "|-----------:|--------------:|---|\n"
+        }
+        {
+            ratio = python_pipe[$1] / $2
+            answer = (python_answer[$1] == $5) ? $5 : "DIFFER: Rust " $5 "; Python " python_answer[$1]
+            printf "| %-17s | %9.1f us | %9.1f us | %10.1f us | %11.1f us | %9.1fx | %12.1fx | %s |\n", $1, $2, \
+                rust_in[$1], python_pipe[$1], python_in[$1], ratio, python_in[$1] / rust_in[$1], answer
+            if ($1 == goal_case) goal_ratio_seen = ratio
+        }
+        END {
+            verdict = goal_ratio_seen >= goal ? "met" : "NOT met"
+            printf "\nGoal: through the line pipe >= %dx faster than Python on %s: %s (%.1fx)\n", goal, goal_case, \
+                verdict, goal_ratio_seen
+        }' "$work/rust-in-process.tsv" "$work/python-in-process.tsv" "$work/python-pipe.tsv" "$work/rust-pipe.tsv"
+}
+
+if [[ "$only" == pipe ]]; then
+    pipe_section
+    exit 0
+fi
 
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 step "timing one work item per case (median of $samples samples of >= ${min_sample_ms} ms each)"
@@ -174,3 +234,5 @@ awk -F'\t' '
     }
     { printf "| %-17s | %7.1f us | %7.1f us | %6.1f us | %9.1f us | %s |\n", $1, $2, $3, $4, $5, ir[$1] }
 ' "$work/ir.tsv" "$work/breakdown.tsv"
+
+pipe_section

@@ -5,6 +5,9 @@ Usage:
     .venv/bin/python scripts/bench_python_executors.py time [--dir DIR] [--samples N] [--min-sample-ms MS] [CASE...]
     .venv/bin/python scripts/bench_python_executors.py rss CASE [--dir DIR]
     .venv/bin/python scripts/bench_python_executors.py count CASE [--iterations N] [--dir DIR]
+    .venv/bin/python scripts/bench_python_executors.py pipe
+    .venv/bin/python scripts/bench_python_executors.py pipe-time --server COMMAND [--dir DIR] [--samples N]
+                                                     [--min-sample-ms MS] [CASE...]
 
 The vectors (``target/bench-vectors``: one raw protobuf request per case plus ``manifest.json``) come from
 ``cargo bench -p durabletask-sdk --bench executor_report -- vectors``. Each timed run is what the Python worker
@@ -18,15 +21,29 @@ sample repeats the run enough times to last at least --min-sample-ms, and the me
 before the request was loaded).
 ``count`` runs one case once (checked) and then --iterations more times, for callgrind: the instructions of one
 work item are the difference between two runs with different --iterations, divided by the difference.
+``pipe`` serves the line protocol of crates/conformance/src/serve.rs (and oracle.py serve) on stdin/stdout with
+these executors: ``{"orchestratorRequest": "<base64 protobuf>"}`` or ``{"entityBatchRequest": ...}`` in, one line
+each, ``{"response": "<base64 protobuf>"}`` (or ``{"error": "..."}``) out, flushed after every answer.
+``pipe-time`` starts COMMAND (a pipe server: this script's ``pipe``, or ``executor_report pipe``) and times one
+work item through it per case: each sample writes the case's request line K times (from a thread of its own, so
+that neither side blocks on a full pipe) and reads the K answers; the time per line is the sample's time / K,
+sampled like ``time``. Every answer is then checked (a response whose summary is the case's expected answer). It
+prints ``case  median_us_per_line  lines_per_sample  samples  answer``, where answer adds the response's number of
+actions (orchestrations) to the expected answer, so both sides' lines can be compared.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import json
 import logging
+import shlex
 import statistics
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -131,6 +148,131 @@ def answer_of(kind: str, response_bytes: bytes) -> str:
     return f"state {state} after {succeeded} successful operations"
 
 
+# ---- the line pipe ----
+
+PIPE_KINDS = {"orchestratorRequest": "orchestrator", "entityBatchRequest": "entity_batch"}
+PIPE_KEYS = {kind: key for key, kind in PIPE_KINDS.items()}
+
+
+def pipe_answer(runner: Runner, line: bytes) -> dict:
+    """The answer to one request line, as executor_report's pipe gives it."""
+    try:
+        request = json.loads(line)
+    except ValueError as error:
+        return {"error": f"the line is not JSON: {error}"}
+    if not isinstance(request, dict) or len(request) != 1 or not isinstance(next(iter(request.values())), str):
+        return {"error": "expected an object with exactly one key (orchestratorRequest or entityBatchRequest) "
+                         "whose value is a base64 string"}
+    key, payload = next(iter(request.items()))
+    if key in ("entityRequestV2", "activityRequest"):
+        return {"error": f"{key} is not served by this pipe: it runs the benchmark's cases "
+                         "(orchestratorRequest, entityBatchRequest)"}
+    if key not in PIPE_KINDS:
+        return {"error": f"unknown request kind '{key}'"}
+    try:
+        request_bytes = base64.b64decode(payload, validate=True)
+    except binascii.Error as error:
+        return {"error": f"{key} is not valid base64: {error}"}
+    try:
+        response = runner.run(PIPE_KINDS[key], request_bytes)
+    except Exception as error:  # a worker answers the next line whatever this one did
+        return {"error": f"{key} could not be executed: {type(error).__name__}: {error}"}
+    return {"response": base64.b64encode(response).decode("ascii")}
+
+
+def serve_pipe(runner: Runner) -> None:
+    """Answers request lines on stdin until end of input, flushing each answer (the host may be waiting for it)."""
+    output = sys.stdout.buffer
+    for line in sys.stdin.buffer:
+        if line.strip():
+            output.write(json.dumps(pipe_answer(runner, line)).encode() + b"\n")
+            output.flush()
+
+
+class PipeServer:
+    """A pipe server process: request lines go to its stdin from a writer thread, answers come from its stdout."""
+
+    def __init__(self, command: list[str]) -> None:
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.write_error: BaseException | None = None
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.process.stdin.write(data)
+            self.process.stdin.flush()
+        except BaseException as error:  # reported by exchange, once the answers stop
+            self.write_error = error
+
+    def exchange(self, line: bytes, count: int) -> tuple[float, list[bytes]]:
+        """Sends `line` `count` times and reads the `count` answers; returns the seconds that took and the answers."""
+        data = line * count
+        writer = threading.Thread(target=self._write, args=(data,))
+        started = time.perf_counter()
+        writer.start()
+        answers = [self.process.stdout.readline() for _ in range(count)]
+        elapsed = time.perf_counter() - started
+        writer.join()
+        if self.write_error is not None or not answers[-1]:
+            self.close()
+            sys.exit(f"the pipe server stopped (exit code {self.process.returncode}) after "
+                     f"{sum(1 for answer in answers if answer)} of {count} answers; writing: {self.write_error!r}")
+        return elapsed, answers
+
+    def close(self) -> None:
+        try:
+            self.process.stdin.close()
+        except BrokenPipeError:  # the server is gone already
+            pass
+        self.process.wait()
+
+
+def pipe_answer_of(kind: str, answer_line: bytes) -> tuple[str, int | None]:
+    """The answer_of of one answer line, which must be a response, and the response's number of actions (for
+    orchestrations; None for entity batches, whose answer counts the operations)."""
+    answer = json.loads(answer_line)
+    if not isinstance(answer, dict) or not isinstance(answer.get("response"), str):
+        sys.exit(f"the pipe answered {answer_line[:300]!r}, not a response")
+    response_bytes = base64.b64decode(answer["response"], validate=True)
+    actions = len(pb.OrchestratorResponse.FromString(response_bytes).actions) if kind == "orchestrator" else None
+    return answer_of(kind, response_bytes), actions
+
+
+def pipe_time_case(server: PipeServer, entry: dict, request_bytes: bytes, samples: int,
+                   min_sample: float) -> tuple[float, int, str]:
+    """The median time per line of the case through the pipe, the lines per sample and the checked answer."""
+    kind = entry["kind"]
+    line = json.dumps({PIPE_KEYS[kind]: base64.b64encode(request_bytes).decode("ascii")}).encode() + b"\n"
+    summaries: dict[bytes, str] = {}  # answer line -> its summary (each distinct line is decoded once)
+
+    def checked(answers: list[bytes]) -> None:  # after the clock has stopped
+        for answer_line in answers:
+            if answer_line in summaries:
+                continue
+            answer, actions = pipe_answer_of(kind, answer_line)
+            if answer != entry["expected_answer"]:
+                sys.exit(f"{entry['case']} answered {answer!r} through the pipe, expected {entry['expected_answer']!r}")
+            summaries[answer_line] = answer if actions is None else f"{answer}, {actions} action(s)"
+
+    checked(server.exchange(line, 3)[1])  # warm-up
+    lines = 1
+    while True:  # calibration doubles as more warm-up
+        elapsed, answers = server.exchange(line, lines)
+        checked(answers)
+        if elapsed >= min_sample:
+            break
+        wanted = min_sample / max(elapsed, 1e-9) * lines
+        lines = max(lines + 1, min(int(wanted) + 1, lines * 10))
+    per_line = []
+    for _ in range(samples):
+        elapsed, answers = server.exchange(line, lines)
+        checked(answers)
+        per_line.append(elapsed / lines)
+    kinds = set(summaries.values())
+    if len(kinds) != 1:
+        sys.exit(f"{entry['case']}: the pipe's answers differ: {sorted(kinds)}")
+    return statistics.median(per_line), lines, kinds.pop()
+
+
 def load_manifest(directory: Path) -> dict[str, dict]:
     path = directory / "manifest.json"
     if not path.exists():
@@ -174,22 +316,42 @@ def status_kib(field: str) -> int:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["time", "rss", "count"])
+    parser.add_argument("mode", choices=["time", "rss", "count", "pipe", "pipe-time"])
     parser.add_argument("cases", nargs="*", help="case names (default: every case in the manifest)")
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="where the vectors are")
     parser.add_argument("--samples", type=int, default=11)
     parser.add_argument("--min-sample-ms", type=float, default=50.0)
     parser.add_argument("--iterations", type=int, default=1, help="count: work items run after the checked one")
+    parser.add_argument("--server", help="pipe-time: the pipe server's command line (split like a shell would)")
     args = parser.parse_intermixed_args(argv)
     logging.disable(logging.CRITICAL)  # as a worker configured not to log per work item
+
+    if args.mode == "pipe":
+        if args.cases:
+            parser.error("pipe takes no cases")
+        serve_pipe(Runner())
+        return 0
 
     manifest = load_manifest(args.dir)
     names = args.cases or list(manifest)
     unknown = [name for name in names if name not in manifest]
     if unknown:
         parser.error(f"unknown case(s): {', '.join(unknown)}")
-    runner = Runner()
 
+    if args.mode == "pipe-time":
+        if not args.server:
+            parser.error("pipe-time needs --server COMMAND")
+        server = PipeServer(shlex.split(args.server))
+        for name in names:
+            entry = manifest[name]
+            request_bytes = (args.dir / entry["file"]).read_bytes()
+            median, lines, answer = pipe_time_case(server, entry, request_bytes, args.samples,
+                                                   args.min_sample_ms / 1000)
+            print(f"{name}\t{median * 1e6:.3f}\t{lines}\t{args.samples}\t{answer}", flush=True)
+        server.close()
+        return 0
+
+    runner = Runner()
     if args.mode == "rss":
         if len(names) != 1:
             parser.error("rss takes exactly one case")

@@ -7,6 +7,7 @@
 //! cargo bench -p durabletask-sdk --bench executor_report -- rss CASE
 //! cargo bench -p durabletask-sdk --bench executor_report -- breakdown [CASE...]
 //! valgrind --tool=callgrind --toggle-collect='*counted_*' target/release/deps/executor_report-* count CASE [STEP] [N]
+//! target/release/deps/executor_report-* pipe < REQUEST_LINES
 //! ```
 //!
 //! `time` prints `case  median_us  iterations_per_sample  samples  answer`: each sample runs decode → execute →
@@ -22,18 +23,30 @@
 //! `prost_decode`) N times (default 10) after one warm-up, inside functions named `counted_*`, so that callgrind
 //! started with `--toggle-collect='*counted_*'` counts the instructions of exactly those runs; the script divides
 //! by N.
+//!
+//! `pipe` serves the line protocol of `crates/conformance/src/serve.rs` (and `oracle.py serve`) on stdin/stdout
+//! with the benchmark's registry: one JSON request line in (`{"orchestratorRequest": "<base64 protobuf>"}` or
+//! `{"entityBatchRequest": ...}`, the two kinds the cases use), one answer line out (`{"response": "<base64
+//! protobuf>"}`, or `{"error": "..."}` for a line that is not such a request), each work item run by the same
+//! [`try_execute_bytes`] that `time` measures. `bench_python_executors.py pipe-time` drives it.
 
 mod support;
 
 use std::hint::black_box;
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
 use durabletask_sdk::entity::execute_entity_batch;
 use durabletask_sdk::orchestration::OrchestratorRequestBytes;
 use durabletask_sdk::{proto, Registry};
 use prost::Message;
-use support::{answer_of, app, execute_bytes, load_or_write, vectors, vectors_dir, Case, RequestKind};
+use serde_json::Value;
+use support::{
+    answer_of, app, execute_bytes, load_or_write, try_execute_bytes, vectors, vectors_dir, Case, RequestKind,
+};
 
 const DEFAULT_SAMPLES: usize = 11;
 const DEFAULT_MIN_SAMPLE: Duration = Duration::from_millis(50);
@@ -47,9 +60,10 @@ fn main() -> ExitCode {
         Some("rss") => peak_rss(&args[1..]),
         Some("breakdown") => breakdown(&args[1..]),
         Some("count") => count(&args[1..]),
+        Some("pipe") if args.len() == 1 => serve_pipe(),
         _ => Err(
             "usage: executor_report (vectors | time [--samples N] [--min-sample-ms MS] [CASE...] | rss CASE \
-                  | breakdown [CASE...] | count CASE [STEP] [N])"
+                  | breakdown [CASE...] | count CASE [STEP] [N] | pipe)"
                 .to_string(),
         ),
     };
@@ -323,4 +337,79 @@ fn status_kib(field: &str) -> Result<u64, String> {
                 .ok()
         })
         .ok_or_else(|| format!("/proc/self/status has no {field}"))
+}
+
+/// Why a request line was answered with `{"error": ...}`.
+#[derive(Debug, thiserror::Error)]
+enum PipeError {
+    #[error("the line is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    #[error("expected an object with exactly one key (orchestratorRequest or entityBatchRequest) whose value is a base64 string")]
+    Shape,
+    #[error("{0} is not served by this pipe: it runs the benchmark's cases (orchestratorRequest, entityBatchRequest)")]
+    NotServed(String),
+    #[error("unknown request kind '{0}'")]
+    UnknownKind(String),
+    #[error("{0} is not valid base64: {1}")]
+    Base64(&'static str, #[source] base64::DecodeError),
+    #[error("{0} is not a valid request: {1}")]
+    Protobuf(&'static str, #[source] prost::DecodeError),
+}
+
+/// One answer line of the pipe: `{"response": "<base64>"}` or `{"error": "<message>"}`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Answer {
+    Response(String),
+    Error(String),
+}
+
+/// Serves the line protocol on stdin/stdout until end of input. Each answer is flushed as soon as it is written, as
+/// a worker must: the host may be waiting for it before it sends the next request. (The output is still buffered
+/// so that a line goes out in one write.)
+fn serve_pipe() -> Result<(), String> {
+    let registry = app::registry();
+    let mut input = std::io::stdin().lock();
+    let mut output = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let read = input
+            .read_until(b'\n', &mut line)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
+        if read == 0 {
+            return Ok(());
+        }
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let answer = match answer_request(&registry, &line) {
+            Ok(response) => Answer::Response(BASE64.encode(response)),
+            Err(error) => Answer::Error(error.to_string()),
+        };
+        serde_json::to_writer(&mut output, &answer)
+            .map_err(std::io::Error::from)
+            .and_then(|()| output.write_all(b"\n"))
+            .and_then(|()| output.flush())
+            .map_err(|e| format!("cannot write stdout: {e}"))?;
+    }
+}
+
+/// The response bytes to one request line: JSON → base64 → the work item `time` measures.
+fn answer_request(registry: &Registry, line: &[u8]) -> Result<Vec<u8>, PipeError> {
+    let Value::Object(fields) = serde_json::from_slice(line).map_err(PipeError::NotJson)? else {
+        return Err(PipeError::Shape);
+    };
+    let mut fields = fields.into_iter();
+    let (Some((key, Value::String(payload))), None) = (fields.next(), fields.next()) else {
+        return Err(PipeError::Shape);
+    };
+    let (key, kind) = match key.as_str() {
+        "orchestratorRequest" => ("orchestratorRequest", RequestKind::Orchestrator),
+        "entityBatchRequest" => ("entityBatchRequest", RequestKind::EntityBatch),
+        "entityRequestV2" | "activityRequest" => return Err(PipeError::NotServed(key)),
+        _ => return Err(PipeError::UnknownKind(key)),
+    };
+    let request = BASE64.decode(payload).map_err(|e| PipeError::Base64(key, e))?;
+    try_execute_bytes(registry, kind, &request).map_err(|e| PipeError::Protobuf(key, e))
 }

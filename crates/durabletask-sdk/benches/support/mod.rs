@@ -38,20 +38,30 @@ pub fn load_or_write(dir: &Path, case: &Case) -> std::io::Result<Vec<u8>> {
 
 /// What a worker does with one work item's payload: decode it, run the executor, encode the completion.
 pub fn execute_bytes(registry: &Registry, kind: RequestKind, request: &[u8]) -> Vec<u8> {
-    match kind {
+    try_execute_bytes(registry, kind, request).expect("a valid request")
+}
+
+/// [`execute_bytes`], answering a request that is not valid protobuf with prost's error instead of panicking (for
+/// the line pipe, which serves whatever it is sent).
+pub fn try_execute_bytes(
+    registry: &Registry,
+    kind: RequestKind,
+    request: &[u8],
+) -> Result<Vec<u8>, prost::DecodeError> {
+    Ok(match kind {
         RequestKind::Orchestrator => {
-            let request = OrchestratorRequestBytes::decode(request).expect("a valid OrchestratorRequest");
-            let mut response = request.execute(registry).expect("a valid history");
+            let request = OrchestratorRequestBytes::decode(request)?;
+            let mut response = request.execute(registry)?;
             response.completion_token = COMPLETION_TOKEN.to_string();
             response.encode_to_vec()
         }
         RequestKind::EntityBatch => {
-            let request = proto::EntityBatchRequest::decode(request).expect("a valid EntityBatchRequest");
+            let request = proto::EntityBatchRequest::decode(request)?;
             let mut result = execute_entity_batch(registry, &request, chrono::DateTime::UNIX_EPOCH);
             result.completion_token = COMPLETION_TOKEN.to_string();
             result.encode_to_vec()
         }
-    }
+    })
 }
 
 /// The answer a response carries, to check that a run computed the right thing: an orchestration's output (or
