@@ -5,8 +5,6 @@
 //! which the host then JSON-encodes once more; it expects back, as `ReturnValue`, one JSON string holding
 //! the standard base64 of the protobuf response, with no further quoting.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
 use prost::Message;
 use serde_json::Value;
 
@@ -109,7 +107,7 @@ pub fn decode_protobuf<M: Message + Default>(value: &Value, message: &'static st
 /// assert_eq!(encode_return_value(&response), serde_json::json!("CgZhYmMxMjM="));
 /// ```
 pub fn encode_return_value(message: &impl Message) -> Value {
-    Value::String(STANDARD.encode(message.encode_to_vec()))
+    Value::String(base64_simd::STANDARD.encode_to_string(message.encode_to_vec()))
 }
 
 /// The raw JSON text of an activity's input, or `None` when the activity was called without one.
