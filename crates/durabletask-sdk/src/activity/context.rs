@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
 use crate::failure::Error;
 
@@ -19,8 +19,12 @@ pub struct ActivityContext {
     task_id: i32,
     name: String,
     tags: HashMap<String, String>,
-    outputs: Arc<Mutex<Map<String, Value>>>,
+    outputs: Arc<Mutex<SerializedOutputs>>,
 }
+
+/// Output binding values by binding name, as JSON text (an activity's output goes to the host as it is, so no
+/// `serde_json::Value` tree is built for it).
+pub type SerializedOutputs = Vec<(String, Box<RawValue>)>;
 
 impl ActivityContext {
     /// A context for an activity called by `instance_id` as task `task_id`.
@@ -64,16 +68,17 @@ impl ActivityContext {
     /// Sets the value of an output binding (on Azure Functions, e.g. a `serviceBus` output named in
     /// `function.json`; the host sends it when the activity succeeds). Setting a binding twice keeps the last value.
     pub fn set_output(&self, binding: &str, value: &impl Serialize) -> Result<(), Error> {
-        let value = serde_json::to_value(value)?;
-        self.outputs
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(binding.to_string(), value);
+        let value = serde_json::value::to_raw_value(value)?;
+        let mut outputs = self.outputs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match outputs.iter_mut().find(|(name, _)| name == binding) {
+            Some((_, kept)) => *kept = value,
+            None => outputs.push((binding.to_string(), value)),
+        }
         Ok(())
     }
 
-    /// Takes the output binding values set so far.
-    pub fn take_outputs(&self) -> Map<String, Value> {
+    /// Takes the output binding values set so far, in the order their bindings were first set.
+    pub fn take_outputs(&self) -> SerializedOutputs {
         std::mem::take(&mut *self.outputs.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 }

@@ -5,5 +5,5 @@
 pub mod context;
 pub mod executor;
 
-pub use context::ActivityContext;
+pub use context::{ActivityContext, SerializedOutputs};
 pub use executor::{execute_activity, run_activity};

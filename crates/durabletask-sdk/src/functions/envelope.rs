@@ -4,11 +4,14 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::ser::{SerializeMap as _, SerializeStruct as _, Serializer};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::error::{EnvelopeError, EnvelopeProblem, ValueLocation};
 use super::{durable, value, BindingEncoding, DurableClientBinding, HttpRequestData, HttpResponseData, TimerInfo};
+use crate::activity::SerializedOutputs;
 use crate::proto;
 
 /// The body of `POST /{FunctionName}`: `{"Data": {...}, "Metadata": {...}}`.
@@ -164,11 +167,14 @@ impl InvokeRequest {
 ///     r#"{"Outputs":{"outEvents":[{"id":1}]},"Logs":["sent 1"],"ReturnValue":null}"#
 /// );
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct InvokeResponse {
-    /// Output binding values by binding name.
+    /// Output binding values by binding name (see also [`with_serialized_output`](Self::with_serialized_output)).
     #[serde(rename = "Outputs", default, deserialize_with = "map_or_empty")]
     pub outputs: Map<String, Value>,
+    /// Output binding values already serialized, sent after [`outputs`](Self::outputs).
+    #[serde(skip)]
+    serialized_outputs: SerializedOutputs,
     /// Lines the host writes to the function's log at Information level.
     #[serde(rename = "Logs", default, deserialize_with = "vec_or_empty")]
     pub logs: Vec<String>,
@@ -190,8 +196,33 @@ impl InvokeResponse {
 
     /// Sets the output binding `name`.
     pub fn with_output(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
-        self.outputs.insert(name.into(), value.into());
+        let name = name.into();
+        self.serialized_outputs.retain(|(kept, _)| *kept != name);
+        self.outputs.insert(name, value.into());
         self
+    }
+
+    /// Sets the output binding `name` to JSON text serialized already (what an activity's
+    /// [`set_output`](crate::ActivityContext::set_output) keeps): it is written into the answer as it is, without
+    /// a [`Value`] tree built, serialized and dropped on the way.
+    pub fn with_serialized_output(mut self, name: impl Into<String>, json: Box<RawValue>) -> Self {
+        let name = name.into();
+        self.outputs.remove(&name);
+        match self.serialized_outputs.iter_mut().find(|(kept, _)| *kept == name) {
+            Some((_, kept)) => *kept = json,
+            None => self.serialized_outputs.push((name, json)),
+        }
+        self
+    }
+
+    /// The value of the output binding `name`, whichever way it was set.
+    pub fn output(&self, name: &str) -> Option<Value> {
+        self.outputs.get(name).cloned().or_else(|| {
+            self.serialized_outputs
+                .iter()
+                .find(|(kept, _)| kept == name)
+                .and_then(|(_, json)| serde_json::from_str(json.get()).ok())
+        })
     }
 
     /// Sets the `http` output binding `name`.
@@ -215,6 +246,47 @@ impl InvokeResponse {
     pub fn to_json_bytes(&self) -> Vec<u8> {
         // A map of JSON values, a list of strings and a JSON value always serialize.
         serde_json::to_vec(self).unwrap_or_else(|_| b"{}".to_vec())
+    }
+}
+
+impl Serialize for InvokeResponse {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut response = serializer.serialize_struct("InvokeResponse", 3)?;
+        response.serialize_field("Outputs", &AllOutputs(self))?;
+        response.serialize_field("Logs", &self.logs)?;
+        response.serialize_field("ReturnValue", &self.return_value)?;
+        response.end()
+    }
+}
+
+/// The `Outputs` object: the [`Value`] outputs, then the serialized ones.
+struct AllOutputs<'a>(&'a InvokeResponse);
+
+impl Serialize for AllOutputs<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let response = self.0;
+        let mut outputs = serializer.serialize_map(Some(response.outputs.len() + response.serialized_outputs.len()))?;
+        for (name, value) in &response.outputs {
+            outputs.serialize_entry(name, value)?;
+        }
+        for (name, json) in &response.serialized_outputs {
+            outputs.serialize_entry(name, json)?;
+        }
+        outputs.end()
+    }
+}
+
+impl PartialEq for InvokeResponse {
+    fn eq(&self, other: &Self) -> bool {
+        let same_serialized =
+            self.serialized_outputs.len() == other.serialized_outputs.len()
+                && self.serialized_outputs.iter().zip(&other.serialized_outputs).all(
+                    |((name, json), (other_name, other_json))| name == other_name && json.get() == other_json.get(),
+                );
+        self.outputs == other.outputs
+            && same_serialized
+            && self.logs == other.logs
+            && self.return_value == other.return_value
     }
 }
 
@@ -314,6 +386,26 @@ mod tests {
         let error = request.metadata_int("DeliveryCount").unwrap_err();
         assert_eq!(error.to_string(), "metadata 'DeliveryCount': 'x' is not an integer");
         assert_eq!(request.method_name(), Some("ServiceBusTrigger"));
+    }
+
+    #[test]
+    fn serialized_outputs_are_written_as_they_are_and_the_last_setting_of_a_binding_wins() {
+        let raw = |text: &str| RawValue::from_string(text.to_owned()).unwrap();
+        let response = InvokeResponse::new()
+            .with_output("queue", json!(1))
+            .with_serialized_output("topic", raw(r#"{"b": [1, 2]}"#))
+            .with_serialized_output("queue", raw("2"))
+            .with_output("topic", json!("replaced"))
+            .with_serialized_output("blob", raw(r#""text""#));
+        assert_eq!(
+            String::from_utf8(response.to_json_bytes()).unwrap(),
+            r#"{"Outputs":{"topic":"replaced","queue":2,"blob":"text"},"Logs":[],"ReturnValue":null}"#
+        );
+        assert_eq!(response.output("queue"), Some(json!(2)));
+        assert_eq!(response.output("topic"), Some(json!("replaced")));
+        assert_eq!(response.output("none"), None);
+        assert_eq!(response.clone(), response);
+        assert_ne!(response.clone().with_serialized_output("blob", raw("1")), response);
     }
 
     #[test]

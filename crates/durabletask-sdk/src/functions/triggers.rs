@@ -108,8 +108,8 @@ pub async fn handle_activity(
         None => Value::Null,
     };
     let mut answer = InvokeResponse::new().with_return_value(return_value);
-    for (output, value) in context.take_outputs() {
-        answer = answer.with_output(output, value);
+    for (output, json) in context.take_outputs() {
+        answer = answer.with_serialized_output(output, json);
     }
     Ok(answer)
 }
