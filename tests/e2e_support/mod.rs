@@ -42,6 +42,7 @@ pub async fn start_host(settings: &[(&str, &str)], test: &str) -> LocalHost {
 /// The options [`start_host`] uses: the real handler, a fresh local engine, extra app settings, and output files
 /// under `target/e2e/<test>`; change them before [`start_host_with`].
 pub fn host_options(settings: &[(&str, &str)], test: &str) -> HostOptions {
+    install_host_log();
     let root = repo_root();
     let out = root.join("target").join("e2e").join(test);
     std::fs::create_dir_all(&out).unwrap();
@@ -52,6 +53,29 @@ pub fn host_options(settings: &[(&str, &str)], test: &str) -> HostOptions {
     options.dead_letter_path = Some(out.join("dead-letter.jsonl"));
     options.handler_output = HandlerOutput::File(out.join("handler.log"));
     options
+}
+
+/// Writes local-host's own log lines (fault injection, retries, restarts, delivery) of every end-to-end test of this
+/// test binary to `target/e2e/<binary>.host.log`, so that a failed run can be read afterwards (cargo test shows only
+/// the failed test's output, which does not include them).
+fn install_host_log() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let binary = std::env::current_exe()
+            .ok()
+            .and_then(|path| path.file_stem().map(|stem| stem.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "e2e".to_owned());
+        let directory = repo_root().join("target").join("e2e");
+        let _ = std::fs::create_dir_all(&directory);
+        if let Ok(file) = std::fs::File::create(directory.join(format!("{binary}.host.log"))) {
+            // Fails only when this binary installed a subscriber of its own: that one stays.
+            let _ = tracing_subscriber::fmt()
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false)
+                .with_env_filter("warn,local_host=info")
+                .try_init();
+        }
+    });
 }
 
 /// Starts local-host with `options` (see [`host_options`]).
