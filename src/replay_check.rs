@@ -217,7 +217,7 @@ mod tests {
     use durabletask_sdk::{Error, OrchestrationContext};
 
     use super::*;
-    use crate::durable::{notify, Publication, ORCHESTRATOR};
+    use crate::durable::{notify, PublicationInput, ORCHESTRATOR};
 
     fn corpus() -> Vec<InstanceHistory> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/histories/corpus.jsonl");
@@ -228,7 +228,7 @@ mod tests {
     /// so the orchestrator is all it needs).
     fn registry_with_orchestrator<F, Fut>(orchestrator: F) -> Registry
     where
-        F: Fn(OrchestrationContext, Publication, Arc<DurableSettings>) -> Fut + Send + Sync + 'static,
+        F: Fn(OrchestrationContext, PublicationInput, Arc<DurableSettings>) -> Fut + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<serde_json::Value, Error>> + 'static,
     {
         let config = Config::from_lookup(|name| (name == "FUNCTIONS_CUSTOMHANDLER_PORT").then(|| "7071".to_string()))
@@ -245,22 +245,20 @@ mod tests {
 
     async fn audit_first(
         ctx: OrchestrationContext,
-        publication: Publication,
+        publication: PublicationInput,
         settings: Arc<DurableSettings>,
     ) -> Result<serde_json::Value, Error> {
-        ctx.call_activity::<()>("AuditNotification", &publication.instance_id())
-            .await?;
+        ctx.call_activity::<()>("AuditNotification", &ctx.instance_id()).await?;
         notify::orchestrate(ctx, publication, settings).await
     }
 
     async fn audit_first_guarded(
         ctx: OrchestrationContext,
-        publication: Publication,
+        publication: PublicationInput,
         settings: Arc<DurableSettings>,
     ) -> Result<serde_json::Value, Error> {
         if ctx.compare_version("99.0").is_ge() {
-            ctx.call_activity::<()>("AuditNotification", &publication.instance_id())
-                .await?;
+            ctx.call_activity::<()>("AuditNotification", &ctx.instance_id()).await?;
         }
         notify::orchestrate(ctx, publication, settings).await
     }

@@ -282,6 +282,93 @@ impl Publication {
     }
 }
 
+/// A [`Publication`] as the orchestrator reads it: which message it is, its return, and the message as the JSON
+/// text it came in. The orchestrator hands the message to its activity as it is (a notification is ~2.5 KB that it
+/// would otherwise read into its types and write back out on every episode); an input that is no such message (not
+/// an object, no `returnId` where every such message has one) is refused as before, failing the instance.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "TaggedMessage")]
+pub struct PublicationInput {
+    publish: PublicationKind,
+    message: Box<serde_json::value::RawValue>,
+    return_id: Option<String>,
+}
+
+/// The wire form of a [`Publication`]: `{"publish": <kind>, "message": {...}}`.
+#[derive(Deserialize)]
+struct TaggedMessage {
+    publish: PublicationKind,
+    message: Box<serde_json::value::RawValue>,
+}
+
+impl TryFrom<TaggedMessage> for PublicationInput {
+    type Error = String;
+
+    fn try_from(tagged: TaggedMessage) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        struct ReturnIdOf {
+            #[serde(rename = "returnId", default)]
+            return_id: Option<String>,
+        }
+        let ReturnIdOf { return_id } = serde_json::from_str(tagged.message.get())
+            .map_err(|error| format!("the message is not a {:?} message: {error}", tagged.publish))?;
+        if return_id.is_none() && tagged.publish != PublicationKind::InvalidEvent {
+            return Err(format!("the {:?} message names no returnId", tagged.publish));
+        }
+        Ok(Self {
+            publish: tagged.publish,
+            message: tagged.message,
+            return_id,
+        })
+    }
+}
+
+/// Which message a [`Publication`] carries (its `publish` tag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PublicationKind {
+    /// [`Publication::Settled`].
+    Settled,
+    /// [`Publication::Stuck`].
+    Stuck,
+    /// [`Publication::InvalidEvent`].
+    InvalidEvent,
+    /// [`Publication::Unrecorded`].
+    Unrecorded,
+    /// [`Publication::LateEvent`].
+    LateEvent,
+}
+
+impl PublicationInput {
+    /// The activity that publishes it (as [`Publication::activity`]).
+    pub fn activity(&self) -> &'static str {
+        match self.publish {
+            PublicationKind::Settled => PUBLISH_NOTIFICATION,
+            PublicationKind::Stuck | PublicationKind::Unrecorded | PublicationKind::LateEvent => PUBLISH_ALERT,
+            PublicationKind::InvalidEvent => PUBLISH_INVALID_EVENT,
+        }
+    }
+
+    /// The message, as the activity's input: the JSON text it came in.
+    pub fn message(&self) -> &serde_json::value::RawValue {
+        &self.message
+    }
+
+    /// The kind of message the entity records as published (as [`Publication::published_kind`]).
+    pub fn published_kind(&self) -> Option<MessageKind> {
+        match self.publish {
+            PublicationKind::Settled => Some(MessageKind::ReturnSettled),
+            PublicationKind::Stuck => Some(MessageKind::ReturnStuck),
+            PublicationKind::InvalidEvent | PublicationKind::Unrecorded | PublicationKind::LateEvent => None,
+        }
+    }
+
+    /// The return the message is about (as [`Publication::return_id`]: a refused event may name none).
+    pub fn return_id(&self) -> Option<&str> {
+        self.return_id.as_deref()
+    }
+}
+
 /// The instance id of the settled notification's orchestration of `return_id`.
 pub fn settled_instance_id(return_id: &ReturnId) -> String {
     format!("returns-settled-{return_id}")
@@ -295,6 +382,38 @@ pub fn stuck_instance_id(return_id: &ReturnId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_orchestrators_view_of_a_publication_agrees_with_the_publication() {
+        use crate::domain::{InvalidEventRecord, KeptBody};
+        let record = |return_id: Option<&str>| InvalidEventRecord {
+            reason: "WrongReturn".into(),
+            field: "returnId".into(),
+            error: "returnId: another return".into(),
+            message_id: Some("m-1".into()),
+            subject: None,
+            delivery_count: Some(1),
+            return_id: return_id.map(str::to_owned),
+            rejected_by: Some("EntityFunction".into()),
+            rejected_at: chrono::DateTime::parse_from_rfc3339("2025-03-01T10:00:00Z")
+                .unwrap()
+                .into(),
+            body: KeptBody::Text("{\"returnId\": \"RET-2025-000002\"}".into()),
+        };
+        for publication in [
+            Publication::InvalidEvent(Box::new(record(Some("RET-2025-000001")))),
+            Publication::InvalidEvent(Box::new(record(None))),
+        ] {
+            let input: PublicationInput = serde_json::from_str(&serde_json::to_string(&publication).unwrap()).unwrap();
+            assert_eq!(input.activity(), publication.activity());
+            assert_eq!(input.published_kind(), publication.published_kind());
+            assert_eq!(input.return_id(), publication.return_id());
+            assert_eq!(
+                input.message().get(),
+                serde_json::to_string(&publication.message()).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn operations_round_trip_through_their_wire_name_and_input() {

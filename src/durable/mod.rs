@@ -27,9 +27,9 @@ use crate::config::Config;
 
 pub use aggregate_entity::AggregateEntityState;
 pub use contract::{
-    aggregate_entity_id, AggregateOperation, Publication, AGGREGATE_ENTITY, ALERT_BINDING, APPLY_EVENT_OPERATION,
-    INVALID_EVENT_BINDING, NOTIFICATION_BINDING, ORCHESTRATOR, PUBLISH_ALERT, PUBLISH_INVALID_EVENT,
-    PUBLISH_NOTIFICATION,
+    aggregate_entity_id, AggregateOperation, Publication, PublicationInput, PublicationKind, AGGREGATE_ENTITY,
+    ALERT_BINDING, APPLY_EVENT_OPERATION, INVALID_EVENT_BINDING, NOTIFICATION_BINDING, ORCHESTRATOR, PUBLISH_ALERT,
+    PUBLISH_INVALID_EVENT, PUBLISH_NOTIFICATION,
 };
 pub use notify::REPORT_AWAITED_SINCE;
 pub use settings::{app_versioning, DurableSettings, VersioningError};

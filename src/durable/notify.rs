@@ -1,5 +1,5 @@
-//! The notification orchestrator: publishes one finished [`Publication`] through its activity with retries and
-//! backoff, reports back to the return's entity, and keeps a custom status that support can read.
+//! The notification orchestrator: publishes one finished [`Publication`](super::Publication) through its activity
+//! with retries and backoff, reports back to the return's entity, and keeps a custom status that support can read.
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use durabletask_sdk::{Error, OrchestrationContext};
 use serde::Serialize;
 
-use super::contract::{AggregateOperation, Publication, Published};
+use super::contract::{AggregateOperation, PublicationInput, Published};
 use super::settings::DurableSettings;
 use crate::domain::ReturnId;
 
@@ -21,7 +21,7 @@ pub const REPORT_AWAITED_SINCE: &str = "2.0";
 /// The orchestrator.
 pub async fn orchestrate(
     ctx: OrchestrationContext,
-    publication: Publication,
+    publication: PublicationInput,
     settings: Arc<DurableSettings>,
 ) -> Result<serde_json::Value, Error> {
     let return_id = publication.return_id();
