@@ -161,3 +161,69 @@ async fn resent_messages_reach_the_return_and_sending_them_again_changes_nothing
     );
     assert_eq!(states[1].aggregate.closed_at(), states[0].aggregate.closed_at());
 }
+
+#[tokio::test]
+async fn an_audit_copy_holding_refused_messages_is_sent_without_them_when_asked_and_only_then() {
+    let return_id = "RET-2025-910504";
+    let engine = LocalEngine::start().await;
+    let client = engine.client();
+    let router = router(&[]);
+    let (_bridge, mut committed) = EntityBridge::spawn(&client, &router);
+    // The audit copy holds every message sent, also the one the ingress refused at its first delivery.
+    let mut refused = body(Kind::Booked, return_id);
+    refused["items"][0]["quantity"] = json!(0);
+    let mut bodies = settling_bodies(return_id).to_vec();
+    bodies.insert(1, refused);
+    let lines = audit_lines(&bodies);
+    let with_query = |query: Value| {
+        let mut invocation = resend_invocation(return_id, &lines, "text/plain", &engine.url());
+        invocation["Data"]["req"]["Query"] = query;
+        invocation
+    };
+
+    let (status, answer) = invoke(&router, "ResendEvents", &with_query(json!({})))
+        .await
+        .http_response();
+    assert_eq!(status, 400, "{answer}");
+    let error = answer["error"].as_str().unwrap();
+    assert!(error.contains("add ?skipInvalid=true"), "{error}");
+    assert_eq!(answer["problems"][0]["item"], 2);
+
+    let (status, answer) = invoke(&router, "ResendEvents", &with_query(json!({"skipInvalid": "maybe"})))
+        .await
+        .http_response();
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"]
+        .as_str()
+        .unwrap()
+        .contains("skipInvalid must be true or false"));
+
+    let (status, answer) = invoke(&router, "ResendEvents", &with_query(json!({"skipInvalid": "true"})))
+        .await
+        .http_response();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["signalled"], 3, "{answer}");
+    let skipped = answer["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{answer}");
+    assert_eq!(skipped[0]["item"], 2);
+    assert!(
+        skipped[0]["error"].as_str().unwrap().contains("items[0].quantity"),
+        "{answer}"
+    );
+    let mut applied = 0;
+    while applied < 3 {
+        applied += tokio::time::timeout(Duration::from_secs(20), committed.recv())
+            .await
+            .expect("the entity ran every event before the deadline")
+            .expect("the bridge is running");
+    }
+
+    // A message about another return is an operator's mistake: never skipped.
+    let mut other = bodies.clone();
+    other.push(body(Kind::Received, "RET-2025-910599"));
+    let mut invocation = resend_invocation(return_id, &audit_lines(&other), "text/plain", &engine.url());
+    invocation["Data"]["req"]["Query"] = json!({"skipInvalid": "true"});
+    let (status, answer) = invoke(&router, "ResendEvents", &invocation).await.http_response();
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["problems"].as_array().unwrap().len(), 1, "{answer}");
+}

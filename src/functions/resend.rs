@@ -6,8 +6,11 @@
 //! The body is a JSON array, or JSON lines (`Content-Type: text/plain`), of messages as the audit copy holds them
 //! (`{"body": <event>, "messageId": "…", "subject": "…", "applicationProperties": {…}}`, the local host's message
 //! file format) or of bare events. Every item is checked before anything is signalled: an invalid event, or one
-//! about another return, answers 400 naming each problem, and nothing is sent. 200 lists what was signalled; 503
-//! says the durable engine failed part way (re-run it: the return de-duplicates).
+//! about another return, answers 400 naming each problem, and nothing is sent. The audit copy also holds the
+//! messages the ingress refused (they are on the invalid-events queue since their first delivery): with
+//! `?skipInvalid=true` those are skipped and listed, and the rest is sent; an item about another return, or no
+//! message at all, still refuses the request. 200 lists what was signalled (and skipped); 503 says the durable
+//! engine failed part way (re-run it: the return de-duplicates).
 
 use chrono::Utc;
 use durabletask_sdk::functions::{HttpRequestData, HttpResponseData, InvokeRequest, InvokeResponse};
@@ -68,19 +71,27 @@ impl ResentMessage {
         }
     }
 
-    fn parse(&self, return_id: &ReturnId) -> Result<ReturnEvent, String> {
+    fn parse(&self, return_id: &ReturnId) -> Result<ReturnEvent, ItemProblem> {
         let property = self.application_properties.get("eventType").and_then(Value::as_str);
         let hint = event_type_hint(property, self.subject.as_deref());
         let event = parse_event(hint.as_deref(), self.message_id.as_deref(), self.body_text().as_bytes())
-            .map_err(|invalid| format!("{}: {invalid}", invalid.reason_code()))?;
+            .map_err(|invalid| ItemProblem::RefusedByIngress(format!("{}: {invalid}", invalid.reason_code())))?;
         if event.return_id() != return_id {
-            return Err(format!(
+            return Err(ItemProblem::NotResendable(format!(
                 "the event is about return {}, not {return_id}",
                 event.return_id()
-            ));
+            )));
         }
         Ok(event)
     }
+}
+
+/// Why an item of the request cannot be re-sent.
+enum ItemProblem {
+    /// The ingress refuses this event too: it was kept on the invalid-events queue when first delivered.
+    RefusedByIngress(String),
+    /// Not a message or an event of this return: an operator's mistake, never skipped.
+    NotResendable(String),
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -101,24 +112,47 @@ pub async fn handle(state: &AppState, request: &InvokeRequest) -> Result<InvokeR
         Ok(return_id) => return_id,
         Err(answer) => return Ok(respond(&answer)),
     };
+    let skip_invalid = match http.query_param("skipInvalid") {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            let problem = format!("skipInvalid must be true or false, got '{}'", for_log(other));
+            return Ok(respond(&error(400, &return_id, &problem, Vec::new())));
+        }
+    };
     let items = match request_items(&http) {
         Ok(items) => items,
         Err(problem) => return Ok(respond(&error(400, &return_id, &problem, Vec::new()))),
     };
     let mut events = Vec::with_capacity(items.len());
-    let mut problems = Vec::new();
+    let (mut problems, mut skipped, mut refused_by_ingress) = (Vec::new(), Vec::new(), 0);
     for (index, item) in items.into_iter().enumerate() {
-        let read = ResentMessage::read(item).and_then(|message| {
-            let event = message.parse(&return_id)?;
-            Ok((message.message_id, event))
-        });
+        let read = ResentMessage::read(item)
+            .map_err(ItemProblem::NotResendable)
+            .and_then(|message| {
+                let event = message.parse(&return_id)?;
+                Ok((message.message_id, event))
+            });
         match read {
             Ok(event) => events.push(event),
-            Err(problem) => problems.push(json!({ "item": index + 1, "error": problem })),
+            Err(ItemProblem::RefusedByIngress(problem)) if skip_invalid => {
+                skipped.push(json!({ "item": index + 1, "error": problem }));
+            }
+            Err(ItemProblem::RefusedByIngress(problem)) => {
+                refused_by_ingress += 1;
+                problems.push(json!({ "item": index + 1, "error": problem }));
+            }
+            Err(ItemProblem::NotResendable(problem)) => problems.push(json!({ "item": index + 1, "error": problem })),
         }
     }
     if !problems.is_empty() {
-        let problem = format!("{} of the messages cannot be re-sent; nothing was sent", problems.len());
+        let mut problem = format!("{} of the messages cannot be re-sent; nothing was sent", problems.len());
+        if refused_by_ingress == problems.len() {
+            problem.push_str(
+                ". The ingress refuses them too (an audit copy holds them: they are on the invalid-events queue \
+                 since their first delivery); add ?skipInvalid=true to send the others",
+            );
+        }
         return Ok(respond(&error(400, &return_id, &problem, problems)));
     }
     let client = state.clients.client_for(&request.durable_client(CLIENT_BINDING)?)?;
@@ -157,12 +191,15 @@ pub async fn handle(state: &AppState, request: &InvokeRequest) -> Result<InvokeR
         events = total,
         "events re-sent to their return by an operator"
     );
-    let body = json!({
+    let mut body = json!({
         "returnId": return_id,
         "signalled": signalled.len(),
         "events": signalled,
         "next": format!("GET /api/returns/{return_id} shows what the return recorded"),
     });
+    if skip_invalid {
+        body["skipped"] = Value::Array(skipped);
+    }
     Ok(respond(
         &HttpResponseData::json(200, &body).expect("JSON values serialise"),
     ))

@@ -238,7 +238,11 @@ pub async fn start_serving_http(mut options: HostOptions) -> LocalHost {
 /// function (`POST /api/returns/{returnId}/events`); the status code and the JSON answer.
 pub async fn resend_from_audit(host: &LocalHost, return_id: &str) -> (u16, Value) {
     let messages = local_host::triggers::audit::messages_of_return(&host.audited(), return_id);
-    let url = format!("http://{}/api/returns/{return_id}/events", serving_address(host));
+    // The audit copy holds the messages the ingress refused too: they are skipped (they were kept at first delivery).
+    let url = format!(
+        "http://{}/api/returns/{return_id}/events?skipInvalid=true",
+        serving_address(host)
+    );
     let response = local_host::triggers::audit::resend(&url, &messages)
         .await
         .expect("the re-send function answers");

@@ -52,7 +52,8 @@ pub async fn resend(args: ResendArgs) -> Result<ExitStatus, String> {
             args.return_id
         ));
     }
-    let url = format!("{}{path}", args.url.trim_end_matches('/'));
+    // The audit copy holds the messages the ingress refused too; they are on the invalid-events queue already.
+    let url = format!("{}{path}?skipInvalid=true", args.url.trim_end_matches('/'));
     println!("POST {url}: {} message(s) of return {}", messages.len(), args.return_id);
     let response = post_messages(&url, &messages).await.map_err(|error| {
         format!(
