@@ -37,6 +37,17 @@ fn audit_lines(bodies: &[Value]) -> String {
         .collect()
 }
 
+/// Waits until the entity bridge reports `events` operations applied.
+async fn wait_for_applied(committed: &mut tokio::sync::mpsc::UnboundedReceiver<usize>, events: usize) {
+    let mut applied = 0;
+    while applied < events {
+        applied += tokio::time::timeout(Duration::from_secs(20), committed.recv())
+            .await
+            .expect("the entity ran every event before the deadline")
+            .expect("the bridge is running");
+    }
+}
+
 #[tokio::test]
 async fn invalid_messages_and_messages_of_another_return_are_a_400_naming_each_and_nothing_is_sent() {
     // Nothing listens at the engine endpoint: a signal would be a 503, not a 400.
@@ -136,13 +147,7 @@ async fn resent_messages_reach_the_return_and_sending_them_again_changes_nothing
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["signalled"], 3, "{body}");
         assert_eq!(body["events"][0]["eventType"], "ReturnBooked", "{body}");
-        let mut applied = 0;
-        while applied < 3 {
-            applied += tokio::time::timeout(Duration::from_secs(20), committed.recv())
-                .await
-                .expect("the entity ran every event before the deadline")
-                .expect("the bridge is running");
-        }
+        wait_for_applied(&mut committed, 3).await;
         let entity = client
             .get_entity(&returns_aggregator::durable::aggregate_entity_id(
                 &returns_aggregator::domain::ReturnId::parse(return_id).unwrap(),
@@ -210,13 +215,7 @@ async fn an_audit_copy_holding_refused_messages_is_sent_without_them_when_asked_
         skipped[0]["error"].as_str().unwrap().contains("items[0].quantity"),
         "{answer}"
     );
-    let mut applied = 0;
-    while applied < 3 {
-        applied += tokio::time::timeout(Duration::from_secs(20), committed.recv())
-            .await
-            .expect("the entity ran every event before the deadline")
-            .expect("the bridge is running");
-    }
+    wait_for_applied(&mut committed, 3).await;
 
     // A message about another return is an operator's mistake: never skipped.
     let mut other = bodies.clone();
