@@ -219,10 +219,17 @@ const INVALID_EVENT_INSTANCE_NAMESPACE: Uuid = Uuid::from_u128(0x3c0f_5c8e_1b2a_
 impl Publication {
     /// The activity that publishes it.
     pub fn activity(&self) -> &'static str {
+        self.kind().activity()
+    }
+
+    /// Which message it carries (its `publish` tag).
+    pub fn kind(&self) -> PublicationKind {
         match self {
-            Publication::Settled(_) => PUBLISH_NOTIFICATION,
-            Publication::Stuck(_) | Publication::Unrecorded(_) | Publication::LateEvent(_) => PUBLISH_ALERT,
-            Publication::InvalidEvent(_) => PUBLISH_INVALID_EVENT,
+            Publication::Settled(_) => PublicationKind::Settled,
+            Publication::Stuck(_) => PublicationKind::Stuck,
+            Publication::InvalidEvent(_) => PublicationKind::InvalidEvent,
+            Publication::Unrecorded(_) => PublicationKind::Unrecorded,
+            Publication::LateEvent(_) => PublicationKind::LateEvent,
         }
     }
 
@@ -239,11 +246,7 @@ impl Publication {
     /// The kind of message the entity records as published; `None` for kept events and alerts about unrecorded
     /// or late events, which it does not track.
     pub fn published_kind(&self) -> Option<MessageKind> {
-        match self {
-            Publication::Settled(_) => Some(MessageKind::ReturnSettled),
-            Publication::Stuck(_) => Some(MessageKind::ReturnStuck),
-            Publication::InvalidEvent(_) | Publication::Unrecorded(_) | Publication::LateEvent(_) => None,
-        }
+        self.kind().published_kind()
     }
 
     /// The return the message is about, as text (a refused event may name no valid return).
@@ -339,14 +342,31 @@ pub enum PublicationKind {
     LateEvent,
 }
 
-impl PublicationInput {
-    /// The activity that publishes it (as [`Publication::activity`]).
-    pub fn activity(&self) -> &'static str {
-        match self.publish {
+impl PublicationKind {
+    /// The activity that publishes a message of this kind.
+    pub fn activity(self) -> &'static str {
+        match self {
             PublicationKind::Settled => PUBLISH_NOTIFICATION,
             PublicationKind::Stuck | PublicationKind::Unrecorded | PublicationKind::LateEvent => PUBLISH_ALERT,
             PublicationKind::InvalidEvent => PUBLISH_INVALID_EVENT,
         }
+    }
+
+    /// The kind of message the entity records as published; `None` for kept events and alerts about unrecorded
+    /// or late events, which it does not track.
+    pub fn published_kind(self) -> Option<MessageKind> {
+        match self {
+            PublicationKind::Settled => Some(MessageKind::ReturnSettled),
+            PublicationKind::Stuck => Some(MessageKind::ReturnStuck),
+            PublicationKind::InvalidEvent | PublicationKind::Unrecorded | PublicationKind::LateEvent => None,
+        }
+    }
+}
+
+impl PublicationInput {
+    /// The activity that publishes it (as [`Publication::activity`]).
+    pub fn activity(&self) -> &'static str {
+        self.publish.activity()
     }
 
     /// The message, as the activity's input: the JSON text it came in.
@@ -356,11 +376,7 @@ impl PublicationInput {
 
     /// The kind of message the entity records as published (as [`Publication::published_kind`]).
     pub fn published_kind(&self) -> Option<MessageKind> {
-        match self.publish {
-            PublicationKind::Settled => Some(MessageKind::ReturnSettled),
-            PublicationKind::Stuck => Some(MessageKind::ReturnStuck),
-            PublicationKind::InvalidEvent | PublicationKind::Unrecorded | PublicationKind::LateEvent => None,
-        }
+        self.publish.published_kind()
     }
 
     /// The return the message is about (as [`Publication::return_id`]: a refused event may name none).

@@ -76,8 +76,5 @@ fn copy_span_fields(fields: &FormattedFields<JsonFields>, line: &mut Map<String,
 fn trace_ids(extensions: &Extensions<'_>, id: &tracing::span::Id) -> Option<(String, String)> {
     let context = tracing_spans::ids::span_context_in(extensions)
         .or_else(|| tracing::dispatcher::get_default(|dispatch| tracing_spans::span_context_by_id(dispatch, id)))?;
-    Some((
-        tracing_spans::lower_hex(&context.trace_id().to_bytes()),
-        tracing_spans::lower_hex(&context.span_id().to_bytes()),
-    ))
+    Some(tracing_spans::hex_ids(&context))
 }

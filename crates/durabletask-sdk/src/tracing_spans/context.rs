@@ -125,12 +125,15 @@ pub fn current_trace_context() -> Option<proto::TraceContext> {
 /// The trace id and span id of `span` in lower-case hex (for logs and messages), or `None` when no layer gives it
 /// a span context.
 pub fn ids_of_span(span: &tracing::Span) -> Option<(String, String)> {
-    span_context_of(span).map(|context| {
-        (
-            lower_hex(&context.trace_id().to_bytes()),
-            lower_hex(&context.span_id().to_bytes()),
-        )
-    })
+    span_context_of(span).as_ref().map(hex_ids)
+}
+
+/// The trace id and span id of `context` in lower-case hex.
+pub fn hex_ids(context: &SpanContext) -> (String, String) {
+    (
+        lower_hex(&context.trace_id().to_bytes()),
+        lower_hex(&context.span_id().to_bytes()),
+    )
 }
 
 /// Makes `parent` the parent of `span` (nothing when there is none, or when no layer records the span). Call it

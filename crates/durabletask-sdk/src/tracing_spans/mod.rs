@@ -30,7 +30,7 @@ pub mod ids;
 pub mod orchestration;
 
 pub use context::{
-    current_trace_context, format_traceparent, ids_of_span, lower_hex, parent_from_proto, parse_traceparent,
+    current_trace_context, format_traceparent, hex_ids, ids_of_span, lower_hex, parent_from_proto, parse_traceparent,
     set_parent, span_context_by_id, span_context_of, to_proto, trace_context_of_span,
 };
 pub use ids::TraceIdsLayer;
