@@ -6,6 +6,7 @@ use std::path::Path;
 
 /// The modules of `dir`, lowest layer first.
 const DOMAIN: &[&str] = &[
+    "timestamp_json",
     "log_text",
     "limits",
     "identifiers",

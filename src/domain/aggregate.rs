@@ -72,11 +72,23 @@ pub struct ReturnAggregate {
     pub(super) return_id: ReturnId,
     #[serde(default)]
     pub(super) status: ReturnStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::timestamp_json::option"
+    )]
     pub(super) first_seen_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::timestamp_json::option"
+    )]
     pub(super) closed_at: Option<DateTime<Utc>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::timestamp_json::option"
+    )]
     pub(super) stuck_alerted_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) notification_id: Option<Uuid>,
@@ -100,7 +112,11 @@ pub struct ReturnAggregate {
     pub(super) late_overflow: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) tombstone: Option<Tombstone>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::timestamp_json::option"
+    )]
     pub(super) last_event_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(super) unrecorded: Vec<AcceptedEvent>,

@@ -265,6 +265,7 @@ pub enum MissingPiece {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message_id: Option<String>,
         /// When the ingress accepted it.
+        #[serde(with = "super::timestamp_json")]
         accepted_at: DateTime<Utc>,
     },
     /// More events like [`MissingPiece::EventNotRecorded`] than the return lists.

@@ -128,6 +128,7 @@ pub struct Envelope {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// When the producer says the event happened.
+    #[serde(with = "super::timestamp_json")]
     pub occurred_at: DateTime<Utc>,
     /// The return the event is about: the aggregation key.
     pub return_id: ReturnId,
@@ -216,6 +217,7 @@ pub struct ReturnBooked {
     /// The booked lines (at least one; distinct line ids; one currency).
     pub items: Vec<BookedItem>,
     /// When the return was booked.
+    #[serde(with = "super::timestamp_json")]
     pub booked_at: DateTime<Utc>,
     /// How the parcel travels back (`DropOff`, `Courier`…), free text.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -245,6 +247,7 @@ pub struct ReturnItemsReceived {
     /// The warehouse that processed it.
     pub warehouse_id: String,
     /// When it was processed.
+    #[serde(with = "super::timestamp_json")]
     pub received_at: DateTime<Utc>,
     /// What was found, per line and condition (at least one entry).
     pub items: Vec<ReceivedItem>,
@@ -336,6 +339,7 @@ pub struct RefundIssued {
     /// The payment provider's reference.
     pub payment_reference: String,
     /// When it was issued.
+    #[serde(with = "super::timestamp_json")]
     pub issued_at: DateTime<Utc>,
     /// Payments marks the last refund of a return as final: no further refund will follow.
     #[serde(rename = "final", default)]
@@ -359,6 +363,7 @@ pub struct ReturnCancelled {
     /// Why (free text from the producer).
     pub reason: String,
     /// When.
+    #[serde(with = "super::timestamp_json")]
     pub cancelled_at: DateTime<Utc>,
 }
 

@@ -104,6 +104,7 @@ pub struct InvalidEventRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejected_by: Option<String>,
     /// When it was refused.
+    #[serde(with = "super::timestamp_json")]
     pub rejected_at: DateTime<Utc>,
     /// The original body.
     pub body: KeptBody,

@@ -17,7 +17,7 @@
 //!
 //! The completion rule is stated in [`completion::ready_to_settle`]; the limits in [`limits`].
 //!
-//! Layers, each using only those above it (`tests/domain_layers.rs` checks it): `log_text`, `limits`,
+//! Layers, each using only those above it (`tests/domain_layers.rs` checks it): `timestamp_json`, `log_text`, `limits`,
 //! `identifiers`, `invalid_event`, `money`, `json_fields` → `events`, `event_parser` → `records`, `tombstone` →
 //! `aggregate` (recording facts) → `completion`, `lifecycle` (the rule, settling, late events, compaction) →
 //! `notification`, `status_report`.
@@ -36,6 +36,7 @@ pub mod money;
 pub mod notification;
 pub mod records;
 pub mod status_report;
+pub mod timestamp_json;
 pub mod tombstone;
 
 pub use aggregate::{accepted_event, Conflict, ReturnAggregate, ReturnStatus};

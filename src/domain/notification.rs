@@ -145,6 +145,7 @@ pub struct RefundDetail {
     /// The payment provider's reference.
     pub payment_reference: String,
     /// When it was issued.
+    #[serde(with = "super::timestamp_json")]
     pub issued_at: DateTime<Utc>,
     /// Whether payments marked it final.
     #[serde(rename = "final")]
@@ -156,17 +157,31 @@ pub struct RefundDetail {
 #[serde(rename_all = "camelCase")]
 pub struct SettlementTimestamps {
     /// When it was booked.
+    #[serde(with = "super::timestamp_json")]
     pub booked_at: DateTime<Utc>,
     /// The earliest parcel.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::timestamp_json::option"
+    )]
     pub first_received_at: Option<DateTime<Utc>>,
     /// The latest parcel.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::timestamp_json::option"
+    )]
     pub last_received_at: Option<DateTime<Utc>>,
     /// The latest refund (absent when nothing was owed).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::timestamp_json::option"
+    )]
     pub refunded_at: Option<DateTime<Utc>>,
     /// When the aggregate settled.
+    #[serde(with = "super::timestamp_json")]
     pub settled_at: DateTime<Utc>,
 }
 
@@ -312,10 +327,13 @@ pub struct ReturnStuckAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
     /// When the first event was processed.
+    #[serde(with = "super::timestamp_json")]
     pub first_event_at: DateTime<Utc>,
     /// When the return became stuck (first event + `stuck_after`).
+    #[serde(with = "super::timestamp_json")]
     pub deadline: DateTime<Utc>,
     /// When the alert was raised.
+    #[serde(with = "super::timestamp_json")]
     pub raised_at: DateTime<Utc>,
     /// What is missing.
     pub missing: Vec<MissingPiece>,
@@ -347,7 +365,11 @@ pub struct ReturnLateEventAlert {
     /// How the return closed: `Settled` or `Cancelled`.
     pub return_status: ReturnStatus,
     /// When it closed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::timestamp_json::option"
+    )]
     pub closed_at: Option<DateTime<Utc>>,
     /// The late event.
     pub event_key: EventKey,
@@ -356,6 +378,7 @@ pub struct ReturnLateEventAlert {
     /// What it said, in a few words (`refund R2: 5.00 EUR`).
     pub summary: String,
     /// When the return processed it.
+    #[serde(with = "super::timestamp_json")]
     pub processed_at: DateTime<Utc>,
 }
 

@@ -18,6 +18,7 @@ pub struct Booking {
     /// The event it came from (the smallest key, when several events stated the same fact).
     pub event_key: EventKey,
     /// When the aggregate processed that event.
+    #[serde(with = "super::timestamp_json")]
     pub processed_at: DateTime<Utc>,
     /// The order.
     pub order_id: String,
@@ -33,6 +34,7 @@ pub struct Booking {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_method: Option<String>,
     /// When the return was booked.
+    #[serde(with = "super::timestamp_json")]
     pub booked_at: DateTime<Utc>,
     /// The one currency of the return.
     pub currency: Currency,
@@ -93,12 +95,14 @@ pub struct Parcel {
     /// The event it came from (the smallest key, when several events stated the same fact).
     pub event_key: EventKey,
     /// When the aggregate processed that event.
+    #[serde(with = "super::timestamp_json")]
     pub processed_at: DateTime<Utc>,
     /// The parcel id: the business key of the fact.
     pub parcel_id: String,
     /// The warehouse that processed it.
     pub warehouse_id: String,
     /// When.
+    #[serde(with = "super::timestamp_json")]
     pub received_at: DateTime<Utc>,
     /// Units per line and condition, in the order reported.
     pub lines: Vec<ReceivedLine>,
@@ -145,6 +149,7 @@ pub struct Refund {
     /// The event it came from (the smallest key, when several events stated the same fact).
     pub event_key: EventKey,
     /// When the aggregate processed that event.
+    #[serde(with = "super::timestamp_json")]
     pub processed_at: DateTime<Utc>,
     /// The refund id: the business key of the fact.
     pub refund_id: String,
@@ -158,6 +163,7 @@ pub struct Refund {
     /// The payment provider's reference.
     pub payment_reference: String,
     /// When it was issued.
+    #[serde(with = "super::timestamp_json")]
     pub issued_at: DateTime<Utc>,
     /// Payments marked it as the last refund of the return.
     #[serde(rename = "final", default, skip_serializing_if = "is_false")]
@@ -209,10 +215,12 @@ pub struct Cancellation {
     /// The event it came from (the smallest key, when several events stated the same fact).
     pub event_key: EventKey,
     /// When the aggregate processed that event.
+    #[serde(with = "super::timestamp_json")]
     pub processed_at: DateTime<Utc>,
     /// The producer's reason.
     pub reason: String,
     /// When.
+    #[serde(with = "super::timestamp_json")]
     pub cancelled_at: DateTime<Utc>,
 }
 
@@ -250,6 +258,7 @@ pub struct LateEvent {
     /// Its type.
     pub event_type: EventType,
     /// When the aggregate processed it.
+    #[serde(with = "super::timestamp_json")]
     pub processed_at: DateTime<Utc>,
     /// What it said, in a few words (`refund R2: 5.00 EUR`).
     pub summary: String,
@@ -274,6 +283,7 @@ pub struct AcceptedEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
     /// When the ingress accepted it.
+    #[serde(with = "super::timestamp_json")]
     pub accepted_at: DateTime<Utc>,
 }
 

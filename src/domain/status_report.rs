@@ -28,19 +28,39 @@ pub struct ReturnStatusReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
     /// When the first event was processed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::timestamp_json::option"
+    )]
     pub first_seen_at: Option<DateTime<Utc>>,
     /// When an open return counts as stuck.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::timestamp_json::option"
+    )]
     pub stuck_deadline: Option<DateTime<Utc>>,
     /// When the stuck alert was raised.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::timestamp_json::option"
+    )]
     pub stuck_alerted_at: Option<DateTime<Utc>>,
     /// When it was settled or cancelled.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::timestamp_json::option"
+    )]
     pub closed_at: Option<DateTime<Utc>>,
     /// When its tombstone may be purged.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::timestamp_json::option"
+    )]
     pub purge_at: Option<DateTime<Utc>>,
     /// The settled notification, once triggered.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,6 +111,7 @@ pub struct ReceivedEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     /// When the return processed it.
+    #[serde(with = "super::timestamp_json")]
     pub processed_at: DateTime<Utc>,
 }
 

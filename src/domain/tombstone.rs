@@ -42,6 +42,7 @@ pub struct EventTrace {
     /// Its key (source and id).
     pub event_key: EventKey,
     /// When the aggregate processed it.
+    #[serde(with = "super::timestamp_json")]
     pub processed_at: DateTime<Utc>,
     /// The [fingerprint](super::records::Fact::fingerprint) of its fact.
     pub fingerprint: String,

@@ -29,10 +29,18 @@ pub struct AggregateEntityState {
     /// The facts about the return.
     pub aggregate: ReturnAggregate,
     /// When the settled notification was published.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::domain::timestamp_json::option"
+    )]
     pub notification_published_at: Option<DateTime<Utc>>,
     /// When the stuck alert was published.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::domain::timestamp_json::option"
+    )]
     pub alert_published_at: Option<DateTime<Utc>>,
 }
 

@@ -79,7 +79,11 @@ pub async fn orchestrate(
 struct Status<'a> {
     stage: &'static str,
     return_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::domain::timestamp_json::option"
+    )]
     published_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     report_failed: Option<String>,
