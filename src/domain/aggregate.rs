@@ -651,7 +651,10 @@ impl ReturnAggregate {
 /// its `lines` do not fit in `lines_left`.
 fn record_fact<F: Fact>(list: &mut Vec<F>, fact: F, limit: Limit, lines: usize, lines_left: usize) -> Recorded {
     let canonical = fact.canonical();
-    if let Some(known) = list.iter_mut().find(|known| known.canonical() == canonical) {
+    // The business key is one of the fact's fields: facts with different keys never state the same fact, so
+    // their canonical text need not be built.
+    let restates = |known: &F| known.business_key() == fact.business_key() && known.canonical() == canonical;
+    if let Some(known) = list.iter_mut().find(|known| restates(known)) {
         if fact.event_key() < known.event_key() {
             known.restamp(fact.event_key().clone(), fact.processed_at());
         }
@@ -663,9 +666,13 @@ fn record_fact<F: Fact>(list: &mut Vec<F>, fact: F, limit: Limit, lines: usize, 
     if lines > lines_left {
         return Recorded::Refused(Conflict::LimitReached(Limit::RecordedLines));
     }
-    let order = |f: &F| (f.business_key().to_owned(), f.event_key().clone(), f.canonical());
-    let position = order(&fact);
-    let at = list.partition_point(|known| order(known) < position);
+    // Ordered by business key, event key, then canonical text (built only when the other two are equal).
+    let precedes = |known: &F| {
+        let order = known.business_key().cmp(fact.business_key());
+        let order = order.then_with(|| known.event_key().cmp(fact.event_key()));
+        order.then_with(|| known.canonical().cmp(&canonical)) == std::cmp::Ordering::Less
+    };
+    let at = list.partition_point(precedes);
     list.insert(at, fact);
     Recorded::New
 }

@@ -242,10 +242,31 @@ impl InvokeResponse {
         self
     }
 
-    /// The JSON body to send back (with `Content-Type: application/json`).
+    /// The JSON body to send back (with `Content-Type: application/json`): the same text as serializing the
+    /// answer, with a long return value that needs no escaping (a durable trigger's base64 answer, kilobytes long)
+    /// copied in as it is rather than checked byte by byte on the way.
     pub fn to_json_bytes(&self) -> Vec<u8> {
-        // A map of JSON values, a list of strings and a JSON value always serialize.
-        serde_json::to_vec(self).unwrap_or_else(|_| b"{}".to_vec())
+        let raw_return_value = match &self.return_value {
+            Value::String(text) if text.len() >= RAW_STRING_MIN_LEN && !needs_json_escaping(text) => Some(text),
+            _ => None,
+        };
+        let Some(text) = raw_return_value else {
+            // A map of JSON values, a list of strings and a JSON value always serialize.
+            return serde_json::to_vec(self).unwrap_or_else(|_| b"{}".to_vec());
+        };
+        let mut json = Vec::with_capacity(text.len() + 128);
+        json.extend_from_slice(b"{\"Outputs\":");
+        let written = serde_json::to_writer(&mut json, &AllOutputs(self)).and_then(|()| {
+            json.extend_from_slice(b",\"Logs\":");
+            serde_json::to_writer(&mut json, &self.logs)
+        });
+        if written.is_err() {
+            return b"{}".to_vec();
+        }
+        json.extend_from_slice(b",\"ReturnValue\":\"");
+        json.extend_from_slice(text.as_bytes());
+        json.extend_from_slice(b"\"}");
+        json
     }
 }
 
@@ -254,34 +275,13 @@ impl Serialize for InvokeResponse {
         let mut response = serializer.serialize_struct("InvokeResponse", 3)?;
         response.serialize_field("Outputs", &AllOutputs(self))?;
         response.serialize_field("Logs", &self.logs)?;
-        response.serialize_field("ReturnValue", &ReturnValueJson(&self.return_value))?;
+        response.serialize_field("ReturnValue", &self.return_value)?;
         response.end()
     }
 }
 
-/// The return value, with a long string that needs no escaping (a durable trigger's base64 answer, kilobytes
-/// long) written as it is rather than checked byte by byte while it is copied.
-struct ReturnValueJson<'a>(&'a Value);
-
-/// Strings shorter than this are written the ordinary way: the copy into raw JSON text would cost more than the
-/// escaping it saves.
+/// Return values shorter than this are written the ordinary way: the check would save too little.
 const RAW_STRING_MIN_LEN: usize = 256;
-
-impl Serialize for ReturnValueJson<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Value::String(text) if text.len() >= RAW_STRING_MIN_LEN && !needs_json_escaping(text) => {
-                let mut json = String::with_capacity(text.len() + 2);
-                json.push('"');
-                json.push_str(text);
-                json.push('"');
-                let raw = RawValue::from_string(json).map_err(serde::ser::Error::custom)?;
-                raw.serialize(serializer)
-            }
-            other => other.serialize(serializer),
-        }
-    }
-}
 
 /// Whether a JSON string literal of `text` needs any escape (`"`, `\\` or a control character). A branch-free
 /// pass over the bytes, which the compiler vectorises.
