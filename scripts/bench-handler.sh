@@ -5,6 +5,8 @@
 #        BENCH_DURATION=20 BENCH_CONNECTIONS=32 bash scripts/bench-handler.sh
 #        BENCH_ENGINE=0 bash scripts/bench-handler.sh       (skip the valid Service Bus message: no local engine)
 #        BENCH_READY_RUNS=20                                 (start-up runs per handler)
+#        BENCH_TARGET=x86_64-unknown-linux-musl bash scripts/bench-handler.sh
+#                                                            (the statically linked build that is deployed)
 #
 # 1. installs wrk when missing (Debian package), sets up the Python virtualenv;
 # 2. builds the release handler and writes the exact host payloads (cargo bench --bench handler_payloads) to
@@ -28,7 +30,12 @@ wrk_threads="${BENCH_WRK_THREADS:-1}"
 ready_runs="${BENCH_READY_RUNS:-20}"
 use_engine="${BENCH_ENGINE:-1}"
 out="$root/target/bench-handler"
-handler_bin="${CARGO_TARGET_DIR:-$root/target}/release/handler"
+target_triple="${BENCH_TARGET:-}"
+if [[ -n "$target_triple" ]]; then
+    handler_bin="${CARGO_TARGET_DIR:-$root/target}/$target_triple/release/handler"
+else
+    handler_bin="${CARGO_TARGET_DIR:-$root/target}/release/handler"
+fi
 payloads="$out/payloads"
 results="$out/results.tsv"
 work="$(mktemp -d)"
@@ -61,8 +68,13 @@ if ! command -v wrk >/dev/null; then
 fi
 bash scripts/setup-venv.sh
 
-step "building the release handler and the payload writer"
-cargo build --release --bin handler
+step "building the release handler${target_triple:+ for $target_triple} and the payload writer"
+if [[ -n "$target_triple" ]]; then
+    rustup target list --installed | grep -qx "$target_triple" || rustup target add "$target_triple"
+    cargo build --release --bin handler --target "$target_triple"
+else
+    cargo build --release --bin handler
+fi
 payload_writer="$(cargo bench --bench handler_payloads --no-run --message-format=json-render-diagnostics \
     | "$python" -c 'import json, sys
 for line in sys.stdin:

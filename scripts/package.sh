@@ -7,8 +7,10 @@
 # Usage: bash scripts/package.sh                      (from anywhere; writes dist/app.zip)
 #        PACKAGE_OUT=/tmp/app.zip bash scripts/package.sh
 #
-# Needs rustup (it adds the x86_64-unknown-linux-musl target when missing) and python3 (to write the zip). The
-# handler is linked by rust-lld (.cargo/config.toml), so no C toolchain is needed.
+# Needs rustup (it adds the x86_64-unknown-linux-musl target when missing), python3 (to write the zip) and a C
+# compiler for musl, for mimalloc, the build's allocator (src/allocator.rs): musl-gcc (Debian/Ubuntu: musl-tools,
+# installed here when missing and apt-get can run) or x86_64-linux-musl-gcc (a musl cross toolchain, e.g. on
+# macOS `brew install filosottile/musl-cross/musl-cross`). The handler is linked by rust-lld (.cargo/config.toml).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -28,6 +30,19 @@ if rustup target list --installed | grep -qx "$target"; then
     echo "installed"
 else
     rustup target add "$target"
+fi
+
+step "C compiler for musl (mimalloc)"
+if command -v x86_64-linux-musl-gcc > /dev/null || command -v musl-gcc > /dev/null; then
+    command -v x86_64-linux-musl-gcc musl-gcc | head -1
+elif command -v apt-get > /dev/null && [[ "$(id -u)" == 0 ]]; then
+    apt-get install -y -qq musl-tools > /dev/null || { apt-get update -qq && apt-get install -y -qq musl-tools > /dev/null; }
+    command -v musl-gcc
+else
+    echo "package.sh: no C compiler for musl (musl-gcc or x86_64-linux-musl-gcc); the handler's allocator, mimalloc," >&2
+    echo "            is C. Debian/Ubuntu: sudo apt-get install musl-tools; macOS: brew install" >&2
+    echo "            filosottile/musl-cross/musl-cross; Windows: run this script in WSL." >&2
+    exit 1
 fi
 
 step "building the handler (release, $target, statically linked)"
