@@ -133,16 +133,22 @@ pub async fn handle(state: &AppState, request: &InvokeRequest) -> Result<InvokeR
                 let event = message.parse(&return_id)?;
                 Ok((message.message_id, event))
             });
-        match read {
-            Ok(event) => events.push(event),
-            Err(ItemProblem::RefusedByIngress(problem)) if skip_invalid => {
-                skipped.push(json!({ "item": index + 1, "error": problem }));
+        let (problem, refused) = match read {
+            Ok(event) => {
+                events.push(event);
+                continue;
             }
-            Err(ItemProblem::RefusedByIngress(problem)) => {
+            Err(ItemProblem::RefusedByIngress(problem)) => (problem, true),
+            Err(ItemProblem::NotResendable(problem)) => (problem, false),
+        };
+        let entry = json!({ "item": index + 1, "error": problem });
+        match (refused, skip_invalid) {
+            (true, true) => skipped.push(entry),
+            (true, false) => {
                 refused_by_ingress += 1;
-                problems.push(json!({ "item": index + 1, "error": problem }));
+                problems.push(entry);
             }
-            Err(ItemProblem::NotResendable(problem)) => problems.push(json!({ "item": index + 1, "error": problem })),
+            (false, _) => problems.push(entry),
         }
     }
     if !problems.is_empty() {
